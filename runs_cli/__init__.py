@@ -1,0 +1,1 @@
+"""runs_cli: the ``runs-client`` command."""

@@ -1,0 +1,1 @@
+"""runs_server: a local W&B-compatible GraphQL server on SQLite."""
