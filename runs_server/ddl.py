@@ -1,0 +1,105 @@
+"""The SQLite layout of the local server's store.
+
+One place for the tables so that the store, the filter compiler and the
+resolvers agree on column names. JSON columns hold JSON text. Columns ending in
+``_q`` hold a query copy of a JSON column that SQLite's JSON1 can read: bare
+``NaN``/``Infinity`` tokens (valid for W&B, rejected by SQLite 3.40) are
+replaced there by the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; the
+original text is what is served.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    name TEXT,
+    email TEXT,
+    entity_id INTEGER NOT NULL REFERENCES entities(id),
+    api_key TEXT UNIQUE,
+    admin INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    entity_id INTEGER NOT NULL REFERENCES entities(id),
+    PRIMARY KEY (user_id, entity_id)
+);
+CREATE TABLE IF NOT EXISTS projects (
+    id INTEGER PRIMARY KEY,
+    entity_id INTEGER NOT NULL REFERENCES entities(id),
+    name TEXT NOT NULL,
+    private INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    UNIQUE (entity_id, name)
+);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    name TEXT NOT NULL,
+    display_name TEXT,
+    method TEXT,
+    state TEXT,
+    description TEXT,
+    config TEXT,
+    best_loss REAL,
+    run_count_expected INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT,
+    UNIQUE (project_id, name)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,            -- storage id (Run.id is derived from it)
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    name TEXT NOT NULL,                -- the run id (Run.name)
+    display_name TEXT,
+    state TEXT NOT NULL,
+    config TEXT NOT NULL DEFAULT '{}', -- {"key": {"value": ..., "desc": ...}, ...}
+    config_q TEXT NOT NULL DEFAULT '{}',
+    summary_metrics TEXT NOT NULL DEFAULT '{}',
+    summary_metrics_q TEXT NOT NULL DEFAULT '{}',
+    system_metrics TEXT NOT NULL DEFAULT '{}',
+    tags TEXT NOT NULL DEFAULT '[]',   -- JSON array of strings
+    group_name TEXT,
+    job_type TEXT,
+    commit_hash TEXT,
+    host TEXT,
+    notes TEXT,
+    description TEXT,
+    sweep_name TEXT,
+    user_id INTEGER REFERENCES users(id),
+    username TEXT,                     -- denormalised for filters
+    created_at TEXT NOT NULL,          -- zone-less UTC ISO, e.g. 2024-05-01T12:00:00
+    heartbeat_at TEXT,
+    updated_at TEXT,
+    history_keys TEXT NOT NULL DEFAULT '{}',  -- {"key": {...}} without lastStep
+    history_line_count INTEGER NOT NULL DEFAULT 0,
+    last_step INTEGER,
+    UNIQUE (project_id, name)
+);
+CREATE INDEX IF NOT EXISTS runs_project_created ON runs (project_id, created_at, name);
+CREATE TABLE IF NOT EXISTS history (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    keys TEXT NOT NULL,                -- JSON array of the row's keys (AND rule)
+    row TEXT NOT NULL,                 -- the row as served: JSON text, NaN tokens kept
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    timestamp REAL NOT NULL,
+    row TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+"""
