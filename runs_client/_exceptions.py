@@ -1,0 +1,132 @@
+"""The one exception hierarchy of runs_client.
+
+Every error carries what is needed to act on it: the request that failed (with
+the API key redacted) and the server's own message. Nothing here ever holds the
+API key: ``RequestInfo`` is built from a request with its Authorization header
+dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "GraphQLError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "RateLimitError",
+    "RequestInfo",
+    "RunsClientError",
+    "ServerError",
+    "TimeoutError",
+]
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What was asked: method, URL, GraphQL operation and variables. No secrets."""
+
+    method: str
+    url: str
+    operation_name: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        op = f" ({self.operation_name})" if self.operation_name else ""
+        return f"{self.method} {self.url}{op}"
+
+
+class RunsClientError(Exception):
+    """Root of every error raised by runs_client."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: RequestInfo | None = None,
+        status_code: int | None = None,
+        server_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.status_code = status_code
+        self.server_message = server_message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidArgumentError(RunsClientError, ValueError):
+    """A user mistake detected before any request was sent."""
+
+
+class AuthenticationError(RunsClientError):
+    """The server refused the API key (HTTP 401 or 403)."""
+
+
+class NotFoundError(RunsClientError):
+    """The entity, project, run or sweep does not exist or is not visible."""
+
+
+class RateLimitError(RunsClientError):
+    """HTTP 429 after all retries; ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        request: RequestInfo | None = None,
+        status_code: int | None = 429,
+        server_message: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            request=request,
+            status_code=status_code,
+            server_message=server_message,
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(RunsClientError):
+    """HTTP 5xx, a dropped connection or an unreadable body, after all retries."""
+
+
+class GraphQLError(RunsClientError):
+    """The response carried GraphQL ``errors``, whatever its HTTP status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        request: RequestInfo | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        errors = errors or []
+        super().__init__(
+            message,
+            request=request,
+            status_code=status_code,
+            server_message="; ".join(str(e.get("message", "")) for e in errors) or None,
+        )
+        self.errors = errors
+
+    @property
+    def messages(self) -> list[str]:
+        return [str(e.get("message", "")) for e in self.errors]
+
+    @property
+    def paths(self) -> list[list[str | int] | None]:
+        return [e.get("path") for e in self.errors]
+
+
+class TimeoutError(RunsClientError):  # shadows the builtin on purpose: W&B naming
+    """The request timed out after all retries."""
