@@ -1,0 +1,63 @@
+"""Every retry, timeout and endpoint default, in one place.
+
+Change a default here and it changes everywhere: ``Api``, the retrying transport
+and the tests read these names rather than repeating the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import httpx
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "GRAPHQL_PATH",
+    "INITIAL_BACKOFF",
+    "MAX_BACKOFF",
+    "MAX_RETRY_AFTER",
+    "NOT_GIVEN",
+    "RETRYABLE_STATUS_CODES",
+    "NotGiven",
+]
+
+DEFAULT_BASE_URL: Final = "https://api.wandb.ai"
+GRAPHQL_PATH: Final = "/graphql"
+
+# Large projects answer slowly (complaint 5 in wandb-api.md): generous read,
+# short connect so an unreachable host fails fast and is retried.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
+
+# Retries after the first attempt; all our operations are read-only queries.
+DEFAULT_MAX_RETRIES: Final = 4
+# Full-jitter exponential backoff: sleep uniform(0, min(MAX, INITIAL * 2**n)).
+INITIAL_BACKOFF: Final = 0.5
+MAX_BACKOFF: Final = 8.0
+# A server's Retry-After is honoured up to this many seconds, so a bad header
+# cannot park a notebook for an hour.
+MAX_RETRY_AFTER: Final = 60.0
+
+# 408 request timeout, 429 rate limited, every 5xx. Never 400/401/403/404/409/422.
+RETRYABLE_STATUS_CODES: Final = frozenset({408, 429, *range(500, 600)})
+
+
+class NotGiven:
+    """Marks an argument the caller did not pass, distinct from ``None``."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven()

@@ -1,0 +1,368 @@
+"""The retrying generated client that ``Api`` holds.
+
+``RetryingClient`` is ``runs_gql.Client`` with ``execute`` made safe to call
+against a real, flaky, rate-limited server: every operation we send is a
+read-only query, so retrying is always safe. Failures leave here as
+``runs_client`` errors, never as httpx or generated-client exceptions.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import runs_gql
+from runs_gql.base_model import UNSET
+
+from ._constants import (
+    DEFAULT_MAX_RETRIES,
+    INITIAL_BACKOFF,
+    MAX_BACKOFF,
+    MAX_RETRY_AFTER,
+    RETRYABLE_STATUS_CODES,
+)
+from ._exceptions import (
+    AuthenticationError,
+    GraphQLError,
+    NotFoundError,
+    RateLimitError,
+    RequestInfo,
+    RunsClientError,
+    ServerError,
+    TimeoutError,
+)
+from ._json import loads
+
+__all__ = ["RetryingClient", "parse_retry_after"]
+
+logger = logging.getLogger("runs_client")
+
+# Where execute() leaves the parsed body for get_data(), so it is parsed once.
+_BODY_KEY = "runs_client.body"
+_REQUEST_KEY = "runs_client.request"
+
+# Bodies are parsed with orjson, falling back to the stdlib for W&B's bare
+# NaN/Infinity tokens (see _json.loads).
+
+# Dropped connections, resets and bodies cut short: worth another attempt.
+_RETRYABLE_TRANSPORT_ERRORS = (
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+    httpx.DecodingError,
+)
+
+
+def parse_retry_after(
+    value: str | None, *, now: datetime | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+class _Retry(Exception):
+    """One failed attempt that may be retried; becomes ``error`` when exhausted."""
+
+    def __init__(self, error: RunsClientError, retry_after: float | None = None):
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after = retry_after
+
+
+class RetryingClient(runs_gql.Client):
+    """``runs_gql.Client`` with retries, backoff and ``runs_client`` errors.
+
+    Retries HTTP 408, 429 and 5xx, connection errors, timeouts and bodies that
+    are not valid JSON, with full-jitter exponential backoff that honours
+    ``Retry-After`` up to ``MAX_RETRY_AFTER`` seconds. Never retries 400, 401,
+    403, 404, 409 or 422. ``sleep`` and ``jitter`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        http_client: httpx.Client,
+        headers: dict[str, str] | None = None,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        super().__init__(url, http_client, headers)
+        self.max_retries = max_retries
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def __repr__(self) -> str:
+        return f"RetryingClient(url={self.url!r}, max_retries={self.max_retries})"
+
+    def execute(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send the operation, retrying transient failures; raise on the rest.
+
+        The returned response is a 2xx whose body is a GraphQL result without
+        ``errors``; ``get_data`` reads its already-parsed body.
+        """
+        given = {k: v for k, v in (variables or {}).items() if v is not UNSET}
+        info = RequestInfo("POST", self.url, operation_name or None, given)
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(info, query, operation_name, given, kwargs)
+            except _Retry as retry:
+                if attempt >= self.max_retries:
+                    raise retry.error from retry.__cause__
+                delay = self._delay(attempt, retry.retry_after)
+                attempt += 1
+                logger.debug(
+                    "%s: %s; retry %d/%d in %.2fs",
+                    info,
+                    retry.error.message,
+                    attempt,
+                    self.max_retries,
+                    delay,
+                )
+                self._sleep(delay)
+
+    def get_data(self, response: httpx.Response) -> dict[str, Any]:
+        """The ``data`` object of a response returned by ``execute``."""
+        info = response.extensions.get(_REQUEST_KEY) or RequestInfo(
+            response.request.method, str(response.request.url)
+        )
+        if _BODY_KEY in response.extensions:
+            body = response.extensions[_BODY_KEY]
+        else:
+            body = _parse_body(response, info)
+        _raise_for_graphql_errors(body, info, response.status_code)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ServerError(
+                f"The server answered {info} without data or errors.",
+                request=info,
+                status_code=response.status_code,
+            )
+        return data
+
+    def _attempt(
+        self,
+        info: RequestInfo,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any],
+        kwargs: dict[str, Any],
+    ) -> httpx.Response:
+        try:
+            response = super().execute(query, operation_name, variables, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise _Retry(
+                TimeoutError(
+                    f"{info} timed out ({type(exc).__name__}) after "
+                    f"{self.max_retries + 1} attempt(s). Raise `timeout` on Api "
+                    "(or WANDB_HTTP_TIMEOUT), or ask for less per request "
+                    "(a smaller per_page or samples).",
+                    request=info,
+                )
+            ) from exc
+        except _RETRYABLE_TRANSPORT_ERRORS as exc:
+            raise _Retry(
+                ServerError(
+                    f"{info} failed: {type(exc).__name__}: {exc} (after "
+                    f"{self.max_retries + 1} attempt(s)). Check the base URL "
+                    "and that the server is reachable.",
+                    request=info,
+                )
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise RunsClientError(
+                f"{info} could not be sent: {type(exc).__name__}: {exc}",
+                request=info,
+            ) from exc
+
+        status = response.status_code
+        if status in RETRYABLE_STATUS_CODES:
+            raise _Retry(*self._exhausted_error(response, info))
+        try:
+            body = _parse_body(response, info)
+        except ServerError as exc:
+            if response.is_success:
+                raise _Retry(exc) from exc.__cause__
+            body = None
+        if not response.is_success:
+            raise _status_error(response, info, body)
+        assert body is not None
+        _raise_for_graphql_errors(body, info, status)
+        response.extensions[_BODY_KEY] = body
+        response.extensions[_REQUEST_KEY] = info
+        return response
+
+    def _exhausted_error(
+        self, response: httpx.Response, info: RequestInfo
+    ) -> tuple[RunsClientError, float | None]:
+        """The error to raise if this retryable status is the last answer."""
+        status = response.status_code
+        body = _try_parse_body(response)
+        server_message = _server_message(response, body)
+        detail = f": {server_message}" if server_message else ""
+        tries = f"after {self.max_retries + 1} attempt(s)"
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        error: RunsClientError
+        if status == 429:
+            hint = f" (server asked to wait {retry_after:g}s)" if retry_after else ""
+            error = RateLimitError(
+                f"{info} was rate limited (HTTP 429) {tries}{hint}{detail}. "
+                "Make fewer requests in parallel, or raise max_retries.",
+                retry_after=retry_after,
+                request=info,
+                server_message=server_message,
+            )
+        elif status == 408:
+            error = TimeoutError(
+                f"{info}: the server timed out (HTTP 408) {tries}{detail}.",
+                request=info,
+                status_code=status,
+                server_message=server_message,
+            )
+        elif body is not None and body.get("errors"):
+            error = _graphql_error(body["errors"], info, status)
+        else:
+            error = ServerError(
+                f"{info} failed with HTTP {status} {tries}{detail}.",
+                request=info,
+                status_code=status,
+                server_message=server_message,
+            )
+        return error, retry_after
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        return self._jitter() * min(MAX_BACKOFF, INITIAL_BACKOFF * 2.0**attempt)
+
+
+def _parse_body(response: httpx.Response, info: RequestInfo) -> dict[str, Any]:
+    try:
+        body = loads(response.content)
+    except ValueError as exc:
+        raise ServerError(
+            f"{info}: the server's answer (HTTP {response.status_code}) is not "
+            "valid JSON; it may have been cut short.",
+            request=info,
+            status_code=response.status_code,
+        ) from exc
+    if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
+        raise ServerError(
+            f"{info}: the server's answer (HTTP {response.status_code}) is not a "
+            "GraphQL result (no `data` or `errors`).",
+            request=info,
+            status_code=response.status_code,
+        )
+    return body
+
+
+def _try_parse_body(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = loads(response.content)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _server_message(
+    response: httpx.Response, body: dict[str, Any] | None
+) -> str | None:
+    if body is not None:
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            return "; ".join(
+                str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                for e in errors
+            )
+        for key in ("message", "error", "detail"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    text = response.text.strip()
+    return text[:300] or None
+
+
+def _graphql_error(errors: Any, info: RequestInfo, status: int) -> GraphQLError:
+    if not isinstance(errors, list):
+        errors = [errors]
+    dicts = [e if isinstance(e, dict) else {"message": str(e)} for e in errors]
+    messages = "; ".join(str(e.get("message", "")) for e in dicts)
+    return GraphQLError(
+        f"{info} returned GraphQL errors (HTTP {status}): {messages}",
+        errors=dicts,
+        request=info,
+        status_code=status,
+    )
+
+
+def _raise_for_graphql_errors(
+    body: dict[str, Any], info: RequestInfo, status: int
+) -> None:
+    if body.get("errors"):
+        raise _graphql_error(body["errors"], info, status)
+
+
+def _status_error(
+    response: httpx.Response, info: RequestInfo, body: dict[str, Any] | None
+) -> RunsClientError:
+    """Map a non-retryable, non-2xx answer to our error."""
+    status = response.status_code
+    server_message = _server_message(response, body)
+    detail = f": {server_message}" if server_message else ""
+    if status in (401, 403):
+        sent_key = "authorization" in response.request.headers
+        why = (
+            "the server refused the API key"
+            if sent_key
+            else "no API key was sent and the server requires one"
+        )
+        return AuthenticationError(
+            f"{info}: {why} (HTTP {status}){detail}. Pass api_key=..., set "
+            "WANDB_API_KEY, or add the host to your netrc file.",
+            request=info,
+            status_code=status,
+            server_message=server_message,
+        )
+    if body is not None and body.get("errors"):
+        return _graphql_error(body["errors"], info, status)
+    if status == 404:
+        return NotFoundError(
+            f"{info}: not found (HTTP 404){detail}. Check the base URL: the "
+            "endpoint is {base_url}/graphql.",
+            request=info,
+            status_code=status,
+            server_message=server_message,
+        )
+    return RunsClientError(
+        f"{info} failed with HTTP {status}{detail}.",
+        request=info,
+        status_code=status,
+        server_message=server_message,
+    )
