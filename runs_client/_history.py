@@ -1,0 +1,220 @@
+"""Fetching one run's history rows: argument checks, the three history
+streams (full, sampled by keys, system events) and step-window scans.
+
+Everything here returns plain row dicts; turning rows into frames is
+``frames.py``'s job, so ``Run.history`` and ``Runs.histories`` share both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import pairwise
+from typing import Any, Literal
+
+import runs_gql
+
+from ._exceptions import InvalidArgumentError, NotFoundError
+from ._json import dumps_compact, loads
+
+__all__ = [
+    "STREAMS",
+    "Stream",
+    "check_history_args",
+    "check_scan_args",
+    "fetch_history_keys",
+    "fetch_rows",
+    "scan_rows",
+]
+
+Stream = Literal["default", "system"]
+STREAMS: tuple[str, ...] = ("default", "system")
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass, but True is no sample count.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_keys(keys: object) -> None:
+    """``keys`` must be None or a list of strings."""
+    if keys is None:
+        return
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise InvalidArgumentError(
+            f"keys must be a list of strings such as ['loss', 'acc'], or None for "
+            f"every key; got {keys!r}."
+        )
+
+
+def check_history_args(
+    samples: object, keys: object, x_axis: object, stream: object
+) -> None:
+    """Reject user mistakes before any request is sent."""
+    if not _is_int(samples) or samples < 1:  # type: ignore[operator]
+        raise InvalidArgumentError(
+            f"samples must be a positive integer (rows per run); got {samples!r}."
+        )
+    check_keys(keys)
+    if not isinstance(x_axis, str) or not x_axis:
+        raise InvalidArgumentError(
+            f"x_axis must be the name of a logged key such as '_step'; got {x_axis!r}."
+        )
+    if stream not in STREAMS:
+        raise InvalidArgumentError(
+            f"stream must be 'default' (logged metrics) or 'system' (system "
+            f"metrics); got {stream!r}."
+        )
+    if stream == "system" and keys is not None:
+        raise InvalidArgumentError(
+            "keys cannot be combined with stream='system': system metrics are "
+            "returned whole. Drop keys, or use stream='default'."
+        )
+
+
+def check_scan_args(
+    keys: object, page_size: object, min_step: object, max_step: object
+) -> None:
+    """Reject ``scan_history`` mistakes before any request is sent."""
+    check_keys(keys)
+    if not _is_int(page_size) or page_size < 1:  # type: ignore[operator]
+        raise InvalidArgumentError(
+            f"page_size must be a positive integer (steps per request); "
+            f"got {page_size!r}."
+        )
+    for name, value in (("min_step", min_step), ("max_step", max_step)):
+        if value is not None and (not _is_int(value) or value < 0):  # type: ignore[operator]
+            raise InvalidArgumentError(
+                f"{name} must be a non-negative integer step or None; got {value!r}."
+            )
+
+
+def _normalise(row: dict[str, Any]) -> dict[str, Any]:
+    # W&B sometimes sends _step as a float such as 3.0; steps are integers.
+    step = row.get("_step")
+    if isinstance(step, float) and step.is_integer():
+        row["_step"] = int(step)
+    return row
+
+
+def parse_lines(lines: Iterable[str | None] | None) -> list[dict[str, Any]]:
+    """Parse history/events lines (JSON strings, NaN allowed); skip non-objects."""
+    rows: list[dict[str, Any]] = []
+    for line in lines or ():
+        if line:
+            value = loads(line)
+            if isinstance(value, dict):
+                rows.append(_normalise(value))
+    return rows
+
+
+def _sort_key(order_by: str) -> Any:
+    # Rows lacking the key (or with a non-numeric one) keep their place at the end.
+    def key(row: dict[str, Any]) -> tuple[int, float]:
+        value = row.get(order_by)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (0, float(value))
+        return (1, 0.0)
+
+    return key
+
+
+def in_order(rows: list[dict[str, Any]], order_by: str) -> list[dict[str, Any]]:
+    """Rows sorted by ``order_by`` (stable); the server usually sends them sorted."""
+    key = _sort_key(order_by)
+    keys = [key(r) for r in rows]
+    if all(a <= b for a, b in pairwise(keys)):
+        return rows
+    return sorted(rows, key=key)
+
+
+def _missing_run(entity: str, project: str, run_id: str, has_project: bool) -> Any:
+    what = (
+        f"Run {entity}/{project}/{run_id}"
+        if has_project
+        else f"Project {entity}/{project}"
+    )
+    return NotFoundError(f"{what} not found.")
+
+
+def fetch_rows(
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    run_id: str,
+    *,
+    samples: int,
+    keys: list[str] | None,
+    x_axis: str,
+    stream: Stream,
+) -> list[dict[str, Any]]:
+    """One run's history rows in step order (system events in time order).
+
+    Same selection as the official SDK: no keys gives sampled full rows, keys
+    gives ``sampledHistory`` rows holding all of ``[x_axis, *keys]`` (the AND
+    rule), ``stream="system"`` gives sampled system-metric events.
+    """
+    if stream == "system":
+        events = client.run_events(entity, project, run_id, samples=samples)
+        if events.project is None or events.project.run is None:
+            raise _missing_run(entity, project, run_id, events.project is not None)
+        return in_order(parse_lines(events.project.run.events), "_timestamp")
+    if keys is None:
+        full = client.run_history(entity, project, run_id, samples=samples)
+        if full.project is None or full.project.run is None:
+            raise _missing_run(entity, project, run_id, full.project is not None)
+        return in_order(parse_lines(full.project.run.history), "_step")
+    # x_axis may also be among keys: ask for each key once.
+    spec_keys = list(dict.fromkeys([x_axis, *keys]))
+    spec = dumps_compact({"keys": spec_keys, "samples": samples})
+    sampled = client.run_sampled_history(entity, project, run_id, specs=[spec])
+    if sampled.project is None or sampled.project.run is None:
+        raise _missing_run(entity, project, run_id, sampled.project is not None)
+    per_spec = sampled.project.run.sampled_history or []
+    first = per_spec[0] if per_spec else None
+    rows = [_normalise(r) for r in (first or []) if isinstance(r, dict)]
+    return in_order(rows, x_axis)
+
+
+def fetch_history_keys(
+    client: runs_gql.Client, entity: str, project: str, run_id: str
+) -> dict[str, Any]:
+    """The run's ``historyKeys`` object (``{"lastStep": ..., "keys": ...}``)."""
+    result = client.run_history_keys(entity, project, run_id)
+    if result.project is None or result.project.run is None:
+        raise _missing_run(entity, project, run_id, result.project is not None)
+    value = result.project.run.history_keys
+    return value if isinstance(value, dict) else {}
+
+
+def scan_rows(
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    run_id: str,
+    *,
+    keys: list[str] | None,
+    page_size: int,
+    min_step: int,
+    stop_step: int,
+) -> Iterator[dict[str, Any]]:
+    """Rows with ``min_step <= _step < stop_step``, ``page_size`` steps per request.
+
+    Each request covers a fixed window of steps, so a window with no rows (sparse
+    logging) simply moves on to the next one and the scan always ends.
+    With ``keys``, only rows holding all of them are yielded, projected to them.
+    """
+    low = min_step
+    while low < stop_step:
+        high = min(low + page_size, stop_step)
+        # Steps are unique per run, so a window never holds more than its width.
+        window = client.run_history_window(
+            entity, project, run_id, min_step=low, max_step=high, samples=high - low
+        )
+        if window.project is None or window.project.run is None:
+            raise _missing_run(entity, project, run_id, window.project is not None)
+        for row in in_order(parse_lines(window.project.run.history), "_step"):
+            if keys is None:
+                yield row
+            elif all(k in row for k in keys):
+                yield {k: row[k] for k in keys}
+        low = high

@@ -1,0 +1,298 @@
+"""``Run``: one W&B run with typed attributes, its history and step scans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal, overload
+
+import pandas as pd
+import runs_gql
+from runs_gql import RunFields
+
+from ._exceptions import NotFoundError
+from ._history import (
+    Stream,
+    check_history_args,
+    check_scan_args,
+    fetch_history_keys,
+    fetch_rows,
+    scan_rows,
+)
+from ._json import loads_object
+from .frames import Columns
+from .sweep import Sweep, app_url, fetch_sweep
+
+__all__ = ["Run", "RunUser", "fetch_run"]
+
+# Config keys W&B keeps for itself; left out of ``Run.config`` as in the SDK.
+_INTERNAL_CONFIG_KEYS = frozenset({"_wandb", "wandb_version"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class RunUser:
+    """The user who created the run."""
+
+    name: str | None
+    username: str | None
+
+
+def _unwrap_config(raw: dict[str, Any]) -> dict[str, Any]:
+    # Each top-level value is stored as {"value": v, "desc": ...}.
+    config: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _INTERNAL_CONFIG_KEYS:
+            continue
+        is_wrapped = isinstance(value, dict) and "value" in value
+        config[key] = value["value"] if is_wrapped else value
+    return config
+
+
+class Run:
+    """A single run, built from the generated ``RunFields`` fragment.
+
+    Naming follows the W&B SDK: ``id`` is the run id (GraphQL ``name``, the
+    short hash in URLs), ``storage_id`` the opaque GraphQL ``id``, and ``name``
+    the human display name.
+    """
+
+    id: str
+    storage_id: str
+    name: str | None
+    display_name: str | None
+    state: str
+    config: dict[str, Any]
+    rawconfig: dict[str, Any]
+    summary: dict[str, Any]
+    system_metrics: dict[str, Any]
+    tags: list[str]
+    group: str | None
+    job_type: str | None
+    notes: str | None
+    description: str | None
+    commit: str | None
+    host: str | None
+    created_at: datetime
+    heartbeat_at: datetime | None
+    updated_at: datetime | None
+    user: RunUser | None
+    sweep_name: str | None
+    sweep: Sweep | None
+    history_keys: dict[str, Any]
+    history_line_count: int | None
+    read_only: bool | None
+    project_id: int | None
+    entity: str
+    project: str
+
+    def __init__(
+        self,
+        client: runs_gql.Client,
+        entity: str,
+        project: str,
+        fields: RunFields,
+        *,
+        sweep: Sweep | None = None,
+    ) -> None:
+        self.client = client
+        self.entity = entity
+        self.project = project
+        self.id = fields.name
+        self.storage_id = fields.id
+        self.name = fields.display_name
+        self.display_name = fields.display_name
+        self.state = fields.state or "unknown"
+        self.rawconfig = loads_object(fields.config)
+        self.config = _unwrap_config(self.rawconfig)
+        self.summary = loads_object(fields.summary_metrics)
+        self.system_metrics = loads_object(fields.system_metrics)
+        self.tags = list(fields.tags or [])
+        self.group = fields.group
+        self.job_type = fields.job_type
+        self.notes = fields.notes
+        self.description = fields.description
+        self.commit = fields.commit
+        self.host = fields.host
+        # createdAt is always set by W&B; the epoch only keeps the type honest.
+        self.created_at = fields.created_at or _EPOCH
+        self.heartbeat_at = fields.heartbeat_at
+        self.updated_at = fields.updated_at
+        self.user = (
+            RunUser(name=fields.user.name, username=fields.user.username)
+            if fields.user is not None
+            else None
+        )
+        self.sweep_name = fields.sweep_name
+        self.sweep = sweep
+        keys = fields.history_keys
+        self.history_keys = keys if isinstance(keys, dict) else {}
+        self._history_keys_known = "lastStep" in self.history_keys
+        self.history_line_count = fields.history_line_count
+        self.read_only = fields.read_only
+        self.project_id = fields.project_id
+
+    @property
+    def last_step(self) -> int | None:
+        """The last logged ``_step`` (``historyKeys.lastStep``), None if unknown."""
+        step = self.history_keys.get("lastStep")
+        if isinstance(step, (int, float)) and not isinstance(step, bool):
+            return int(step)
+        return None
+
+    @property
+    def path(self) -> list[str]:
+        """``[entity, project, run_id]``."""
+        return [self.entity, self.project, self.id]
+
+    @property
+    def url(self) -> str:
+        """The run's page in the W&B app."""
+        return f"{app_url(self.client.url)}/{self.entity}/{self.project}/runs/{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<Run {'/'.join(self.path)} ({self.state})>"
+
+    @overload
+    def history(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: Literal[True] = True,
+        stream: Stream = "default",
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def history(
+        self,
+        samples: int,
+        keys: list[str] | None,
+        x_axis: str,
+        pandas: Literal[False],
+        stream: Stream = "default",
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    def history(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        pandas: Literal[False],
+        stream: Stream = "default",
+    ) -> list[dict[str, Any]]: ...
+
+    def history(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: Stream = "default",
+    ) -> pd.DataFrame | list[dict[str, Any]]:
+        """Sampled history of this run, as the SDK's ``Run.history``.
+
+        Args:
+            samples: at most this many rows.
+            keys: only rows holding all these keys (and ``x_axis``), projected
+                to them; None for full rows.
+            x_axis: the key rows are ordered by and always hold with ``keys``.
+            pandas: a DataFrame (True) or a list of row dicts (False).
+            stream: "default" for logged metrics, "system" for system metrics
+                (ordered by ``_timestamp``; ``keys`` not allowed).
+
+        Raises:
+            InvalidArgumentError: a bad argument, before any request.
+        """
+        check_history_args(samples, keys, x_axis, stream)
+        rows = fetch_rows(
+            self.client,
+            self.entity,
+            self.project,
+            self.id,
+            samples=samples,
+            keys=keys,
+            x_axis=x_axis,
+            stream=stream,
+        )
+        if not pandas:
+            return rows
+        columns = Columns(with_run_id=False)
+        columns.add_run(rows)
+        return columns.to_pandas()
+
+    def scan_history(
+        self,
+        keys: list[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Iterate over every history row (unsampled) in step order.
+
+        Rows are fetched ``page_size`` steps at a time from ``min_step``
+        (default 0) up to ``max_step`` (exclusive; default and cap: the last
+        logged step + 1). With ``keys``, only rows holding all of them are
+        yielded, holding just those keys.
+
+        Raises:
+            InvalidArgumentError: a bad argument, before any request.
+        """
+        check_scan_args(keys, page_size, min_step, max_step)
+        return self._scan(keys, page_size, min_step or 0, max_step)
+
+    def _scan(
+        self,
+        keys: list[str] | None,
+        page_size: int,
+        min_step: int,
+        max_step: int | None,
+    ) -> Iterator[dict[str, Any]]:
+        if not self._history_keys_known:
+            # Asked once, only when the run came without its history keys.
+            self.history_keys = fetch_history_keys(
+                self.client, self.entity, self.project, self.id
+            )
+            self._history_keys_known = True
+        last = self.last_step
+        if last is None:
+            return
+        stop = last + 1 if max_step is None else min(max_step, last + 1)
+        yield from scan_rows(
+            self.client,
+            self.entity,
+            self.project,
+            self.id,
+            keys=keys,
+            page_size=page_size,
+            min_step=min_step,
+            stop_step=stop,
+        )
+
+
+def fetch_run(
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    run_id: str,
+    *,
+    include_sweeps: bool = True,
+) -> Run:
+    """Fetch one run by its run id; with ``include_sweeps``, its sweep too.
+
+    Raises:
+        NotFoundError: the project or the run does not exist.
+    """
+    result = client.run_by_name(entity, project, run_id)
+    if result.project is None:
+        raise NotFoundError(f"Project {entity}/{project} not found.")
+    if result.project.run is None:
+        raise NotFoundError(f"Run {entity}/{project}/{run_id} not found.")
+    fields = result.project.run
+    sweep = None
+    if include_sweeps and fields.sweep_name:
+        sweep = fetch_sweep(client, entity, project, fields.sweep_name)
+    return Run(client, entity, project, fields, sweep=sweep)

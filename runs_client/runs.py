@@ -1,0 +1,413 @@
+"""``Runs``: the lazily paged, indexable collection of a project's runs.
+
+The public surface is the W&B SDK's ``Runs`` (v0.18) member for member:
+``QUERY``, ``convert_objects()``, ``histories()``, ``next()``,
+``update_variables()``, ``__getitem__``, ``__iter__`` and ``__len__``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
+
+import pandas as pd
+import runs_gql
+from runs_gql.base_model import UNSET
+from runs_gql.operations import RUNS_PAGE_GQL
+
+from ._exceptions import InvalidArgumentError, NotFoundError, ServerError
+from ._history import Stream, check_history_args, fetch_rows
+from ._json import dumps_compact
+from .frames import RUN_ID, Columns, import_polars
+from .run import Run
+from .sweep import Sweep, fetch_sweep
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["Runs"]
+
+Format = Literal["default", "pandas", "polars"]
+_FORMATS: tuple[str, ...] = ("default", "pandas", "polars")
+
+
+def _filters_json(filters: object) -> str | None:
+    if filters is None:
+        return None
+    if not isinstance(filters, dict):
+        raise InvalidArgumentError(
+            f"filters must be a dict in W&B's MongoDB-style filter language, such "
+            f"as {{'state': 'finished'}}, or None; got {type(filters).__name__}."
+        )
+    try:
+        return dumps_compact(filters)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"filters must be JSON-serialisable (str, int, float, bool, None, "
+            f"lists and dicts with str keys; no NaN): {exc}."
+        ) from exc
+
+
+def _check_per_page(per_page: object) -> None:
+    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1:
+        raise InvalidArgumentError(
+            f"per_page must be a positive integer (runs per request, e.g. 50); "
+            f"got {per_page!r}."
+        )
+
+
+def _as_index(value: object, what: str) -> int:
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"Runs {what} must be integers or None, not {type(value).__name__}."
+        ) from None
+
+
+def _last_position(index: slice) -> int | None:
+    """The highest position ``index`` can select, or None if it is relative to
+    the end (a negative bound, or an open end in the direction of travel)."""
+    start = None if index.start is None else _as_index(index.start, "slice bounds")
+    stop = None if index.stop is None else _as_index(index.stop, "slice bounds")
+    step = 1 if index.step is None else _as_index(index.step, "slice steps")
+    if step == 0:
+        raise ValueError("Runs slice step cannot be zero.")
+    if (start is not None and start < 0) or (stop is not None and stop < 0):
+        return None
+    if step > 0:
+        return None if stop is None else stop - 1
+    return start
+
+
+class Runs:
+    """An iterable, indexable collection of a project's runs, optionally filtered.
+
+    Usually obtained from ``Api.runs``. Pages of ``per_page`` runs are loaded
+    on demand and kept: indexing loads only the pages up to that position,
+    ``len()`` asks the server's run count (one request at most), iterating
+    again refetches nothing. As in the SDK, ``iter(runs)`` resets the position
+    and returns the collection itself, and ``next()`` advances it.
+
+    Args:
+        client: the generated GraphQL client (the retrying one ``Api`` holds).
+        entity: the entity (user or team) owning the project.
+        project: the project name.
+        filters: a MongoDB-style filter, e.g. ``{"state": "finished"}``.
+        order: e.g. ``"+created_at"`` or ``"-summary_metrics.loss"``; None
+            leaves the server's default (``+created_at``).
+        per_page: runs per request.
+        include_sweeps: attach each run's sweep as ``run.sweep``; each
+            distinct sweep is fetched once.
+
+    Raises:
+        InvalidArgumentError: ``per_page`` < 1 or ``filters`` not a
+            JSON-serialisable dict, before any request.
+    """
+
+    QUERY: ClassVar[str] = RUNS_PAGE_GQL
+
+    def __init__(
+        self,
+        client: runs_gql.Client,
+        entity: str,
+        project: str,
+        filters: dict[str, Any] | None = None,
+        order: str | None = None,
+        per_page: int = 50,
+        include_sweeps: bool = True,
+    ) -> None:
+        _check_per_page(per_page)
+        filters_json = _filters_json(filters)
+        self.client = client
+        self.entity = entity
+        self.project = project
+        self.filters = filters
+        self.order = order
+        self.per_page = per_page
+        self.include_sweeps = include_sweeps
+        self.variables: dict[str, Any] = {
+            "entity": entity,
+            "project": project,
+            "filters": filters_json,
+            "order": order,
+        }
+        self.objects: list[Run] = []
+        self.index = -1
+        self.last_response: runs_gql.RunsPage | None = None
+        self._count: int | None = None
+        self._more = True
+        self._seen_cursors: set[str] = set()
+        self._sweeps: dict[str, Sweep | None] = {}
+
+    # -- paging -----------------------------------------------------------
+
+    @property
+    def cursor(self) -> str | None:
+        """The end cursor of the last loaded page (None before the first)."""
+        project = self.last_response.project if self.last_response else None
+        runs = project.runs if project else None
+        return runs.page_info.end_cursor if runs else None
+
+    @property
+    def more(self) -> bool:
+        """Whether the server has pages not loaded yet."""
+        return self._more
+
+    def update_variables(self) -> None:
+        """Set the page size and cursor of the next page request."""
+        self.variables.update({"perPage": self.per_page, "cursor": self.cursor})
+
+    def convert_objects(self) -> list[Run]:
+        """The runs of the last loaded page, with their sweeps attached.
+
+        Raises:
+            NotFoundError: the project does not exist (or no page was loaded).
+        """
+        project = self.last_response.project if self.last_response else None
+        if project is None:
+            raise NotFoundError(f"Project {self.entity}/{self.project} not found.")
+        edges = project.runs.edges if project.runs else None
+        runs: list[Run] = []
+        for edge in edges or []:
+            if edge is None or edge.node is None:
+                continue
+            run = Run(self.client, self.entity, self.project, edge.node)
+            if self.include_sweeps and run.sweep_name:
+                run.sweep = self._sweep(run.sweep_name)
+            runs.append(run)
+        return runs
+
+    def _sweep(self, name: str) -> Sweep | None:
+        # Many runs share a sweep: ask for each distinct one only once.
+        if name not in self._sweeps:
+            self._sweeps[name] = fetch_sweep(
+                self.client, self.entity, self.project, name
+            )
+        return self._sweeps[name]
+
+    def _load_page(self) -> bool:
+        """Load the next page; False when there is none."""
+        if not self._more:
+            return False
+        self.update_variables()
+        v = self.variables
+        response = self.client.runs_page(
+            self.entity,
+            self.project,
+            cursor=v["cursor"] if v["cursor"] is not None else UNSET,
+            per_page=v["perPage"],
+            order=v["order"] if v["order"] is not None else UNSET,
+            filters=v["filters"] if v["filters"] is not None else UNSET,
+        )
+        project = response.project
+        if project is None:
+            raise NotFoundError(f"Project {self.entity}/{self.project} not found.")
+        page_info = project.runs.page_info if project.runs else None
+        has_next = page_info is not None and page_info.has_next_page
+        end = page_info.end_cursor if page_info else None
+        if has_next and (end is None or end in self._seen_cursors):
+            # A repeated or missing cursor would make us loop forever.
+            raise ServerError(
+                f"The server's run pager for {self.entity}/{self.project} did not "
+                f"advance (end cursor {end!r} after {len(self.objects)} runs); "
+                f"stopping instead of looping."
+            )
+        self.last_response = response
+        self.objects.extend(self.convert_objects())
+        if end is not None:
+            self._seen_cursors.add(end)
+        self._more = has_next
+        # Once every page is in, what we hold is the truth (runs may have been
+        # added or removed since the count was taken).
+        self._count = project.run_count if has_next else len(self.objects)
+        return True
+
+    def _load_through(self, position: int | None) -> None:
+        """Load pages until ``position`` is held; None loads every page."""
+        while (position is None or len(self.objects) <= position) and self._load_page():
+            pass
+
+    # -- sequence protocol -----------------------------------------------
+
+    def __len__(self) -> int:
+        """The number of runs matching the filters (the server's ``runCount``)."""
+        if self._count is None and not self.objects:
+            result = self.client.run_count(
+                self.entity,
+                self.project,
+                filters=self.variables["filters"] or UNSET,
+            )
+            if result.project is None:
+                raise NotFoundError(f"Project {self.entity}/{self.project} not found.")
+            self._count = result.project.run_count
+        if self._count is None:
+            # The server gave no count: count what there is.
+            self._load_through(None)
+            self._count = len(self.objects)
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Run: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Run]: ...
+
+    def __getitem__(self, index: int | slice) -> Run | list[Run]:
+        """A run by position (negative counts from the end), or a list for a slice.
+
+        Loads only the pages up to the position asked for; positions relative
+        to the end need every page, since pages are read in order.
+        """
+        if isinstance(index, slice):
+            self._load_through(_last_position(index))
+            return self.objects[index]
+        position = _as_index(index, "indices") if not isinstance(index, int) else index
+        self._load_through(position if position >= 0 else None)
+        try:
+            return self.objects[position]
+        except IndexError:
+            raise IndexError(
+                f"Runs index {position} out of range: {self.entity}/{self.project} "
+                f"has {len(self.objects)} matching runs."
+            ) from None
+
+    def __iter__(self) -> Runs:
+        """Reset the position and return the collection itself, as the SDK does."""
+        self.index = -1
+        return self
+
+    def __next__(self) -> Run:
+        self.index += 1
+        self._load_through(self.index)
+        if self.index >= len(self.objects):
+            raise StopIteration
+        return self.objects[self.index]
+
+    def next(self) -> Run:
+        """The next run; raises ``StopIteration`` after the last one."""
+        return self.__next__()
+
+    def __repr__(self) -> str:
+        return f"<Runs {self.entity}/{self.project}>"
+
+    # -- histories --------------------------------------------------------
+
+    @overload
+    def histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: Literal["default"] = "default",
+        stream: Stream = "default",
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    def histories(
+        self,
+        samples: int,
+        keys: list[str] | None,
+        x_axis: str,
+        format: Literal["pandas"],
+        stream: Stream = "default",
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["pandas"],
+        stream: Stream = "default",
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def histories(
+        self,
+        samples: int,
+        keys: list[str] | None,
+        x_axis: str,
+        format: Literal["polars"],
+        stream: Stream = "default",
+    ) -> pl.DataFrame: ...
+
+    @overload
+    def histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["polars"],
+        stream: Stream = "default",
+    ) -> pl.DataFrame: ...
+
+    def histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: Format = "default",
+        stream: Stream = "default",
+    ) -> list[dict[str, Any]] | pd.DataFrame | pl.DataFrame:
+        """Sampled history of every run in the collection.
+
+        Args:
+            samples: rows per run, at most.
+            keys: only rows holding all these keys (and ``x_axis``), projected
+                to them; None for full rows.
+            x_axis: the key rows are ordered by and always hold with ``keys``.
+            format: "default" for a list of row dicts, "pandas" or "polars"
+                for one DataFrame. Every row carries ``run_id``.
+            stream: "default" for logged metrics, "system" for system metrics
+                (ordered by ``_timestamp``; ``keys`` not allowed).
+
+        Returns:
+            Rows of all runs, run after run, each run's rows in step order.
+            Keys only some runs logged are kept, missing values null/NaN.
+
+        Raises:
+            InvalidArgumentError: a bad argument (or polars missing for
+                ``format="polars"``), before any request.
+        """
+        check_history_args(samples, keys, x_axis, stream)
+        if format not in _FORMATS:
+            raise InvalidArgumentError(
+                f"format must be 'default' (list of dicts), 'pandas' or 'polars'; "
+                f"got {format!r}."
+            )
+        if format == "polars":
+            import_polars()  # fail before any request when polars is missing
+        per_run = self._history_rows(samples, keys, x_axis, stream)
+        if format == "default":
+            rows: list[dict[str, Any]] = []
+            for run_id, run_rows in per_run:
+                for row in run_rows:
+                    row[RUN_ID] = run_id
+                rows.extend(run_rows)
+            return rows
+        columns = Columns()
+        columns.add_runs(per_run)
+        return columns.to_pandas() if format == "pandas" else columns.to_polars()
+
+    def _history_rows(
+        self, samples: int, keys: list[str] | None, x_axis: str, stream: Stream
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        # One request per run for now; the bulk page operations come later.
+        self._load_through(None)
+        for run in self.objects:
+            rows = fetch_rows(
+                self.client,
+                self.entity,
+                self.project,
+                run.id,
+                samples=samples,
+                keys=keys,
+                x_axis=x_axis,
+                stream=stream,
+            )
+            yield run.id, rows

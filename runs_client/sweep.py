@@ -1,0 +1,119 @@
+"""``Sweep``: a typed, read-only view of one W&B sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import runs_gql
+from runs_gql import SweepByNameProjectSweep
+
+from ._exceptions import NotFoundError
+from ._json import loads
+
+__all__ = ["Sweep", "app_url", "fetch_sweep"]
+
+
+class Sweep:
+    """A sweep of a project, as ``SweepByName`` returns it.
+
+    ``config`` is the sweep configuration parsed from JSON; W&B stores it as
+    YAML, of which JSON is a subset. A config that is not JSON is kept as text
+    in ``raw_config`` and ``config`` is then ``{}``.
+    """
+
+    id: str
+    name: str
+    display_name: str | None
+    method: str | None
+    state: str | None
+    description: str | None
+    config: dict[str, Any]
+    raw_config: str | None
+    best_loss: float | None
+    run_count: int | None
+    run_count_expected: int | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    entity: str
+    project: str
+
+    def __init__(
+        self,
+        fields: SweepByNameProjectSweep,
+        entity: str,
+        project: str,
+        *,
+        base_url: str = "https://api.wandb.ai",
+    ) -> None:
+        self.id = fields.id
+        self.name = fields.name
+        self.display_name = fields.display_name
+        self.method = fields.method
+        self.state = fields.state
+        self.description = fields.description
+        self.raw_config = fields.config
+        self.config = _parse_config(fields.config)
+        self.best_loss = fields.best_loss
+        self.run_count = fields.run_count
+        self.run_count_expected = fields.run_count_expected
+        self.created_at = fields.created_at
+        self.updated_at = fields.updated_at
+        self.entity = entity
+        self.project = project
+        self._app_url = app_url(base_url)
+
+    @property
+    def path(self) -> list[str]:
+        """``[entity, project, sweep_name]``."""
+        return [self.entity, self.project, self.name]
+
+    @property
+    def url(self) -> str:
+        """The sweep's page in the W&B app."""
+        return f"{self._app_url}/{self.entity}/{self.project}/sweeps/{self.name}"
+
+    def __repr__(self) -> str:
+        state = f" ({self.state})" if self.state else ""
+        return f"<Sweep {'/'.join(self.path)}{state}>"
+
+
+def app_url(api_url: str) -> str:
+    """The W&B app's base URL for an API URL (with or without ``/graphql``).
+
+    Hosted W&B serves its API on ``api.wandb.ai`` and its app on ``wandb.ai``;
+    self-hosted and local servers serve both from the same base URL.
+    """
+    base = api_url.rstrip("/")
+    base = base.removesuffix("/graphql")
+    parts = urlsplit(base)
+    if parts.hostname == "api.wandb.ai":
+        return urlunsplit((parts.scheme or "https", "wandb.ai", "", "", ""))
+    return base
+
+
+def _parse_config(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def fetch_sweep(
+    client: runs_gql.Client, entity: str, project: str, name: str
+) -> Sweep | None:
+    """Fetch one sweep by name; ``None`` when the project has no such sweep.
+
+    Raises:
+        NotFoundError: the project ``entity/project`` does not exist.
+    """
+    result = client.sweep_by_name(entity=entity, project=project, name=name)
+    if result.project is None:
+        raise NotFoundError(f"Project {entity}/{project} not found.")
+    if result.project.sweep is None:
+        return None
+    return Sweep(result.project.sweep, entity, project, base_url=client.url)

@@ -1,0 +1,215 @@
+"""An in-memory W&B GraphQL fake for the Runs/Run/Sweep unit tests.
+
+Mounted with respx; routes by ``operationName`` in the JSON body and counts
+requests per operation so tests can assert exact request counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import respx
+import runs_gql
+
+URL = "https://api.test/graphql"
+ENTITY = "ada"
+PROJECT = "mnist"
+
+
+def make_run(
+    run_id: str,
+    *,
+    sweep: str | None = None,
+    last_step: int | None = 9,
+    state: str = "finished",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A RunFields node as the server sends it."""
+    node: dict[str, Any] = {
+        "id": f"storage-{run_id}",
+        "name": run_id,
+        "displayName": f"name-{run_id}",
+        "state": state,
+        "config": json.dumps(
+            {
+                "lr": {"value": 0.01, "desc": None},
+                "layers": {"value": [64, 32]},
+                "plain": 3,
+                "_wandb": {"value": {"cli_version": "0.18.0"}},
+            }
+        ),
+        "summaryMetrics": '{"loss": 0.1, "best": NaN}',
+        "systemMetrics": json.dumps({"system.cpu": 12.5}),
+        "historyKeys": None
+        if last_step is None
+        else {"lastStep": last_step, "keys": {"loss": {}}},
+        "historyLineCount": 10,
+        "tags": ["baseline"],
+        "group": "g1",
+        "jobType": "train",
+        "commit": "deadbeef",
+        "host": "gpu-1",
+        "notes": "a note",
+        "description": None,
+        "sweepName": sweep,
+        "readOnly": False,
+        "projectId": 7,
+        "createdAt": "2024-05-01T12:00:00",
+        "heartbeatAt": "2024-05-01T13:00:00",
+        "updatedAt": None,
+        "user": {"name": "Ada", "username": "ada"},
+    }
+    node.update(extra)
+    return node
+
+
+@dataclass
+class FakeWandb:
+    """One project's runs, their history, events and sweeps."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    # run id -> history lines (JSON strings, may hold bare NaN/Infinity)
+    history: dict[str, list[str]] = field(default_factory=dict)
+    events: dict[str, list[str]] = field(default_factory=dict)
+    sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    project_exists: bool = True
+    run_count: int | None = None  # overrides len(runs) when set
+    stuck_cursor: bool = False  # the pager returns the same cursor forever
+    calls: Counter[str] = field(default_factory=Counter)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    # -- plumbing ---------------------------------------------------------
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        op = body.get("operationName")
+        self.calls[op] += 1
+        variables = body.get("variables", {})
+        data = getattr(self, f"_op_{op}")(variables)
+        # json.dumps writes NaN/Infinity as bare tokens, as W&B does.
+        return httpx.Response(200, content=json.dumps({"data": data}).encode())
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def _project(self, inner: dict[str, Any]) -> dict[str, Any]:
+        return {"project": inner if self.project_exists else None}
+
+    def _run(self, name: str) -> dict[str, Any] | None:
+        return next((r for r in self.runs if r["name"] == name), None)
+
+    def _run_op(self, v: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        run = self._run(v["name"])
+        return self._project({"run": None if run is None else fields})
+
+    def _rows(self, run_id: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.history.get(run_id, [])]
+
+    # -- operations -------------------------------------------------------
+
+    def _op_RunsPage(self, v: dict[str, Any]) -> dict[str, Any]:
+        start = int(v["cursor"][1:]) if v.get("cursor") else 0
+        per_page = v.get("perPage", 50)
+        chunk = self.runs[start : start + per_page]
+        end = start + len(chunk)
+        has_next = end < len(self.runs)
+        cursor = "c0" if self.stuck_cursor else f"c{end}"
+        return self._project(
+            {
+                "runCount": len(self.runs)
+                if self.run_count is None
+                else self.run_count,
+                "readOnly": False,
+                "runs": {
+                    "edges": [
+                        {"node": n, "cursor": f"c{start + i + 1}"}
+                        for i, n in enumerate(chunk)
+                    ],
+                    "pageInfo": {"endCursor": cursor, "hasNextPage": has_next},
+                },
+            }
+        )
+
+    def _op_RunCount(self, v: dict[str, Any]) -> dict[str, Any]:
+        count = len(self.runs) if self.run_count is None else self.run_count
+        return self._project({"runCount": count})
+
+    def _op_RunByName(self, v: dict[str, Any]) -> dict[str, Any]:
+        return self._project({"run": self._run(v["name"])})
+
+    def _op_SweepByName(self, v: dict[str, Any]) -> dict[str, Any]:
+        return self._project({"sweep": self.sweeps.get(v["name"])})
+
+    def _op_RunHistory(self, v: dict[str, Any]) -> dict[str, Any]:
+        lines = self.history.get(v["name"], [])[: v.get("samples", 500)]
+        return self._run_op(v, {"history": lines})
+
+    def _op_RunEvents(self, v: dict[str, Any]) -> dict[str, Any]:
+        lines = self.events.get(v["name"], [])[: v.get("samples", 500)]
+        return self._run_op(v, {"events": lines})
+
+    def _op_RunSampledHistory(self, v: dict[str, Any]) -> dict[str, Any]:
+        out = []
+        for spec_text in v["specs"]:
+            spec = json.loads(spec_text)
+            keys = spec["keys"]
+            rows = [
+                {k: r[k] for k in keys}
+                for r in self._rows(v["name"])
+                if all(k in r for k in keys)
+            ]
+            out.append(rows[: spec.get("samples", 500)])
+        return self._run_op(v, {"sampledHistory": out})
+
+    def _op_RunHistoryKeys(self, v: dict[str, Any]) -> dict[str, Any]:
+        run = self._run(v["name"])
+        return self._run_op(v, {"historyKeys": run["historyKeys"] if run else None})
+
+    def _op_RunHistoryWindow(self, v: dict[str, Any]) -> dict[str, Any]:
+        lo, hi = v.get("minStep", 0), v.get("maxStep", 2**62)
+        lines = [
+            line
+            for line in self.history.get(v["name"], [])
+            if lo <= json.loads(line)["_step"] < hi
+        ][: v.get("samples", 500)]
+        return self._run_op(v, {"history": lines})
+
+
+def make_sweep(name: str) -> dict[str, Any]:
+    return {
+        "id": f"sweep-{name}",
+        "name": name,
+        "displayName": f"Sweep {name}",
+        "method": "bayes",
+        "state": "FINISHED",
+        "description": None,
+        "config": json.dumps({"method": "bayes", "metric": {"name": "loss"}}),
+        "bestLoss": 0.05,
+        "runCount": 5,
+        "runCountExpected": 10,
+        "createdAt": "2024-05-01T10:00:00",
+        "updatedAt": None,
+    }
+
+
+# Named fixtures so test modules can import them without shadowing warnings.
+@pytest.fixture(name="client")
+def client_fixture() -> Iterator[runs_gql.Client]:
+    with httpx.Client() as http:
+        yield runs_gql.Client(url=URL, http_client=http)
+
+
+@pytest.fixture(name="fake")
+def fake_fixture() -> Iterator[FakeWandb]:
+    server = FakeWandb()
+    with respx.mock(assert_all_called=False) as router:
+        router.post(URL).mock(side_effect=server.handler)
+        yield server
