@@ -1,0 +1,284 @@
+"""``Api``: the entry point, holding one connection pool and the retrying client."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from importlib import metadata
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from runs_gql import ViewerViewer
+
+from ._constants import DEFAULT_MAX_RETRIES, GRAPHQL_PATH, NOT_GIVEN, NotGiven
+from ._credentials import (
+    ENV_ENTITY,
+    ENV_PROJECT,
+    env_value,
+    resolve_api_key,
+    resolve_base_url,
+    resolve_timeout,
+    resolve_verify,
+)
+from ._exceptions import AuthenticationError, InvalidArgumentError, NotFoundError
+from ._paths import (
+    PROJECT_PATH_FORMS,
+    parse_project_path,
+    parse_run_path,
+    parse_sweep_path,
+)
+from ._transport import RetryingClient
+
+if TYPE_CHECKING:
+    from .run import Run
+    from .runs import Runs
+    from .sweep import Sweep
+
+__all__ = ["Api"]
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("runs-client")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        version = "0"
+    return f"runs-client/{version} httpx/{httpx.__version__}"
+
+
+class Api:
+    """Read runs from W&B or any W&B-compatible server.
+
+    Settings come from the arguments, then W&B's environment variables, then
+    the netrc file, as the official SDK does:
+
+    - ``api_key``: ``WANDB_API_KEY``, then the netrc entry for the base URL's
+      host. With no key, no Authorization header is sent at all.
+    - ``base_url``: ``WANDB_BASE_URL``, else ``https://api.wandb.ai``.
+    - ``timeout``: seconds, an ``httpx.Timeout``, or None for none; by default
+      ``WANDB_HTTP_TIMEOUT`` or ``DEFAULT_TIMEOUT``.
+    - ``max_retries``: retries of transient failures (429, 5xx, dropped
+      connections, timeouts) after the first attempt.
+    - ``verify``, ``proxy``: TLS and proxy settings for self-hosted servers; the
+      usual ``HTTPS_PROXY`` and CA bundle variables also work.
+    - ``default_entity``: used when a path names no entity; else
+      ``WANDB_ENTITY``, else the viewer's entity (asked once, when first needed).
+
+    Close it with ``close()`` or use it as a context manager.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None | NotGiven = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        verify: bool | str | ssl.SSLContext = True,
+        proxy: str | None = None,
+        default_entity: str | None = None,
+    ) -> None:
+        if (
+            not isinstance(max_retries, int)
+            or isinstance(max_retries, bool)
+            or max_retries < 0
+        ):
+            raise InvalidArgumentError(
+                f"max_retries={max_retries!r} is not accepted; pass an int >= 0 "
+                "(0 disables retries)."
+            )
+        if default_entity is not None and (
+            not isinstance(default_entity, str) or not default_entity.strip()
+        ):
+            raise InvalidArgumentError(
+                f"default_entity={default_entity!r} is not accepted; pass a "
+                "non-empty entity name or None."
+            )
+        if proxy is not None and not isinstance(proxy, str):
+            raise InvalidArgumentError(
+                f"proxy must be a URL string such as 'http://proxy:3128' or None, "
+                f"got {type(proxy).__name__}."
+            )
+        self.base_url = resolve_base_url(base_url)
+        key = resolve_api_key(api_key, self.base_url)
+        self._http = httpx.Client(
+            auth=httpx.BasicAuth("api", key) if key else None,
+            headers={"Accept-Encoding": "gzip", "User-Agent": _user_agent()},
+            timeout=resolve_timeout(timeout),
+            verify=resolve_verify(verify),
+            proxy=proxy,
+            trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE
+        )
+        self._has_key = key is not None
+        #: The retrying generated client; ``Runs`` and ``Run`` make requests with it.
+        self.client = RetryingClient(
+            self.base_url + GRAPHQL_PATH, self._http, max_retries=max_retries
+        )
+        self._default_entity = default_entity or env_value(ENV_ENTITY)
+        self._viewer: ViewerViewer | None = None
+
+    def __repr__(self) -> str:
+        key = "set" if self._has_key else "none"
+        return f"Api(base_url={self.base_url!r}, api_key={key})"
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool. The ``Api`` cannot make requests after."""
+        self._http.close()
+
+    @property
+    def viewer(self) -> ViewerViewer:
+        """The user the API key belongs to (asked once, then cached).
+
+        Raises:
+            AuthenticationError: the server knows no user for this key (or none
+                was given).
+        """
+        if self._viewer is None:
+            viewer = self.client.viewer().viewer
+            if viewer is None:
+                raise AuthenticationError(
+                    f"{self.base_url} returned no viewer: "
+                    + (
+                        "it does not recognise this API key."
+                        if self._has_key
+                        else "no API key was given. Pass api_key=..., set "
+                        "WANDB_API_KEY, or add the host to your netrc file."
+                    )
+                )
+            self._viewer = viewer
+        return self._viewer
+
+    @property
+    def default_entity(self) -> str:
+        """``default_entity``, else ``WANDB_ENTITY``, else the viewer's entity."""
+        if self._default_entity is None:
+            entity = self.viewer.entity
+            if not entity:
+                raise NotFoundError(
+                    f"{self.base_url} knows no default entity for this user; "
+                    f"name it in the path ('entity/project'), set {ENV_ENTITY}, "
+                    "or pass Api(default_entity=...)."
+                )
+            self._default_entity = entity
+        return self._default_entity
+
+    def runs(
+        self,
+        path: str | None = None,
+        filters: dict[str, Any] | None = None,
+        order: str = "+created_at",
+        per_page: int = 50,
+        include_sweeps: bool = True,
+    ) -> Runs:
+        """The runs of a project, lazily paged, optionally filtered and ordered.
+
+        Args:
+            path: ``"entity/project"`` or ``"project"``; ``WANDB_PROJECT`` if None.
+            filters: a MongoDB-style query, e.g. ``{"state": "finished"}``.
+            order: ``+`` or ``-`` then a field, e.g. ``"-summary_metrics.loss"``.
+            per_page: runs per request (at least 1).
+            include_sweeps: fetch each distinct sweep once and set ``run.sweep``.
+
+        Raises:
+            InvalidArgumentError: a malformed argument; nothing was sent.
+        """
+        if path is None:
+            path = env_value(ENV_PROJECT)
+            if path is None:
+                forms = " or ".join(f"'{f}'" for f in PROJECT_PATH_FORMS)
+                raise InvalidArgumentError(
+                    f"No project given: pass a path ({forms}) or set {ENV_PROJECT}."
+                )
+        where = parse_project_path(path)
+        _check_runs_args(filters, order, per_page, include_sweeps)
+        entity = where.entity or self.default_entity
+
+        from .runs import Runs  # lazy: keeps `import runs_client.api` light
+
+        return Runs(
+            self.client,
+            entity,
+            where.project,
+            filters=filters,
+            order=order,
+            per_page=per_page,
+            include_sweeps=include_sweeps,
+        )
+
+    def run(self, path: str) -> Run:
+        """One run, by ``entity/project/run_id`` (or ``entity/project/runs/run_id``,
+        ``entity/project:run_id``, ``project/run_id``).
+
+        Raises:
+            InvalidArgumentError: a malformed path; nothing was sent.
+            NotFoundError: no such project or run.
+        """
+        where = parse_run_path(path)
+        entity = where.entity or self.default_entity
+
+        from .run import fetch_run
+
+        return fetch_run(self.client, entity, where.project, where.run_id)
+
+    def sweep(self, path: str) -> Sweep:
+        """One sweep, by ``entity/project/sweep_id`` (or ``.../sweeps/sweep_id``,
+        ``entity/project:sweep_id``, ``project/sweep_id``).
+
+        Raises:
+            InvalidArgumentError: a malformed path; nothing was sent.
+            NotFoundError: no such project or sweep.
+        """
+        where = parse_sweep_path(path)
+        entity = where.entity or self.default_entity
+
+        from .sweep import fetch_sweep
+
+        sweep = fetch_sweep(self.client, entity, where.project, where.run_id)
+        if sweep is None:
+            raise NotFoundError(
+                f"Sweep {entity}/{where.project}/{where.run_id} not found."
+            )
+        return sweep
+
+
+def _check_runs_args(
+    filters: object, order: object, per_page: object, include_sweeps: object
+) -> None:
+    if filters is not None:
+        if not isinstance(filters, dict):
+            raise InvalidArgumentError(
+                f"filters of type {type(filters).__name__} are not accepted; pass "
+                "a dict (a MongoDB-style query such as {'state': 'finished'}) "
+                "or None."
+            )
+        try:
+            json.dumps(filters, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"filters are not JSON-serialisable ({exc}); use only dicts, "
+                "lists, strings, finite numbers, booleans and None."
+            ) from exc
+    if not isinstance(order, str) or not order.strip():
+        raise InvalidArgumentError(
+            f"order={order!r} is not accepted; pass a field with an optional "
+            "'+' or '-' prefix, e.g. '+created_at' or '-summary_metrics.loss'."
+        )
+    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1:
+        raise InvalidArgumentError(
+            f"per_page={per_page!r} is not accepted; pass an int >= 1."
+        )
+    if not isinstance(include_sweeps, bool):
+        raise InvalidArgumentError(
+            f"include_sweeps={include_sweeps!r} is not accepted; pass True or False."
+        )
