@@ -1,1 +1,65 @@
-"""runs_client: a typed, fast client for the W&B runs API."""
+"""runs_client: a typed, fast client for the W&B runs API.
+
+Start with ``Api``::
+
+    import runs_client
+
+    api = runs_client.Api()  # WANDB_API_KEY / netrc, WANDB_BASE_URL
+    runs = api.runs("entity/project", filters={"state": "finished"})
+    print(len(runs), runs[0].config, runs[-3:])
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from runs_gql import RunFields, RunFieldsUser, ViewerViewer
+
+from ._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven
+from ._exceptions import (
+    AuthenticationError,
+    GraphQLError,
+    InvalidArgumentError,
+    NotFoundError,
+    RateLimitError,
+    RequestInfo,
+    RunsClientError,
+    ServerError,
+    TimeoutError,
+)
+from ._transport import RetryingClient
+from .api import Api
+from .run import Run, RunUser
+from .runs import Runs
+from .sweep import Sweep
+
+try:
+    __version__ = _metadata.version("runs-client")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
+    "Api",
+    "AuthenticationError",
+    "GraphQLError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "NotGiven",
+    "RateLimitError",
+    "RequestInfo",
+    "RetryingClient",
+    "Run",
+    "RunFields",
+    "RunFieldsUser",
+    "RunUser",
+    "Runs",
+    "RunsClientError",
+    "ServerError",
+    "Sweep",
+    "TimeoutError",
+    "ViewerViewer",
+    "__version__",
+]
