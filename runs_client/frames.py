@@ -144,7 +144,9 @@ def _pandas_column(values: list[Any]) -> Any:
     column = np.empty(len(values), dtype=object)
     for i, v in enumerate(values):
         column[i] = v
-    return column
+    # An explicit object Series: pandas 3 would otherwise infer its str dtype
+    # for text columns and turn None into NaN.
+    return pd.Series(column, dtype=object, copy=False)
 
 
 def _polars_column(pl_mod: Any, name: str, values: list[Any]) -> Any:

@@ -206,7 +206,7 @@ def test_bad_slice_bounds(client: runs_gql.Client, fake: FakeWandb) -> None:
     seed(fake, 3)
     runs = new_runs(client)
     with pytest.raises(TypeError, match="integers or None"):
-        runs["a":]  # type: ignore[misc]
+        runs["a":]
     with pytest.raises(ValueError, match="zero"):
         runs[::0]
     assert fake.total == 0

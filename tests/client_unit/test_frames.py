@@ -1,0 +1,101 @@
+"""frames.Columns: column-wise gathering and dtype choices for pandas and polars."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from runs_client.frames import Columns
+
+
+def columns_of(*runs: tuple[str, list[dict[str, Any]]]) -> Columns:
+    columns = Columns()
+    columns.add_runs(runs)
+    return columns
+
+
+def test_missing_keys_filled_and_order_kept() -> None:
+    columns = columns_of(
+        ("a", [{"x": 1}, {"x": 2, "y": "s"}]),
+        ("b", []),
+        ("c", [{"z": 0.5}]),
+    )
+    assert len(columns) == 3
+    frame = columns.to_pandas()
+    assert list(frame.columns) == ["run_id", "x", "y", "z"]
+    assert frame["run_id"].tolist() == ["a", "a", "c"]
+    assert frame["x"].dtype == np.float64  # ints with a gap become float NaN
+    assert frame["x"].isna().tolist() == [False, False, True]
+    assert frame["y"].tolist() == [None, "s", None]
+    assert frame["z"].isna().tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([1, 2, 3], np.int64),
+        ([1, 2.5, 3], np.float64),
+        ([math.nan, math.inf, -math.inf], np.float64),
+        ([True, False, True], np.bool_),
+        ([True, None, False], object),
+        ([True, 1, 2.0], object),  # bool is no number here
+        ([2**70, 1, 2], object),  # beyond int64
+        (["a", "b", None], object),
+        ([None, None, None], object),
+        ([[1, 2], [3], []], object),
+        ([{"_type": "image-file"}, 1, "x"], object),
+    ],
+)
+def test_pandas_dtypes(values: list[Any], dtype: Any) -> None:
+    frame = columns_of(("r", [{"v": v} for v in values])).to_pandas()
+    assert frame["v"].dtype == dtype
+    if dtype is object:
+        assert frame["v"].tolist() == values  # values untouched, lists not exploded
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([1, None, 3], pl.Int64),
+        ([1, 2.5, None], pl.Float64),
+        ([math.nan, math.inf, None], pl.Float64),
+        ([True, None], pl.Boolean),
+        (["a", None], pl.String),
+        ([None, None], pl.Null),
+        ([[1, 2], [3, "x"]], pl.Object),
+        ([{"a": 1}, {"b": "x"}], pl.Object),
+        ([1, "x", {"a": 1}, None], pl.Object),
+        ([2**70, 1], pl.Object),
+    ],
+)
+def test_polars_dtypes(values: list[Any], dtype: Any) -> None:
+    frame = columns_of(("r", [{"v": v} for v in values])).to_polars()
+    assert frame.schema["v"] == dtype
+    got = frame["v"].to_list()
+    assert len(got) == len(values)
+    for a, b in zip(got, values, strict=True):
+        assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+
+
+def test_logged_run_id_key_is_replaced() -> None:
+    frame = columns_of(("real", [{"run_id": "logged", "x": 1}])).to_pandas()
+    assert list(frame.columns) == ["run_id", "x"]
+    assert frame["run_id"].tolist() == ["real"]
+
+
+def test_without_run_id() -> None:
+    columns = Columns(with_run_id=False)
+    columns.add_run([{"x": 1}])
+    assert list(columns.to_pandas().columns) == ["x"]
+    assert Columns(with_run_id=False).to_pandas().empty
+
+
+def test_empty_frames_have_run_id() -> None:
+    frame = Columns().to_pandas()
+    assert list(frame.columns) == ["run_id"] and len(frame) == 0
+    frame_pl = Columns().to_polars()
+    assert frame_pl.columns == ["run_id"] and frame_pl.schema["run_id"] == pl.String
