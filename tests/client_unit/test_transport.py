@@ -339,3 +339,20 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("") is None
+
+
+def test_gzip_bodies_decoded_and_corrupt_ones_retried(respx_mock, http, slept):
+    import gzip
+    import json
+
+    packed = gzip.compress(json.dumps(VIEWER).encode())
+    gz = {"Content-Encoding": "gzip"}
+    route = respx_mock.post(URL).mock(
+        side_effect=[
+            httpx.Response(200, headers=gz, content=packed[: len(packed) // 2] + b"x"),
+            httpx.Response(200, headers=gz, content=packed),
+        ]
+    )
+    viewer = make(http, slept).viewer()
+    assert viewer.viewer is not None and viewer.viewer.id == "u1"
+    assert route.call_count == 2
