@@ -21,7 +21,12 @@ from ._credentials import (
     resolve_timeout,
     resolve_verify,
 )
-from ._exceptions import AuthenticationError, InvalidArgumentError, NotFoundError
+from ._exceptions import (
+    AuthenticationError,
+    InvalidArgumentError,
+    NotFoundError,
+    RequestInfo,
+)
 from ._paths import (
     PROJECT_PATH_FORMS,
     parse_project_path,
@@ -154,10 +159,14 @@ class Api:
                         if self._has_key
                         else "no API key was given. Pass api_key=..., set "
                         "WANDB_API_KEY, or add the host to your netrc file."
-                    )
+                    ),
+                    request=self._viewer_request(),
                 )
             self._viewer = viewer
         return self._viewer
+
+    def _viewer_request(self) -> RequestInfo:
+        return RequestInfo("POST", self.client.url, "Viewer")
 
     @property
     def default_entity(self) -> str:
@@ -168,7 +177,8 @@ class Api:
                 raise NotFoundError(
                     f"{self.base_url} knows no default entity for this user; "
                     f"name it in the path ('entity/project'), set {ENV_ENTITY}, "
-                    "or pass Api(default_entity=...)."
+                    "or pass Api(default_entity=...).",
+                    request=self._viewer_request(),
                 )
             self._default_entity = entity
         return self._default_entity

@@ -260,8 +260,10 @@ def test_default_entity_from_env_or_argument(server: FakeServer, monkeypatch) ->
 def test_no_viewer_is_an_authentication_error(respx_mock) -> None:
     fake = FakeServer(viewer={"viewer": None})
     respx_mock.post(URL).mock(side_effect=fake)
-    with Api() as api, pytest.raises(AuthenticationError, match="no API key"):
+    with Api() as api, pytest.raises(AuthenticationError, match="no API key") as info:
         api.runs("proj")
+    assert info.value.request is not None
+    assert info.value.request.operation_name == "Viewer"
 
 
 def test_viewer_without_entity(respx_mock) -> None:
