@@ -88,6 +88,14 @@ class _Retry(Exception):
         self.error = error
         self.retry_after = retry_after
 
+    @property
+    def reason(self) -> str:
+        """What went wrong this attempt, for the log: no 'after N attempts'."""
+        cause = self.__cause__
+        if cause is not None:
+            return f"{type(cause).__name__}: {cause}"
+        return f"HTTP {self.error.status_code} ({type(self.error).__name__})"
+
 
 class RetryingClient(runs_gql.Client):
     """``runs_gql.Client`` with retries, backoff and ``runs_client`` errors.
@@ -142,7 +150,7 @@ class RetryingClient(runs_gql.Client):
                 logger.debug(
                     "%s: %s; retry %d/%d in %.2fs",
                     info,
-                    retry.error.message,
+                    retry.reason,
                     attempt,
                     self.max_retries,
                     delay,

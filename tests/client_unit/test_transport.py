@@ -319,7 +319,8 @@ def test_retries_are_logged_at_debug(respx_mock, http, slept, caplog) -> None:
     with caplog.at_level(logging.DEBUG, logger="runs_client"):
         make(http, slept).viewer()
     [record] = [r for r in caplog.records if r.name == "runs_client"]
-    assert "Viewer" in record.getMessage() and "retry 1/3" in record.getMessage()
+    message = record.getMessage()
+    assert "Viewer" in message and "retry 1/3" in message and "HTTP 503" in message
 
 
 def test_unsendable_request_is_not_retried(respx_mock, http, slept) -> None:
