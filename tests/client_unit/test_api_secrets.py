@@ -58,7 +58,9 @@ def loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     for name in ("WANDB_API_KEY", "WANDB_ENTITY", "NETRC", "HTTP_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     _Handler.seen_auth = []
     try:
