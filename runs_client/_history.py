@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import runs_gql
 
@@ -20,9 +20,12 @@ __all__ = [
     "STREAMS",
     "Stream",
     "check_history_args",
+    "check_keys",
     "check_scan_args",
     "fetch_history_keys",
     "fetch_rows",
+    "in_order",
+    "parse_lines",
     "scan_rows",
 ]
 
@@ -30,7 +33,7 @@ Stream = Literal["default", "system"]
 STREAMS: tuple[str, ...] = ("default", "system")
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     # bool is an int subclass, but True is no sample count.
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -50,7 +53,7 @@ def check_history_args(
     samples: object, keys: object, x_axis: object, stream: object
 ) -> None:
     """Reject user mistakes before any request is sent."""
-    if not _is_int(samples) or samples < 1:  # type: ignore[operator]
+    if not _is_int(samples) or samples < 1:
         raise InvalidArgumentError(
             f"samples must be a positive integer (rows per run); got {samples!r}."
         )
@@ -76,13 +79,13 @@ def check_scan_args(
 ) -> None:
     """Reject ``scan_history`` mistakes before any request is sent."""
     check_keys(keys)
-    if not _is_int(page_size) or page_size < 1:  # type: ignore[operator]
+    if not _is_int(page_size) or page_size < 1:
         raise InvalidArgumentError(
             f"page_size must be a positive integer (steps per request); "
             f"got {page_size!r}."
         )
     for name, value in (("min_step", min_step), ("max_step", max_step)):
-        if value is not None and (not _is_int(value) or value < 0):  # type: ignore[operator]
+        if value is not None and (not _is_int(value) or value < 0):
             raise InvalidArgumentError(
                 f"{name} must be a non-negative integer step or None; got {value!r}."
             )
@@ -127,7 +130,9 @@ def in_order(rows: list[dict[str, Any]], order_by: str) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
-def _missing_run(entity: str, project: str, run_id: str, has_project: bool) -> Any:
+def _missing_run(
+    entity: str, project: str, run_id: str, has_project: bool
+) -> NotFoundError:
     what = (
         f"Run {entity}/{project}/{run_id}"
         if has_project

@@ -119,7 +119,8 @@ class Columns:
     def to_pandas(self) -> pd.DataFrame:
         """One pandas DataFrame with typed numeric columns."""
         data = {name: _pandas_column(values) for name, values in self._columns.items()}
-        return pd.DataFrame(data, index=pd.RangeIndex(self._length))
+        frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(self._length))
+        return frame
 
     def to_polars(self) -> pl.DataFrame:
         """One polars DataFrame; non-uniform columns become ``pl.Object``."""

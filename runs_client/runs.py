@@ -57,9 +57,9 @@ def _check_per_page(per_page: object) -> None:
         )
 
 
-def _as_index(value: object, what: str) -> int:
+def _as_index(value: Any, what: str) -> int:
     try:
-        return operator.index(value)  # type: ignore[arg-type]
+        return operator.index(value)
     except TypeError:
         raise TypeError(
             f"Runs {what} must be integers or None, not {type(value).__name__}."
@@ -263,7 +263,7 @@ class Runs:
         if isinstance(index, slice):
             self._load_through(_last_position(index))
             return self.objects[index]
-        position = _as_index(index, "indices") if not isinstance(index, int) else index
+        position = _as_index(index, "indices")
         self._load_through(position if position >= 0 else None)
         try:
             return self.objects[position]
