@@ -110,24 +110,20 @@ def parse_lines(lines: Iterable[str | None] | None) -> list[dict[str, Any]]:
     return rows
 
 
-def _sort_key(order_by: str) -> Any:
-    # Rows lacking the key (or with a non-numeric one) keep their place at the end.
-    def key(row: dict[str, Any]) -> tuple[int, float]:
-        value = row.get(order_by)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return (0, float(value))
-        return (1, 0.0)
-
-    return key
+def _order_key(value: Any) -> tuple[int, float]:
+    # Rows lacking the key (or with a non-numeric one) keep their order, last.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value))
+    return (1, 0.0)
 
 
 def in_order(rows: list[dict[str, Any]], order_by: str) -> list[dict[str, Any]]:
-    """Rows sorted by ``order_by`` (stable); the server usually sends them sorted."""
-    key = _sort_key(order_by)
-    keys = [key(r) for r in rows]
+    """Rows stably sorted by ``order_by``; the server usually sends them sorted."""
+    keys = [_order_key(row.get(order_by)) for row in rows]
     if all(a <= b for a, b in pairwise(keys)):
         return rows
-    return sorted(rows, key=key)
+    order = sorted(range(len(rows)), key=keys.__getitem__)
+    return [rows[i] for i in order]
 
 
 def _missing_run(
