@@ -138,7 +138,7 @@ def _condition(run: dict[str, Any], field: str, op: str, operand: Any) -> bool:
         return any(_positive(t, op, operand, field) for t in tags)
     value = field_value(run, field)
     if op == "$exists":
-        return (value is not MISSING) == operand
+        return bool((value is not MISSING) == operand)
     if op == "$ne":
         return not _positive(value, "$eq", operand, field)
     if op == "$nin":

@@ -1,0 +1,265 @@
+"""Property tests: the SQL compiler against the plain-Python reference.
+
+Random runs (nested configs, mixed types, missing keys, tags, states, dates,
+NaN/Infinity in summaries) and random filter trees; the compiled SQL must select
+exactly what ``reference_eval`` selects, in the reference order, across pages,
+and keyset paging must survive inserts and deletes between pages.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.server_listing import reference_eval as ref
+from tests.server_listing.conftest import (
+    count,
+    delete_run,
+    fetch_page,
+    insert_run,
+    new_db,
+    page_all,
+)
+
+SETTINGS = settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+NAN, INF = float("nan"), float("inf")
+KEYS = ["a", "b", "c d", "é", "value"]
+TEXTS = ["a", "b", "", "ab", "A", "é", "NaN", "Infinity", "finished", "t1"]
+TAGS = ["t1", "t2", "T3", "a"]
+STATES = ["running", "finished", "crashed", "failed"]
+DATES = [
+    "2024-03-08T23:59:59",
+    "2024-03-09T09:00:00",
+    "2024-03-09T10:30:00",
+    "2024-03-09T10:30:00.500000",
+    "2024-03-10T00:00:00",
+]
+DATE_OPERANDS = [*DATES, "2024-03-09", "2024-03-09T10", "2024-03-09T10:30", "2024"]
+PATTERNS = ["a", "^a", "b$", "", "é", "[0-9]", "(?i)a", "T10", "^t[12]$", "N"]
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from([0.5, -1.5, 2.0, 1e20, 3, NAN, INF, -INF]),
+    st.sampled_from(TEXTS),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=2)
+        | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+optional_text = st.none() | st.sampled_from(TEXTS)
+
+
+@st.composite
+def runs(
+    draw: st.DrawFn, prefix: str = "r", max_size: int = 10
+) -> list[dict[str, Any]]:
+    n = draw(st.integers(0, max_size))
+    out = []
+    for i in range(n):
+        config = draw(
+            st.dictionaries(
+                st.sampled_from(KEYS), values.map(lambda v: {"value": v}), max_size=3
+            )
+        )
+        out.append(
+            {
+                "name": f"{prefix}{i}",
+                "display_name": draw(optional_text),
+                "state": draw(st.sampled_from(STATES)),
+                "group_name": draw(optional_text),
+                "job_type": draw(optional_text),
+                "host": draw(optional_text),
+                "username": draw(optional_text),
+                "sweep_name": draw(optional_text),
+                "created_at": draw(st.sampled_from(DATES)),
+                "heartbeat_at": draw(st.none() | st.sampled_from(DATES)),
+                "updated_at": draw(st.none() | st.sampled_from(DATES)),
+                "config": config,
+                "summary": draw(
+                    st.dictionaries(st.sampled_from(KEYS), values, max_size=3)
+                ),
+                "tags": draw(st.lists(st.sampled_from(TAGS), max_size=3, unique=True)),
+            }
+        )
+    return out
+
+
+TEXT_FIELDS = ["name", "displayName", "display_name", "state", "group", "jobType"]
+TEXT_FIELDS += ["host", "username", "sweep"]
+DATE_FIELDS = ["createdAt", "created_at", "heartbeatAt", "heartbeat_at", "updatedAt"]
+JSON_FIELDS = [
+    "config.a",
+    "config.a.value",
+    "config.b.a",
+    "config.a.value.é",
+    "config.c d",
+    "config.value",
+    "config.a.value.value",
+    "summary_metrics.a",
+    "summaryMetrics.b",
+    "summary_metrics.a.b",
+    "summary_metrics.value.a",
+]
+NAMES = [f"r{i}" for i in range(6)]
+
+
+def _operands(field: str) -> st.SearchStrategy[Any]:
+    if field in DATE_FIELDS:
+        return st.sampled_from(DATE_OPERANDS)
+    if field == "duration":
+        return st.sampled_from([0, 1, 0.5, -1, 3600, 5400.0, 86400, 3600.5])
+    if field == "tags":
+        return st.sampled_from([*TAGS, "zz"]) | scalars
+    if field == "name":
+        return st.sampled_from(NAMES) | scalars
+    return scalars
+
+
+@st.composite
+def leaves(draw: st.DrawFn) -> dict[str, Any]:
+    field = draw(
+        st.sampled_from([*TEXT_FIELDS, *DATE_FIELDS, *JSON_FIELDS, "tags", "duration"])
+    )
+    operand = _operands(field)
+    nullable = (
+        operand | st.none() if field in DATE_FIELDS or field == "duration" else operand
+    )
+    ops = ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists"]
+    if field != "duration":
+        ops.append("$regex")
+    chosen = draw(st.lists(st.sampled_from(ops), min_size=1, max_size=2, unique=True))
+    cond: dict[str, Any] = {}
+    for op in chosen:
+        if op in ("$eq", "$ne"):
+            cond[op] = draw(nullable)
+        elif op in ("$in", "$nin"):
+            cond[op] = draw(st.lists(nullable, max_size=4))
+        elif op == "$exists":
+            cond[op] = draw(st.booleans())
+        elif op == "$regex":
+            cond[op] = draw(st.sampled_from(PATTERNS))
+        else:
+            value = draw(operand)
+            cond[op] = 1 if value is None else value
+    if chosen == ["$eq"] and draw(st.booleans()):
+        return {field: cond["$eq"]}  # plain value = equality
+    return {field: cond}
+
+
+filters = st.recursive(
+    leaves(),
+    lambda inner: (
+        st.builds(
+            lambda op, kids: {op: kids},
+            st.sampled_from(["$and", "$or", "$nor"]),
+            st.lists(inner, min_size=1, max_size=3),
+        )
+        | st.lists(inner, min_size=2, max_size=2).map(lambda ds: {**ds[0], **ds[1]})
+    ),
+    max_leaves=8,
+)
+
+ORDER_FIELDS = [
+    "created_at", "createdAt", "heartbeat_at", "heartbeatAt", "updatedAt", "name",
+    "displayName", "display_name", "state", "group", "duration", "config.a",
+    "config.a.value", "config.b.a", "summary_metrics.a", "summaryMetrics.b",
+    "summary_metrics.a.b",
+]  # fmt: skip
+orders = st.one_of(
+    st.none(),
+    st.just(""),
+    st.builds(
+        lambda s, f: s + f,
+        st.sampled_from(["", "+", "-"]),
+        st.sampled_from(ORDER_FIELDS),
+    ),
+)
+
+
+def _load(rs: list[dict[str, Any]]) -> Any:
+    conn = new_db()
+    for run in rs:
+        insert_run(conn, run)
+    # A decoy project with the same run ids must never leak in.
+    for run in rs[:2]:
+        insert_run(conn, run, project_id=2)
+    return conn
+
+
+@SETTINGS
+@given(rs=runs(), flt=filters, per_page=st.integers(1, 4))
+def test_filters_match_reference(
+    rs: list[dict[str, Any]], flt: Any, per_page: int
+) -> None:
+    conn = _load(rs)
+    text = json.dumps(flt)
+    names = page_all(conn, text, None, per_page)
+    expected = [r["name"] for r in rs if ref.matches(r, flt)]
+    assert sorted(names) == sorted(expected), text
+    assert len(names) == len(set(names)) == count(conn, text)
+
+
+@SETTINGS
+@given(rs=runs(), order=orders, flt=st.none() | filters, per_page=st.integers(1, 4))
+def test_order_and_pages_match_reference(
+    rs: list[dict[str, Any]], order: str | None, flt: Any, per_page: int
+) -> None:
+    conn = _load(rs)
+    text = None if flt is None else json.dumps(flt)
+    selected = [r for r in rs if flt is None or ref.matches(r, flt)]
+    assert page_all(conn, text, order, per_page) == ref.sort_names(selected, order)
+
+
+@SETTINGS
+@given(
+    rs=runs(max_size=12),
+    extra=runs(prefix="n", max_size=8),
+    order=orders,
+    per_page=st.integers(1, 3),
+    actions=st.lists(st.tuples(st.booleans(), st.integers(0, 50)), max_size=12),
+)
+def test_keyset_survives_inserts_and_deletes(
+    rs: list[dict[str, Any]],
+    extra: list[dict[str, Any]],
+    order: str | None,
+    per_page: int,
+    actions: list[tuple[bool, int]],
+) -> None:
+    conn = _load(rs)
+    alive = {r["name"] for r in rs}
+    throughout = set(alive)
+    pending = list(extra)
+    yielded: list[str] = []
+    after: str | None = None
+    while True:
+        page, after = fetch_page(conn, None, order, after, per_page)
+        yielded += page
+        if after is None:
+            break
+        if actions:
+            insert, index = actions.pop(0)
+            if insert and pending:
+                run = pending.pop(0)
+                insert_run(conn, run)
+                alive.add(run["name"])
+            elif alive:
+                victim = sorted(alive)[index % len(alive)]
+                delete_run(conn, victim)
+                alive.discard(victim)
+                throughout.discard(victim)
+    assert len(yielded) == len(set(yielded)), yielded
+    assert throughout <= set(yielded)
