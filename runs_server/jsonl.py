@@ -1,0 +1,88 @@
+"""Loading a JSON Lines export into the store.
+
+One JSON object per line (blank lines and lines starting with ``#`` are
+skipped; bare ``NaN``/``Infinity`` tokens are accepted). The ``type`` key says
+what a line creates; the other keys are the keyword arguments of the matching
+``Store`` method::
+
+    {"type": "entity", "name": "demo"}
+    {"type": "user", "username": "demo", "entity": "demo", "api_key": "...",
+     "name": null, "email": null, "admin": false, "teams": []}
+    {"type": "project", "entity": "demo", "name": "mnist", "private": false}
+    {"type": "sweep", "project": "demo/mnist", "name": "abc123", "method": "bayes",
+     "config": "...", "best_loss": 0.1, "run_count_expected": 20}
+    {"type": "run", "project": "demo/mnist", "name": "1a2b3c4d", "state": "finished",
+     "config": {"lr": 0.01}, "summary": {...}, "tags": ["x"], "group": null,
+     "created_at": "2024-05-01T12:00:00", "user": "demo", "sweep": "abc123",
+     "history": [{"_step": 0, "loss": 1.2}, ...], "events": [{"_timestamp": ...}]}
+    {"type": "history", "project": "demo/mnist", "run": "1a2b3c4d", "rows": [...]}
+    {"type": "events", "project": "demo/mnist", "run": "1a2b3c4d", "rows": [...]}
+
+``config`` holds plain values (the store wraps them as W&B serves them). A run
+line may carry its history and events inline; long histories can follow in
+``history`` lines. Lines are applied in order, so referenced entities, users,
+projects and runs must come first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from runs_server import jsonrows
+
+if TYPE_CHECKING:
+    from runs_server.store import Store
+
+
+def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
+    """Apply each line to ``store``; returns how many of each type were loaded."""
+    from runs_server.store import StoreError
+
+    counts: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            record = jsonrows.loads(text)
+            if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+                raise StoreError('each line must be a JSON object with a "type" key')
+            kind = record.pop("type")
+            _apply(store, kind, record)
+        except (ValueError, TypeError, StoreError) as exc:
+            raise StoreError(f"line {number}: {exc}") from exc
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def _apply(store: Store, kind: str, record: dict[str, Any]) -> None:
+    from runs_server.store import StoreError
+
+    if kind == "entity":
+        store.create_entity(record["name"])
+    elif kind == "user":
+        store.create_user(record.pop("username"), **record)
+    elif kind == "project":
+        store.create_project(record.pop("entity"), record.pop("name"), **record)
+    elif kind == "sweep":
+        store.create_sweep(record.pop("project"), record.pop("name"), **record)
+    elif kind == "run":
+        history = record.pop("history", ())
+        events = record.pop("events", ())
+        run = store.add_run(record.pop("project"), record.pop("name", None), **record)
+        if history:
+            store.log_history(run, history)
+        if events:
+            store.log_events(run, events)
+    elif kind in ("history", "events"):
+        run = store.run_id(record["project"], record["run"])
+        if kind == "history":
+            store.log_history(run, record["rows"])
+        else:
+            store.log_events(run, record["rows"])
+    else:
+        raise StoreError(
+            f"unknown line type {kind!r}; expected entity, user, project, sweep, "
+            "run, history or events"
+        )

@@ -1,0 +1,82 @@
+"""JSON helpers for W&B rows, which may hold bare ``NaN``/``Infinity`` tokens.
+
+orjson is the fast path but rejects those tokens on input and writes ``null``
+for them on output, so every helper falls back to the stdlib ``json`` module
+(C-accelerated, NaN-aware) exactly when non-finite numbers are involved.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+_COMPACT = (",", ":")
+
+
+def loads(text: str | bytes) -> Any:
+    """Decode JSON that may contain bare ``NaN``/``Infinity`` tokens."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def dumps(value: Any) -> str:
+    """Encode compactly, writing non-finite floats as bare tokens like W&B."""
+    return json.dumps(value, separators=_COMPACT, ensure_ascii=False, allow_nan=True)
+
+
+def dumps_keys(keys: list[str]) -> str:
+    """The ``history.keys`` column: a compact JSON array (see ``key_probes``)."""
+    return orjson.dumps(keys).decode()
+
+
+def key_probes(key: str) -> tuple[str, str]:
+    """Substrings that occur in a ``dumps_keys`` array exactly when it holds ``key``.
+
+    Inside a JSON string every ``"`` is escaped, so ``["k"`` / ``,"k"`` can only
+    match a whole element boundary of the compact array. This lets SQL apply
+    the AND rule with ``instr`` instead of decoding every row's key list.
+    """
+    quoted = orjson.dumps(key).decode()
+    return "[" + quoted, "," + quoted
+
+
+def query_copy(value: Any) -> Any:
+    """Replace non-finite floats by the strings SQLite's JSON1 can read."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return (
+            "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        )
+    if isinstance(value, Mapping):
+        return {str(k): query_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [query_copy(v) for v in value]
+    return value
+
+
+def dumps_query(value: Any) -> str:
+    """Encode the query copy (``*_q`` columns) of a JSON value."""
+    return orjson.dumps(query_copy(value)).decode()
+
+
+def type_name(value: Any) -> str:
+    """W&B's historyKeys type label of one logged value."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        kind = value.get("_type")
+        return kind if isinstance(kind, str) else "map"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return "unknown"
