@@ -1,0 +1,61 @@
+"""HTTP Basic ``api:<key>`` authentication."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+
+from runs_server.store import Store, User
+
+AUTH_FORM = "send HTTP Basic auth with user 'api' and your API key as the password"
+
+
+class AuthError(Exception):
+    """The request must be refused with 401; the message says why."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def api_key_from_header(header: str | None) -> str | None:
+    """The key of a Basic Authorization header; None when there is no header."""
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise AuthError(f"unsupported Authorization scheme {scheme!r}; {AUTH_FORM}")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthError(f"malformed Basic credentials; {AUTH_FORM}") from None
+    _user, sep, key = decoded.partition(":")
+    if not sep or not key:
+        raise AuthError(f"no API key in the Basic credentials; {AUTH_FORM}")
+    return key
+
+
+def authenticate(
+    store: Store, header: str | None, *, require_auth: bool
+) -> User | None:
+    """Who the request acts as.
+
+    A valid key acts as its user and a wrong key is refused, always. Without
+    a key an open server acts as the default (demo) user; a server that
+    requires auth refuses.
+    """
+    key = api_key_from_header(header)
+    if key is None:
+        if require_auth:
+            raise AuthError(f"this server requires an API key: {AUTH_FORM}")
+        return store.default_user()
+    user = store.user_by_key(key)
+    if user is None:
+        raise AuthError("invalid API key")
+    return user

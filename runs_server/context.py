@@ -1,0 +1,32 @@
+"""Per-request state the resolvers share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphql import GraphQLError, GraphQLResolveInfo
+
+from runs_server.limits import MAX_RESPONSE_ROWS
+from runs_server.store import Store, User
+
+
+@dataclass
+class RequestContext:
+    store: Store
+    user: User | None
+    rows_left: int = MAX_RESPONSE_ROWS
+
+    def spend_rows(self, count: int) -> None:
+        """Charge ``count`` history/event rows to this response's row cap."""
+        if count > self.rows_left:
+            raise GraphQLError(
+                f"this request would return more than {MAX_RESPONSE_ROWS:,} history "
+                "rows in one response; lower per_page (the runs page size) or samples"
+            )
+        self.rows_left -= count
+
+
+def request_context(info: GraphQLResolveInfo) -> RequestContext:
+    context = info.context
+    assert isinstance(context, RequestContext)
+    return context

@@ -1,0 +1,187 @@
+"""History and event reads for a whole page of runs, one query per field.
+
+Rows are served as stored: ``history`` and ``events`` return the stored JSON
+strings untouched. ``sampledHistory`` must cut each row down to the spec's
+keys, so only the rows it keeps are decoded; each run's list is returned as
+one pre-encoded ``orjson.Fragment`` (written with NaN tokens, like W&B).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from runs_server import jsonrows
+from runs_server.sampling import MAX_SAMPLES, sample
+
+
+class HistoryArgumentError(ValueError):
+    """A history argument outside its accepted form."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One ``sampledHistory`` spec; ``max_step`` is inclusive."""
+
+    keys: tuple[str, ...]
+    samples: int | None = None
+    min_step: int | None = None
+    max_step: int | None = None
+
+
+SPEC_FORM = (
+    'a JSON object like {"keys": ["_step", "loss"], "samples": 500, '
+    '"minStep": 0, "maxStep": 99} (keys required)'
+)
+
+
+def check_samples(samples: object, what: str = "samples") -> int | None:
+    if samples is None:
+        return None
+    if isinstance(samples, bool) or not isinstance(samples, int):
+        raise HistoryArgumentError(f"{what} must be an integer, got {samples!r}")
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise HistoryArgumentError(
+            f"{what} must be between 1 and {MAX_SAMPLES} per run, got {samples}"
+        )
+    return samples
+
+
+def _step_bound(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HistoryArgumentError(
+            f"spec {name} must be an integer step, got {value!r}"
+        )
+    return value
+
+
+def parse_spec(text: str) -> Spec:
+    """Parse one ``sampledHistory`` spec, naming the accepted form on error."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise HistoryArgumentError(
+            f"sampledHistory spec is not valid JSON ({text[:80]!r}); "
+            f"expected {SPEC_FORM}"
+        ) from None
+    if not isinstance(raw, dict):
+        raise HistoryArgumentError(f"sampledHistory spec must be {SPEC_FORM}")
+    keys = raw.get("keys")
+    if (
+        not isinstance(keys, list)
+        or not keys
+        or not all(isinstance(k, str) for k in keys)
+    ):
+        raise HistoryArgumentError(
+            f"sampledHistory spec keys must be a non-empty list of strings; "
+            f"expected {SPEC_FORM}"
+        )
+    return Spec(
+        keys=tuple(dict.fromkeys(keys)),
+        samples=check_samples(raw.get("samples"), "spec samples"),
+        min_step=_step_bound(raw.get("minStep"), "minStep"),
+        max_step=_step_bound(raw.get("maxStep"), "maxStep"),
+    )
+
+
+def _ids(run_ids: Sequence[int]) -> str:
+    return ",".join("?" * len(run_ids))
+
+
+def _grouped(
+    cursor: Iterable[tuple[Any, ...]], run_ids: Sequence[int]
+) -> dict[int, list[Any]]:
+    """``{run_id: [value, ...]}`` from ``(run_id, value)`` rows sorted by run."""
+    out: dict[int, list[Any]] = {run_id: [] for run_id in run_ids}
+    for run_id, group in itertools.groupby(cursor, key=lambda r: r[0]):
+        out[run_id] = [r[1] for r in group]
+    return out
+
+
+def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    cursor = conn.cursor()
+    cursor.row_factory = None  # tuples: no per-row Row objects on the hot path
+    return cursor
+
+
+def fetch_history(
+    conn: sqlite3.Connection,
+    run_ids: Sequence[int],
+    *,
+    samples: int | None,
+    min_step: int | None,
+    max_step: int | None,
+) -> dict[int, list[str]]:
+    """Stored rows of each run in ``[min_step, max_step)``, sampled per run."""
+    sql = f"SELECT run_id, row FROM history WHERE run_id IN ({_ids(run_ids)})"
+    params: list[object] = list(run_ids)
+    if min_step is not None:
+        sql += " AND step >= ?"
+        params.append(min_step)
+    if max_step is not None:
+        sql += " AND step < ?"
+        params.append(max_step)
+    sql += " ORDER BY run_id, step"
+    rows = _grouped(_plain(conn).execute(sql, params), run_ids)
+    return {run_id: sample(texts, samples) for run_id, texts in rows.items()}
+
+
+def fetch_sampled(
+    conn: sqlite3.Connection, run_ids: Sequence[int], spec: Spec
+) -> dict[int, orjson.Fragment]:
+    """Each run's rows holding all of ``spec.keys``, cut to those keys, sampled."""
+    sql = f"SELECT run_id, row FROM history WHERE run_id IN ({_ids(run_ids)})"
+    params: list[object] = list(run_ids)
+    for key in spec.keys:
+        # The AND rule in SQL, without decoding key lists (see key_probes).
+        sql += " AND (instr(keys, ?) > 0 OR instr(keys, ?) > 0)"
+        params.extend(jsonrows.key_probes(key))
+    if spec.min_step is not None:
+        sql += " AND step >= ?"
+        params.append(spec.min_step)
+    if spec.max_step is not None:
+        sql += " AND step <= ?"
+        params.append(spec.max_step)
+    sql += " ORDER BY run_id, step"
+    rows = _grouped(_plain(conn).execute(sql, params), run_ids)
+    return {
+        run_id: orjson.Fragment(_project(sample(texts, spec.samples), spec.keys))
+        for run_id, texts in rows.items()
+    }
+
+
+def _project(texts: list[str], keys: tuple[str, ...]) -> str:
+    parts: list[str] = []
+    for text in texts:
+        try:
+            row = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            # NaN/Infinity tokens: the stdlib keeps them as floats and writes
+            # them back as tokens, which orjson would turn into null.
+            row = json.loads(text)
+            parts.append(jsonrows.dumps({k: row[k] for k in keys}))
+        else:
+            parts.append(orjson.dumps({k: row[k] for k in keys}).decode())
+    return "[" + ",".join(parts) + "]"
+
+
+def fetch_events(
+    conn: sqlite3.Connection, run_ids: Sequence[int], *, samples: int | None
+) -> dict[int, list[str]]:
+    """Stored system-metrics rows of each run by ``_timestamp``, sampled."""
+    sql = (
+        f"SELECT run_id, row FROM events WHERE run_id IN ({_ids(run_ids)}) "
+        "ORDER BY run_id, timestamp, seq"
+    )
+    rows = _grouped(_plain(conn).execute(sql, list(run_ids)), run_ids)
+    return {run_id: sample(texts, samples) for run_id, texts in rows.items()}

@@ -1,0 +1,81 @@
+"""Caps on what one request may ask for (see design.md, "The local server")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+
+DEFAULT_FIRST = 50
+MAX_FIRST = 1000
+MAX_RESPONSE_ROWS = 1_000_000
+# The standard introspection query nests 13 levels (TypeRef's ofType chain)
+# and selects about 100 fields; these leave it ample room.
+MAX_DEPTH = 20
+MAX_FIELDS = 5_000
+MAX_QUERY_BYTES = 100_000
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class QueryShapeRule(ValidationRule):
+    """Refuses operations nested deeper than MAX_DEPTH or larger than MAX_FIELDS.
+
+    Fragments are expanded, so a fragment cannot hide depth or size; a
+    fragment cycle stops the walk (graphql-core reports the cycle itself).
+    """
+
+    def enter_operation_definition(
+        self, node: OperationDefinitionNode, *_args: Any
+    ) -> None:
+        context: ValidationContext = self.context
+        stats = {"fields": 0, "depth": 0}
+        self._walk(node.selection_set, 1, stats, frozenset())
+        name = node.name.value if node.name else "(anonymous)"
+        if stats["depth"] > MAX_DEPTH:
+            context.report_error(
+                GraphQLError(
+                    f"operation {name} nests fields {stats['depth']} levels deep; "
+                    f"the limit is {MAX_DEPTH}: select fewer nested levels",
+                    node,
+                )
+            )
+        if stats["fields"] > MAX_FIELDS:
+            context.report_error(
+                GraphQLError(
+                    f"operation {name} selects {stats['fields']} fields (fragments "
+                    f"expanded); the limit is {MAX_FIELDS}: split it into smaller "
+                    "queries",
+                    node,
+                )
+            )
+
+    def _walk(
+        self,
+        selection_set: SelectionSetNode | None,
+        depth: int,
+        stats: dict[str, int],
+        seen: frozenset[str],
+    ) -> None:
+        if selection_set is None or stats["fields"] > MAX_FIELDS:
+            return
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                stats["fields"] += 1
+                stats["depth"] = max(stats["depth"], depth)
+                self._walk(selection.selection_set, depth + 1, stats, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                self._walk(selection.selection_set, depth, stats, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.context.get_fragment(name)
+                if fragment is not None and name not in seen:
+                    self._walk(fragment.selection_set, depth, stats, seen | {name})

@@ -1,0 +1,309 @@
+"""Resolvers of ``Query``, ``User``, ``Project``, the runs connection and ``Sweep``."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from ariadne import ObjectType, QueryType
+from graphql import GraphQLError, GraphQLResolveInfo
+
+from runs_server import listing
+from runs_server.context import RequestContext, request_context
+from runs_server.limits import DEFAULT_FIRST, MAX_FIRST
+from runs_server.run_fields import RunNode, RunPage
+from runs_server.store import Project, User
+
+query_type = QueryType()
+user_type = ObjectType("User")
+project_type = ObjectType("Project")
+connection_type = ObjectType("RunConnection")
+edge_type = ObjectType("RunEdge")
+sweep_type = ObjectType("Sweep")
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _listing(sql: listing.SqlQuery, context: RequestContext) -> sqlite3.Cursor:
+    return context.store.conn.execute(sql.sql, sql.params)
+
+
+def _user_error(exc: ValueError) -> GraphQLError:
+    return GraphQLError(str(exc))
+
+
+# -- Query ------------------------------------------------------------------
+
+
+@query_type.field("viewer")
+def resolve_viewer(_root: Any, info: GraphQLResolveInfo) -> User | None:
+    return request_context(info).user
+
+
+@query_type.field("serverInfo")
+def resolve_server_info(_root: Any, _info: GraphQLResolveInfo) -> dict[str, Any]:
+    return {"latestLocalVersionInfo": None, "features": []}
+
+
+@query_type.field("project")
+def resolve_project(
+    _root: Any,
+    info: GraphQLResolveInfo,
+    name: str | None = None,
+    entityName: str | None = None,
+) -> Project | None:
+    context = request_context(info)
+    entity = entityName or (context.user.entity if context.user else None)
+    if not name or not entity:
+        return None
+    project = context.store.find_project(entity, name)
+    # An unreadable project looks missing: its existence is not revealed.
+    if project is None or not context.store.can_read(context.user, project):
+        return None
+    return project
+
+
+# -- User -------------------------------------------------------------------
+
+
+@user_type.field("id")
+def resolve_user_id(user: User, _info: GraphQLResolveInfo) -> str:
+    return _b64(f"User:{user.id}")
+
+
+@user_type.field("flags")
+def resolve_user_flags(_user: User, _info: GraphQLResolveInfo) -> str:
+    return "{}"
+
+
+@user_type.field("teams")
+def resolve_user_teams(
+    user: User, info: GraphQLResolveInfo, first: int | None = None
+) -> dict[str, Any]:
+    names = request_context(info).store.user_entities(user.id)
+    if first is not None:
+        names = names[: max(first, 0)]
+    return {"edges": [{"node": {"id": _b64(f"Entity:{n}"), "name": n}} for n in names]}
+
+
+@user_type.field("apiKeys")
+def resolve_user_api_keys(user: User, _info: GraphQLResolveInfo) -> dict[str, Any]:
+    if user.api_key is None:
+        return {"edges": []}
+    node = {"id": _b64(f"ApiKey:{user.id}"), "name": user.api_key, "description": None}
+    return {"edges": [{"node": node}]}
+
+
+# -- Project ----------------------------------------------------------------
+
+
+def _read_only(context: RequestContext, project: Project) -> bool:
+    user = context.user
+    if user is None:
+        return True
+    if user.admin or user.entity_id == project.entity_id:
+        return False
+    return project.entity not in context.store.user_entities(user.id)
+
+
+@project_type.field("id")
+def resolve_project_id(project: Project, _info: GraphQLResolveInfo) -> str:
+    return _b64(f"Project:v1:{project.name}:{project.entity}")
+
+
+@project_type.field("internalId")
+def resolve_internal_id(project: Project, _info: GraphQLResolveInfo) -> str:
+    return str(project.id)
+
+
+@project_type.field("entityName")
+def resolve_entity_name(project: Project, _info: GraphQLResolveInfo) -> str:
+    return project.entity
+
+
+@project_type.field("createdAt")
+def resolve_project_created(project: Project, _info: GraphQLResolveInfo) -> str:
+    return project.created_at
+
+
+@project_type.field("readOnly")
+def resolve_project_read_only(project: Project, info: GraphQLResolveInfo) -> bool:
+    return _read_only(request_context(info), project)
+
+
+def _count(context: RequestContext, project: Project, filters: str | None) -> int:
+    try:
+        sql = listing.count_runs(project.id, filters)
+    except ValueError as exc:
+        raise _user_error(exc) from None
+    return int(_listing(sql, context).fetchone()[0])
+
+
+@project_type.field("runCount")
+def resolve_run_count(
+    project: Project, info: GraphQLResolveInfo, filters: str | None = None
+) -> int:
+    return _count(request_context(info), project, filters)
+
+
+@dataclass
+class RunConnection:
+    page: RunPage
+    filters: str | None
+    order: str | None
+    has_next: bool
+    has_previous: bool
+
+
+@project_type.field("runs")
+def resolve_runs(
+    project: Project,
+    info: GraphQLResolveInfo,
+    filters: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    order: str | None = None,
+    before: str | None = None,
+    last: int | None = None,
+) -> RunConnection:
+    if before is not None or last is not None:
+        raise GraphQLError(
+            "runs(before:, last:) are not supported: page forward with first "
+            "and after (the previous page's endCursor)"
+        )
+    size = DEFAULT_FIRST if first is None else first
+    if not 0 <= size <= MAX_FIRST:
+        raise GraphQLError(
+            f"first must be between 0 and {MAX_FIRST} runs per page, got {size}: "
+            "lower per_page"
+        )
+    context = request_context(info)
+    try:
+        sql = listing.page_runs(project.id, filters, order, after, size)
+    except ValueError as exc:
+        raise _user_error(exc) from None
+    rows = _listing(sql, context).fetchall()
+    page = RunPage(project, _read_only(context, project), rows[:size])
+    return RunConnection(page, filters, order, len(rows) > size, bool(after))
+
+
+@project_type.field("run")
+def resolve_run(
+    project: Project, info: GraphQLResolveInfo, name: str
+) -> RunNode | None:
+    context = request_context(info)
+    row = context.store.conn.execute(
+        "SELECT * FROM runs WHERE project_id=? AND name=?", (project.id, name)
+    ).fetchone()
+    if row is None:
+        return None
+    return RunNode(row, RunPage(project, _read_only(context, project), [row]))
+
+
+@project_type.field("sweep")
+def resolve_sweep(
+    project: Project,
+    info: GraphQLResolveInfo,
+    sweepName: str,
+) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = (
+        request_context(info)
+        .store.conn.execute(
+            "SELECT sweeps.*, (SELECT count(*) FROM runs WHERE runs.project_id="
+            "sweeps.project_id AND runs.sweep_name=sweeps.name) AS run_count "
+            "FROM sweeps WHERE project_id=? AND name=?",
+            (project.id, sweepName),
+        )
+        .fetchone()
+    )
+    return row
+
+
+# -- the runs connection ------------------------------------------------------
+
+
+@connection_type.field("edges")
+def resolve_edges(
+    connection: RunConnection, _info: GraphQLResolveInfo
+) -> list[tuple[RunNode, RunConnection]]:
+    return [(RunNode(row, connection.page), connection) for row in connection.page.rows]
+
+
+@edge_type.field("node")
+def resolve_edge_node(
+    edge: tuple[RunNode, RunConnection], _info: GraphQLResolveInfo
+) -> RunNode:
+    return edge[0]
+
+
+@edge_type.field("cursor")
+def resolve_edge_cursor(
+    edge: tuple[RunNode, RunConnection], _info: GraphQLResolveInfo
+) -> str:
+    node, connection = edge
+    return listing.cursor_for(connection.order, node.row)
+
+
+@connection_type.field("pageInfo")
+def resolve_page_info(
+    connection: RunConnection, _info: GraphQLResolveInfo
+) -> dict[str, Any]:
+    rows = connection.page.rows
+    return {
+        "startCursor": listing.cursor_for(connection.order, rows[0]) if rows else None,
+        "endCursor": listing.cursor_for(connection.order, rows[-1]) if rows else None,
+        "hasNextPage": connection.has_next,
+        "hasPreviousPage": connection.has_previous,
+    }
+
+
+@connection_type.field("totalCount")
+def resolve_total_count(connection: RunConnection, info: GraphQLResolveInfo) -> int:
+    return _count(request_context(info), connection.page.project, connection.filters)
+
+
+# -- Sweep ------------------------------------------------------------------
+
+_SWEEP_COLUMNS = {
+    "name": "name",
+    "displayName": "display_name",
+    "method": "method",
+    "state": "state",
+    "description": "description",
+    "config": "config",
+    "bestLoss": "best_loss",
+    "runCount": "run_count",
+    "runCountExpected": "run_count_expected",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+}
+
+
+def _sweep_column(column: str) -> Any:
+    def resolve(row: sqlite3.Row, _info: GraphQLResolveInfo) -> Any:
+        return row[column]
+
+    return resolve
+
+
+for _field, _col in _SWEEP_COLUMNS.items():
+    sweep_type.set_field(_field, _sweep_column(_col))
+
+
+@sweep_type.field("id")
+def resolve_sweep_id(row: sqlite3.Row, _info: GraphQLResolveInfo) -> str:
+    return _b64(f"Sweep:{row['id']}")
+
+
+BINDABLES = [
+    query_type,
+    user_type,
+    project_type,
+    connection_type,
+    edge_type,
+    sweep_type,
+]

@@ -1,0 +1,246 @@
+"""The ``Run`` type: plain fields from the runs row, history fields per page.
+
+Runs resolved together (a ``project.runs`` page, or one ``project.run``) share
+a ``RunPage``. The first node that asks for ``history``, ``sampledHistory``,
+``events`` or ``user`` loads that field for every run of the page in one
+query; the other nodes read the cached result. The cost of a page is then a
+few queries whatever the page size, and never a scan of the project.
+"""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from ariadne import ObjectType
+from graphql import GraphQLError, GraphQLResolveInfo
+
+from runs_server import history
+from runs_server.context import request_context
+from runs_server.store import Project
+
+
+@dataclass
+class RunPage:
+    project: Project
+    read_only: bool
+    rows: Sequence[sqlite3.Row]
+    cache: dict[tuple[Any, ...], dict[int, Any]] = field(default_factory=dict)
+    failed: set[tuple[Any, ...]] = field(default_factory=set)
+
+    @property
+    def ids(self) -> list[int]:
+        return [int(row["id"]) for row in self.rows]
+
+    def load(
+        self, key: tuple[Any, ...], loader: Callable[[], dict[int, Any]]
+    ) -> dict[int, Any] | None:
+        """The page-wide result for ``key``, computed once per request.
+
+        When loading failed, the first node carries the error and the others
+        resolve to null, so one problem yields one error, not one per run.
+        """
+        if key in self.failed:
+            return None
+        if key not in self.cache:
+            try:
+                self.cache[key] = loader()
+            except Exception:
+                self.failed.add(key)
+                raise
+        return self.cache[key]
+
+
+@dataclass(frozen=True)
+class RunNode:
+    row: sqlite3.Row
+    page: RunPage
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+
+run_type = ObjectType("Run")
+
+_COLUMNS = {
+    "name": "name",
+    "displayName": "display_name",
+    "state": "state",
+    "config": "config",
+    "summaryMetrics": "summary_metrics",
+    "systemMetrics": "system_metrics",
+    "historyLineCount": "history_line_count",
+    "group": "group_name",
+    "jobType": "job_type",
+    "commit": "commit_hash",
+    "host": "host",
+    "notes": "notes",
+    "description": "description",
+    "sweepName": "sweep_name",
+    "projectId": "project_id",
+    "createdAt": "created_at",
+    "heartbeatAt": "heartbeat_at",
+    "updatedAt": "updated_at",
+}
+
+
+def _column(column: str) -> Callable[..., Any]:
+    def resolve(node: RunNode, _info: GraphQLResolveInfo) -> Any:
+        return node.row[column]
+
+    return resolve
+
+
+for _field, _col in _COLUMNS.items():
+    run_type.set_field(_field, _column(_col))
+
+
+def storage_id(node: RunNode) -> str:
+    """Opaque like W&B's: base64 of ``Run:v1:<run id>:<project>:<entity>``."""
+    project = node.page.project
+    raw = f"Run:v1:{node.row['name']}:{project.name}:{project.entity}"
+    return base64.b64encode(raw.encode()).decode()
+
+
+@run_type.field("id")
+def resolve_id(node: RunNode, _info: GraphQLResolveInfo) -> str:
+    return storage_id(node)
+
+
+@run_type.field("tags")
+def resolve_tags(node: RunNode, _info: GraphQLResolveInfo) -> Any:
+    return orjson.loads(node.row["tags"])
+
+
+@run_type.field("readOnly")
+def resolve_read_only(node: RunNode, _info: GraphQLResolveInfo) -> bool:
+    return node.page.read_only
+
+
+@run_type.field("project")
+def resolve_project(node: RunNode, _info: GraphQLResolveInfo) -> Project:
+    return node.page.project
+
+
+@run_type.field("historyKeys")
+def resolve_history_keys(node: RunNode, _info: GraphQLResolveInfo) -> orjson.Fragment:
+    # Stored text spliced in as is; -1 means "no history" (an int, so clients
+    # computing lastStep + 1 keep working).
+    last = node.row["last_step"]
+    keys = node.row["history_keys"]
+    return orjson.Fragment(
+        f'{{"lastStep":{-1 if last is None else last},"keys":{keys}}}'
+    )
+
+
+@run_type.field("user")
+def resolve_user(node: RunNode, info: GraphQLResolveInfo) -> dict[str, Any] | None:
+    user_id = node.row["user_id"]
+    if user_id is None:
+        return None
+    conn = request_context(info).store.conn
+
+    def load() -> dict[int, Any]:
+        ids = sorted({r["user_id"] for r in node.page.rows if r["user_id"] is not None})
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT id, name, username FROM users WHERE id IN ({marks})"
+        rows = conn.execute(sql, ids)
+        return {
+            r["id"]: {"id": str(r["id"]), "name": r["name"], "username": r["username"]}
+            for r in rows
+        }
+
+    users = node.page.load(("user",), load)
+    return None if users is None else users.get(user_id)
+
+
+def _budget(node: RunNode, samples: int | None, span: int | None) -> int:
+    """Upper bound of the history rows the page returns, for the row cap."""
+    total = 0
+    for row in node.page.rows:
+        count = int(row["history_line_count"])
+        for cap in (samples, span):
+            if cap is not None:
+                count = min(count, max(cap, 0))
+        total += count
+    return total
+
+
+@run_type.field("history")
+def resolve_history(
+    node: RunNode,
+    info: GraphQLResolveInfo,
+    samples: int | None = None,
+    minStep: int | None = None,
+    maxStep: int | None = None,
+) -> list[str] | None:
+    context = request_context(info)
+
+    def load() -> dict[int, Any]:
+        checked = _checked(history.check_samples, samples)
+        span = None if minStep is None or maxStep is None else maxStep - minStep
+        context.spend_rows(_budget(node, checked, span))
+        return history.fetch_history(
+            context.store.conn,
+            node.page.ids,
+            samples=checked,
+            min_step=minStep,
+            max_step=maxStep,
+        )
+
+    rows = node.page.load(("history", samples, minStep, maxStep), load)
+    return None if rows is None else rows[node.id]
+
+
+@run_type.field("sampledHistory")
+def resolve_sampled_history(
+    node: RunNode, info: GraphQLResolveInfo, specs: list[str]
+) -> list[orjson.Fragment] | None:
+    context = request_context(info)
+
+    def load() -> dict[int, Any]:
+        parsed = [_checked(history.parse_spec, spec) for spec in specs]
+        for spec in parsed:
+            context.spend_rows(_budget(node, spec.samples, None))
+        per_spec = [
+            history.fetch_sampled(context.store.conn, node.page.ids, spec)
+            for spec in parsed
+        ]
+        return {
+            run_id: [lists[run_id] for lists in per_spec] for run_id in node.page.ids
+        }
+
+    lists = node.page.load(("sampledHistory", tuple(specs)), load)
+    if lists is None:
+        return None
+    # One list per spec; a spec matching nothing is an empty list, so one
+    # spec that matches nothing gives [[]], never a bare [].
+    return lists[node.id] if specs else []
+
+
+@run_type.field("events")
+def resolve_events(
+    node: RunNode, info: GraphQLResolveInfo, samples: int | None = None
+) -> list[str] | None:
+    context = request_context(info)
+
+    def load() -> dict[int, Any]:
+        checked = _checked(history.check_samples, samples)
+        rows = history.fetch_events(context.store.conn, node.page.ids, samples=checked)
+        context.spend_rows(sum(len(r) for r in rows.values()))
+        return rows
+
+    rows = node.page.load(("events", samples), load)
+    return None if rows is None else rows[node.id]
+
+
+def _checked(check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise GraphQLError(str(exc)) from None

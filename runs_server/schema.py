@@ -1,0 +1,31 @@
+"""The executable schema, built from the SDL shipped in the ``runs_gql`` package.
+
+The SDL is read from package data (not the source tree) so an installed wheel
+serves the same schema the client was generated from.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+
+from ariadne import make_executable_schema
+from graphql import GraphQLSchema
+
+from runs_server.resolvers import BINDABLES
+from runs_server.run_fields import run_type
+from runs_server.scalars import SCALARS
+
+
+def schema_sdl() -> str:
+    return (files("runs_gql") / "graphql" / "schema.graphql").read_text(
+        encoding="utf-8"
+    )
+
+
+@functools.cache
+def executable_schema() -> GraphQLSchema:
+    schema: GraphQLSchema = make_executable_schema(
+        schema_sdl(), *BINDABLES, run_type, *SCALARS
+    )
+    return schema

@@ -1,0 +1,91 @@
+"""Running the app under uvicorn: in the foreground (``serve``) or in a thread.
+
+The socket is bound before uvicorn starts, so port 0 yields a free port whose
+number is known (and printed) before the first request.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from runs_server.app import RunsServerApp
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _uvicorn_server(app: RunsServerApp, log_level: str) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="on", timeout_keep_alive=30
+    )
+    return uvicorn.Server(config)
+
+
+def serve_forever(
+    app: RunsServerApp, sock: socket.socket, log_level: str = "warning"
+) -> None:
+    """Serve until interrupted (Ctrl-C)."""
+    _uvicorn_server(app, log_level).run(sockets=[sock])
+
+
+class BackgroundServer:
+    """The app on ``127.0.0.1:<free port>`` in a daemon thread; a context manager.
+
+    >>> with BackgroundServer(RunsServerApp(store)) as server:
+    ...     httpx.post(server.url + "/graphql", json={"query": "{ viewer { id } }"})
+    """
+
+    def __init__(
+        self, app: RunsServerApp, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.app = app
+        self._sock = bind_socket(host, port)
+        self.url = url_of(self._sock)
+        self.graphql_url = self.url + "/graphql"
+        self._server = _uvicorn_server(app, "warning")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"runs_server did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
