@@ -1,0 +1,227 @@
+"""A deterministic demo project, ``demo/mnist``, for `serve --demo` and tests.
+
+Everything comes from one seeded RNG and a fixed start date, so two seeds
+give identical stores. Each run logs at three cadences: ``loss``/``lr``/
+``grad_norm``/``phase`` every step, ``val.acc``/``val.loss`` every 10 steps and
+``test.acc`` plus an image once at the end, so ``sampledHistory`` with keys
+from two cadences shows W&B's AND rule (only rows holding every key).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from runs_server.store import Store
+
+DEMO_ENTITY = "demo"
+DEMO_PROJECT = "mnist"
+DEMO_RUNS = 320
+SEED = 20240301
+START = datetime(2024, 3, 1, 9, 0, 0)
+
+STATES = (
+    ("finished", 0.58),
+    ("running", 0.10),
+    ("crashed", 0.08),
+    ("failed", 0.08),
+    ("killed", 0.06),
+    ("preempted", 0.05),
+    ("pending", 0.05),
+)
+GROUPS = ("baseline", "augment", "distill", None)
+TAGS = ("baseline", "augment", "lr-sweep", "best", "debug", "v2")
+SWEEPS = (("swp1abcd", "bayes", 40), ("swp2efgh", "grid", 24))
+ADJECTIVES = ("brisk", "calm", "dark", "eager", "fancy", "gentle", "happy", "icy")
+NOUNS = ("river", "forest", "meadow", "comet", "breeze", "canyon", "glade", "dune")
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    entity: str
+    project: str
+    api_key: str
+    runs: int
+    seeded: bool  # False when the store held the demo already
+
+
+def seed_demo(store: Store) -> DemoInfo:
+    """Seed ``demo/mnist`` (and a private ``alice/secret``) unless present."""
+    existing = store.find_project(DEMO_ENTITY, DEMO_PROJECT)
+    if existing is not None:
+        user = store.user_by_name(DEMO_ENTITY)
+        count = store.conn.execute(
+            "SELECT count(*) FROM runs WHERE project_id=?", (existing.id,)
+        ).fetchone()[0]
+        key = user.api_key if user and user.api_key else ""
+        return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, key, int(count), seeded=False)
+    rng = random.Random(SEED)
+    demo_key = f"{rng.getrandbits(160):040x}"
+    store.create_user(
+        DEMO_ENTITY, api_key=demo_key, name="Demo User", email="demo@example.com"
+    )
+    store.create_user(
+        "alice", api_key=f"{rng.getrandbits(160):040x}", name="Alice", teams=["vision"]
+    )
+    store.create_project(DEMO_ENTITY, DEMO_PROJECT, created_at=START)
+    store.create_project("alice", "secret", private=True, created_at=START)
+    for i, (name, method, count) in enumerate(SWEEPS):
+        store.create_sweep(
+            f"{DEMO_ENTITY}/{DEMO_PROJECT}",
+            name,
+            display_name=f"lr-{method}-{i + 1}",
+            method=method,
+            state="FINISHED",
+            config=f"method: {method}\nmetric:\n  goal: minimize\n  name: loss\n"
+            "parameters:\n  lr:\n    min: 0.0001\n    max: 0.1\n",
+            best_loss=0.05 + 0.01 * i,
+            run_count_expected=count,
+            created_at=START + timedelta(days=3 + i),
+        )
+    names: set[str] = set()
+    for i in range(DEMO_RUNS):
+        _seed_run(store, rng, i, names)
+    for i in range(3):
+        run = store.add_run(
+            "alice/secret", f"secret{i:02d}", user="alice", created_at=START
+        )
+        store.log_history(run, [{"_step": s, "loss": 1.0 / (s + 1)} for s in range(10)])
+    return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, demo_key, DEMO_RUNS, seeded=True)
+
+
+def _pick_state(rng: random.Random) -> str:
+    r = rng.random()
+    for state, share in STATES:
+        if r < share:
+            return state
+        r -= share
+    return "finished"
+
+
+def _seed_run(store: Store, rng: random.Random, i: int, names: set[str]) -> None:
+    name = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+    while name in names:
+        name = name[::-1] + str(i)
+    names.add(name)
+    state = _pick_state(rng)
+    sweep = None
+    if i % 5 == 0 and i < 5 * SWEEPS[0][2]:
+        sweep = SWEEPS[0][0]
+    elif i % 5 == 1 and i < 5 * SWEEPS[1][2]:
+        sweep = SWEEPS[1][0]
+    lr = round(10 ** rng.uniform(-4, -1), 6)
+    config: dict[str, Any] = {
+        "lr": lr,
+        "batch_size": rng.choice((32, 64, 128, 256)),
+        "epochs": rng.choice((5, 10, 20)),
+        "seed": i,
+        "optimizer": {
+            "name": rng.choice(("adam", "sgd", "adamw")),
+            "betas": [0.9, 0.999],
+            "weight_decay": rng.choice((0.0, 1e-4, 1e-2)),
+        },
+        "model": {
+            "arch": rng.choice(("cnn", "mlp", "resnet")),
+            "layers": rng.randint(2, 8),
+            "hidden": rng.choice((64, 128, 256)),
+            "dropout": rng.choice((0.0, 0.1, 0.3)),
+        },
+        "_wandb": {"cli_version": "0.18.0", "python_version": "3.11.7"},
+    }
+    # Mostly a few hundred steps; some long runs up to 2,000.
+    steps = 0 if state == "pending" else min(2000, int(rng.paretovariate(1.2) * 120))
+    created = START + timedelta(minutes=45 * i + rng.randint(0, 40))
+    step_seconds = rng.uniform(0.2, 1.5)
+    duration = timedelta(seconds=step_seconds * steps + rng.randint(5, 60))
+    run = store.add_run(
+        f"{DEMO_ENTITY}/{DEMO_PROJECT}",
+        name,
+        display_name=f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}-{i + 1}",
+        state=state,
+        config=config,
+        tags=sorted(rng.sample(TAGS, rng.randint(0, 3))),
+        group=rng.choice(GROUPS),
+        job_type=rng.choice(("train", "train", "eval")),
+        commit=f"{rng.getrandbits(40):010x}",
+        host=f"gpu-node-{rng.randint(1, 12):02d}",
+        notes=rng.choice((None, "", "first try", "with warmup")),
+        sweep=sweep,
+        user=DEMO_ENTITY,
+        created_at=created,
+        heartbeat_at=None if state == "pending" else created + duration,
+    )
+    if steps:
+        store.log_history(run, _history(rng, steps, lr, state, created, step_seconds))
+        store.log_events(run, _events(rng, steps, created, step_seconds))
+
+
+def _history(
+    rng: random.Random,
+    steps: int,
+    lr: float,
+    state: str,
+    created: datetime,
+    step_seconds: float,
+) -> list[dict[str, Any]]:
+    t0 = created.timestamp()
+    rate = 1.5 + 40 * lr
+    diverges_at = (
+        rng.randint(steps // 2, steps) if state in ("crashed", "failed") else None
+    )
+    rows: list[dict[str, Any]] = []
+    for s in range(steps):
+        runtime = round(s * step_seconds, 3)
+        loss = 2.3 * math.exp(-rate * s / steps) + rng.uniform(0, 0.05)
+        if diverges_at is not None and s >= diverges_at:
+            loss = math.nan
+        row: dict[str, Any] = {
+            "_step": s,
+            "_runtime": runtime,
+            "_timestamp": round(t0 + runtime, 3),
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": math.inf
+            if rng.random() < 0.002
+            else round(rng.uniform(0.1, 5), 4),
+            "phase": "warmup" if s < steps // 10 else "train",
+        }
+        if s % 10 == 0:
+            row["val.acc"] = round(
+                min(0.99, 1 - loss / 2.5 + rng.uniform(-0.02, 0.02)), 4
+            )
+            row["val.loss"] = loss * 1.1
+        if s == steps - 1:
+            row["test.acc"] = row.get("val.acc", round(1 - loss / 2.5, 4))
+            row["examples"] = {
+                "_type": "image-file",
+                "path": f"media/images/examples_{s}_{rng.getrandbits(32):08x}.png",
+                "sha256": f"{rng.getrandbits(256):064x}",
+                "size": rng.randint(800, 4000),
+                "format": "png",
+                "width": 28,
+                "height": 28,
+            }
+        rows.append(row)
+    return rows
+
+
+def _events(
+    rng: random.Random, steps: int, created: datetime, step_seconds: float
+) -> list[dict[str, Any]]:
+    total = steps * step_seconds
+    count = max(2, min(60, int(total // 30)))
+    t0 = created.timestamp()
+    return [
+        {
+            "_timestamp": round(t0 + total * k / (count - 1), 3),
+            "_runtime": round(total * k / (count - 1), 3),
+            "system.cpu": round(rng.uniform(5, 95), 1),
+            "system.memory_percent": round(rng.uniform(20, 80), 1),
+            "system.gpu.0.gpu": round(rng.uniform(0, 100), 1),
+            "system.gpu.0.memory": round(rng.uniform(0, 100), 1),
+        }
+        for k in range(count)
+    ]
