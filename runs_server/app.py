@@ -17,11 +17,17 @@ from typing import Any
 
 import orjson
 from ariadne import graphql_sync
+from graphql import GraphQLError
 
 from runs_server.auth import AuthError, authenticate
 from runs_server.context import RequestContext
 from runs_server.faults import Fault, FaultConfig, FaultInjector
-from runs_server.limits import MAX_BODY_BYTES, MAX_QUERY_BYTES, QueryShapeRule
+from runs_server.limits import (
+    MAX_BODY_BYTES,
+    MAX_QUERY_BYTES,
+    MAX_RESPONSE_ROWS,
+    QueryShapeRule,
+)
 from runs_server.schema import executable_schema
 from runs_server.store import Store
 
@@ -31,6 +37,23 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("runs_server")
+graphql_logger = logging.getLogger("runs_server.graphql")
+
+
+class _UnexpectedErrorsOnly(logging.Filter):
+    """Log resolver bugs; the caller's mistakes are in the response already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, GraphQLError):
+            original = error.original_error
+            return original is not None and not isinstance(
+                original, (GraphQLError, ValueError)
+            )
+        return True
+
+
+graphql_logger.addFilter(_UnexpectedErrorsOnly())
 
 GRAPHQL_PATHS = ("/graphql", "/graphql/")
 GZIP_MIN_BYTES = 1024
@@ -44,6 +67,7 @@ class ServerConfig:
     require_auth: bool = False
     latency_ms: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
+    max_response_rows: int = MAX_RESPONSE_ROWS
 
 
 @dataclass
@@ -180,7 +204,9 @@ class RunsServerApp:
         if not isinstance(data, dict):
             return _error_reply(400, f"the request body must be {REQUEST_FORM}")
         return await asyncio.to_thread(
-            self._execute, data, RequestContext(self.store, user)
+            self._execute,
+            data,
+            RequestContext(self.store, user, self.config.max_response_rows),
         )
 
     def _execute(self, data: dict[str, Any], context: RequestContext) -> Reply:
@@ -199,7 +225,7 @@ class RunsServerApp:
                 context_value=context,
                 validation_rules=[QueryShapeRule],
                 introspection=True,
-                logger=logger,
+                logger=graphql_logger,
             )
         return _graphql_reply(result)
 

@@ -14,16 +14,17 @@ from runs_server.store import Store, User
 class RequestContext:
     store: Store
     user: User | None
-    rows_left: int = MAX_RESPONSE_ROWS
+    max_rows: int = MAX_RESPONSE_ROWS
+    rows_spent: int = 0
 
     def spend_rows(self, count: int) -> None:
         """Charge ``count`` history/event rows to this response's row cap."""
-        if count > self.rows_left:
+        if self.rows_spent + count > self.max_rows:
             raise GraphQLError(
-                f"this request would return more than {MAX_RESPONSE_ROWS:,} history "
+                f"this request would return more than {self.max_rows:,} history "
                 "rows in one response; lower per_page (the runs page size) or samples"
             )
-        self.rows_left -= count
+        self.rows_spent += count
 
 
 def request_context(info: GraphQLResolveInfo) -> RequestContext:
