@@ -1,4 +1,5 @@
 """HTTP protocol details: operationName, variables, headers, gzip, timing."""
+# ruff: noqa: E501  (GraphQL documents read best on one line)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """Runs, projects, sweeps and paging over HTTP."""
+# ruff: noqa: E501  (GraphQL documents read best on one line)
 
 from __future__ import annotations
 
