@@ -1,0 +1,225 @@
+# ruff: noqa: E501  (row literals read best on one line)
+"""Unit tests of the store: schema versions, logging rows, the JSONL loader."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from runs_server import jsonrows
+from runs_server.ddl import SCHEMA_VERSION
+from runs_server.store import Store, StoreError, StoreVersionError
+
+
+@pytest.fixture
+def store() -> Store:
+    s = Store()
+    s.create_user("u", entity="e")
+    s.create_project("e", "p")
+    return s
+
+
+def test_schema_version_recorded_and_file_reopens(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with Store(path) as s:
+        s.create_project("e", "p")
+        assert s.get_meta("schema_version") == str(SCHEMA_VERSION)
+    with Store(path) as s:
+        assert s.find_project("e", "p") is not None
+
+
+def _set_version(path: Path, version: int) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+    conn.commit()
+    conn.close()
+
+
+def test_newer_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    Store(path).close()
+    _set_version(path, SCHEMA_VERSION + 1)
+    with pytest.raises(StoreVersionError, match="newer than this server's"):
+        Store(path)
+
+
+def test_older_file_without_migration_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    Store(path).close()
+    _set_version(path, SCHEMA_VERSION - 1)
+    with pytest.raises(StoreVersionError, match="no migration exists"):
+        Store(path)
+
+
+def test_older_file_is_migrated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runs_server import store as store_module
+
+    path = tmp_path / "runs.db"
+    Store(path).close()
+    _set_version(path, SCHEMA_VERSION - 1)
+    ran: list[int] = []
+    monkeypatch.setitem(
+        store_module.MIGRATIONS, SCHEMA_VERSION - 1, lambda conn: ran.append(1)
+    )
+    with Store(path) as s:
+        assert s.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert ran == [1]
+
+
+def test_foreign_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreVersionError, match="not a runs_server database"):
+        Store(path)
+
+
+def test_add_run_wraps_config_and_fills_query_copies(store: Store) -> None:
+    run = store.add_run(
+        "e/p", "r1", config={"lr": 0.1, "bad": math.nan}, summary={"x": -math.inf}
+    )
+    row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
+    assert (
+        row["config"]
+        == '{"lr":{"value":0.1,"desc":null},"bad":{"value":NaN,"desc":null}}'
+    )
+    assert json.loads(row["config_q"])["bad"] == {"value": "NaN", "desc": None}
+    assert row["summary_metrics"] == '{"x":-Infinity}'
+    assert json.loads(row["summary_metrics_q"]) == {"x": "-Infinity"}
+    assert row["display_name"] == "r1" and row["state"] == "finished"
+
+
+def test_log_history_rows(store: Store) -> None:
+    run = store.add_run("e/p", "r1")
+    text = '{"_step": 1.0, "loss": NaN}'
+    assert (
+        store.log_history(
+            run, [{"loss": 1}, text, {"loss": math.inf, "img": {"_type": "image-file"}}]
+        )
+        == 3
+    )
+    rows = store.conn.execute(
+        "SELECT step, keys, row FROM history ORDER BY step"
+    ).fetchall()
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert rows[1]["row"] == text  # stored exactly as given
+    assert rows[2]["row"] == '{"loss":Infinity,"img":{"_type":"image-file"},"_step":2}'
+    assert json.loads(rows[2]["keys"]) == ["loss", "img", "_step"]
+    run_row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
+    assert run_row["history_line_count"] == 3 and run_row["last_step"] == 2
+    keys = json.loads(run_row["history_keys"])
+    assert keys["img"] == {"typeCounts": [{"type": "image-file", "count": 1}]}
+    assert keys["loss"] == {"typeCounts": [{"type": "number", "count": 3}]}
+    assert json.loads(run_row["summary_metrics_q"])["loss"] == "Infinity"
+    # appending continues the counts
+    store.log_history(run, [{"loss": "diverged"}])
+    keys = json.loads(store.conn.execute("SELECT history_keys FROM runs").fetchone()[0])
+    assert keys["loss"]["typeCounts"] == [
+        {"type": "number", "count": 3},
+        {"type": "string", "count": 1},
+    ]
+
+
+def test_log_history_rejects_bad_rows(store: Store) -> None:
+    run = store.add_run("e/p", "r1")
+    store.log_history(run, [{"_step": 5}])
+    with pytest.raises(StoreError, match="must increase"):
+        store.log_history(run, [{"_step": 5}])
+    with pytest.raises(StoreError, match="whole number"):
+        store.log_history(run, [{"_step": 6.5}])
+    with pytest.raises(StoreError, match="JSON object"):
+        store.log_history(run, ["[1, 2]"])
+    with pytest.raises(StoreError, match="no run"):
+        store.log_history(999, [{"a": 1}])
+    # a failed call leaves nothing behind
+    assert store.conn.execute("SELECT count(*) FROM history").fetchone()[0] == 1
+
+
+def test_log_events_updates_system_metrics(store: Store) -> None:
+    run = store.add_run("e/p", "r1")
+    store.log_events(
+        run,
+        [{"_timestamp": 2, "system.cpu": 10}, '{"_timestamp": 1.5, "system.cpu": NaN}'],
+    )
+    row = store.conn.execute("SELECT system_metrics FROM runs").fetchone()
+    assert row[0] == '{"system.cpu":NaN}'
+    with pytest.raises(StoreError, match="_timestamp"):
+        store.log_events(run, [{"system.cpu": 1}])
+
+
+def test_delete_run(store: Store) -> None:
+    run = store.add_run("e/p", "r1")
+    store.log_history(run, [{"a": 1}])
+    store.delete_run(run)
+    assert store.conn.execute("SELECT count(*) FROM history").fetchone()[0] == 0
+    with pytest.raises(StoreError):
+        store.run_id("e/p", "r1")
+
+
+def test_users_keys_and_readability() -> None:
+    s = Store()
+    owner = s.create_user("owner", teams=["team"])
+    other = s.create_user("other")
+    admin = s.create_user("root", admin=True)
+    s.create_project("team", "hidden", private=True)
+    hidden = s.find_project("team", "hidden")
+    assert hidden is not None
+    assert s.can_read(owner, hidden) and s.can_read(admin, hidden)
+    assert not s.can_read(other, hidden) and not s.can_read(None, hidden)
+    assert owner.api_key is not None and len(owner.api_key) == 40
+    assert s.user_by_key(owner.api_key) == owner
+    assert s.default_user() == owner
+    assert s.user_entities(owner.id) == ["owner", "team"]
+
+
+def test_load_jsonl(tmp_path: Path) -> None:
+    lines = [
+        '{"type": "user", "username": "ann", "entity": "lab", "api_key": "k1"}',
+        '{"type": "project", "entity": "lab", "name": "p", "private": true}',
+        '{"type": "sweep", "project": "lab/p", "name": "sw", "method": "grid"}',
+        "# a comment",
+        "",
+        '{"type": "run", "project": "lab/p", "name": "r", "config": {"lr": 0.1}, "tags": ["t"],'
+        ' "sweep": "sw", "user": "ann", "created_at": "2024-01-01T00:00:00Z",'
+        ' "history": [{"_step": 0, "loss": NaN}], "events": [{"_timestamp": 1}]}',
+        '{"type": "history", "project": "lab/p", "run": "r", "rows": [{"_step": 1, "loss": 2}]}',
+    ]
+    path = tmp_path / "export.jsonl"
+    path.write_text("\n".join(lines))
+    s = Store()
+    assert s.load_jsonl(path) == {
+        "user": 1,
+        "project": 1,
+        "sweep": 1,
+        "run": 1,
+        "history": 1,
+    }
+    row = s.conn.execute("SELECT * FROM runs").fetchone()
+    assert row["history_line_count"] == 2 and row["created_at"] == "2024-01-01T00:00:00"
+    assert row["sweep_name"] == "sw" and row["username"] == "ann"
+    with pytest.raises(StoreError, match="line 1: unknown line type"):
+        s.load_jsonl(['{"type": "bogus"}'])
+    with pytest.raises(StoreError, match="line 2"):
+        s.load_jsonl(["", "{broken"])
+
+
+def test_key_probes_match_whole_elements_only() -> None:
+    keys = jsonrows.dumps_keys(['a","loss', "x\\", "loss2", "é"])
+    for key, present in (
+        ("loss", False),
+        ('a","loss', True),
+        ("loss2", True),
+        ("é", True),
+        ("x\\", True),
+        ("x", False),
+    ):
+        probes = jsonrows.key_probes(key)
+        assert any(p in keys for p in probes) is present, key
