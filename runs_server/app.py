@@ -21,6 +21,7 @@ from graphql import GraphQLError
 
 from runs_server.auth import AuthError, authenticate
 from runs_server.context import RequestContext
+from runs_server.execution import PreEncodedExecutionContext
 from runs_server.faults import Fault, FaultConfig, FaultInjector
 from runs_server.limits import (
     MAX_BODY_BYTES,
@@ -226,6 +227,7 @@ class RunsServerApp:
                 validation_rules=[QueryShapeRule],
                 introspection=True,
                 logger=graphql_logger,
+                execution_context_class=PreEncodedExecutionContext,
             )
         return _graphql_reply(result)
 

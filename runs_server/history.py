@@ -3,7 +3,7 @@
 Rows are served as stored: ``history`` and ``events`` return the stored JSON
 strings untouched. ``sampledHistory`` must cut each row down to the spec's
 keys, so only the rows it keeps are decoded; each run's list is returned as
-one pre-encoded ``orjson.Fragment`` (written with NaN tokens, like W&B).
+one pre-encoded JSON array (written with NaN tokens, like W&B).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def fetch_history(
 
 def fetch_sampled(
     conn: sqlite3.Connection, run_ids: Sequence[int], spec: Spec
-) -> dict[int, orjson.Fragment]:
+) -> dict[int, bytes]:
     """Each run's rows holding all of ``spec.keys``, cut to those keys, sampled."""
     sql = f"SELECT run_id, row FROM history WHERE run_id IN ({_ids(run_ids)})"
     params: list[object] = list(run_ids)
@@ -155,13 +155,14 @@ def fetch_sampled(
     sql += " ORDER BY run_id, step"
     rows = _grouped(_plain(conn).execute(sql, params), run_ids)
     return {
-        run_id: orjson.Fragment(_project(sample(texts, spec.samples), spec.keys))
+        run_id: _project(sample(texts, spec.samples), spec.keys)
         for run_id, texts in rows.items()
     }
 
 
-def _project(texts: list[str], keys: tuple[str, ...]) -> str:
-    parts: list[str] = []
+def _project(texts: list[str], keys: tuple[str, ...]) -> bytes:
+    """The rows cut to ``keys``, as one encoded JSON array."""
+    parts: list[bytes] = []
     for text in texts:
         try:
             row = orjson.loads(text)
@@ -169,10 +170,10 @@ def _project(texts: list[str], keys: tuple[str, ...]) -> str:
             # NaN/Infinity tokens: the stdlib keeps them as floats and writes
             # them back as tokens, which orjson would turn into null.
             row = json.loads(text)
-            parts.append(jsonrows.dumps({k: row[k] for k in keys}))
+            parts.append(jsonrows.dumps({k: row[k] for k in keys}).encode())
         else:
-            parts.append(orjson.dumps({k: row[k] for k in keys}).decode())
-    return "[" + ",".join(parts) + "]"
+            parts.append(orjson.dumps({k: row[k] for k in keys}))
+    return b"[" + b",".join(parts) + b"]"
 
 
 def fetch_events(

@@ -178,7 +178,7 @@ def resolve_history(
     samples: int | None = None,
     minStep: int | None = None,
     maxStep: int | None = None,
-) -> list[str] | None:
+) -> orjson.Fragment | None:
     context = request_context(info)
 
     def load() -> dict[int, Any]:
@@ -194,13 +194,13 @@ def resolve_history(
         )
 
     rows = node.page.load(("history", samples, minStep, maxStep), load)
-    return None if rows is None else rows[node.id]
+    return None if rows is None else _encoded(rows[node.id])
 
 
 @run_type.field("sampledHistory")
 def resolve_sampled_history(
     node: RunNode, info: GraphQLResolveInfo, specs: list[str]
-) -> list[orjson.Fragment] | None:
+) -> orjson.Fragment | None:
     context = request_context(info)
 
     def load() -> dict[int, Any]:
@@ -220,13 +220,13 @@ def resolve_sampled_history(
         return None
     # One list per spec; a spec matching nothing is an empty list, so one
     # spec that matches nothing gives [[]], never a bare [].
-    return lists[node.id] if specs else []
+    return orjson.Fragment(b"[" + b",".join(lists[node.id]) + b"]")
 
 
 @run_type.field("events")
 def resolve_events(
     node: RunNode, info: GraphQLResolveInfo, samples: int | None = None
-) -> list[str] | None:
+) -> orjson.Fragment | None:
     context = request_context(info)
 
     def load() -> dict[int, Any]:
@@ -236,7 +236,13 @@ def resolve_events(
         return rows
 
     rows = node.page.load(("events", samples), load)
-    return None if rows is None else rows[node.id]
+    return None if rows is None else _encoded(rows[node.id])
+
+
+def _encoded(rows: list[str]) -> orjson.Fragment:
+    """The list of stored row strings as JSON, spliced into the response as is
+    (see ``runs_server.execution``)."""
+    return orjson.Fragment(orjson.dumps(rows))
 
 
 def _checked(check: Callable[[Any], Any], value: Any) -> Any:
