@@ -88,7 +88,12 @@ def _accepts_gzip(header: str) -> bool:
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() in ("gzip", "*"):
             q = params.strip()
-            return not (q.startswith("q=") and float(q[2:] or 0) == 0)
+            if not q.startswith("q="):
+                return True
+            try:
+                return float(q[2:]) > 0
+            except ValueError:  # a malformed header must not cost a 500
+                return False
     return False
 
 
