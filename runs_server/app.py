@@ -131,7 +131,13 @@ class RunsServerApp:
         elif fault is Fault.SERVER_ERROR:
             reply = _error_reply(status, "server error (injected fault)")
         else:
-            reply = await self._handle(scope, receive, headers)
+            try:
+                reply = await self._handle(scope, receive, headers)
+            except Exception as exc:  # a server bug: still JSON, still timed
+                logger.exception("unhandled error")
+                reply = _error_reply(
+                    500, f"internal server error ({type(exc).__name__})"
+                )
         if (
             reply.status == 200
             and len(reply.body) >= GZIP_MIN_BYTES

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 
 from runs_server.store import Store, User
@@ -33,7 +32,7 @@ def api_key_from_header(header: str | None) -> str | None:
         raise AuthError(f"unsupported Authorization scheme {scheme!r}; {AUTH_FORM}")
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # bad base64 (binascii.Error), non-ASCII or non-UTF-8
         raise AuthError(f"malformed Basic credentials; {AUTH_FORM}") from None
     _user, sep, key = decoded.partition(":")
     if not sep or not key:

@@ -43,6 +43,9 @@ def test_api_key_from_header() -> None:
     for bad in (
         "Bearer x",
         "Basic ***",
+        "Basic \xff\xfe",
+        "",
+        "Basic",
         basic("api", ""),
         "Basic " + base64.b64encode(b"nocolon").decode(),
     ):
