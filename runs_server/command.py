@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 # Only argparse at import time: ``runs-client`` builds its parser from this
@@ -67,6 +68,9 @@ def run_serve(args: argparse.Namespace) -> int:
         store = Store(args.db)
     except (ValueError, StoreError) as exc:
         print(f"runs-client serve: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"runs-client serve: cannot open {args.db}: {exc}", file=sys.stderr)
         return 2
     require_auth = args.require_auth or not is_loopback(args.host)
     demo = seed_demo(store) if args.demo else None
