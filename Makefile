@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The official SDK at the seed's version, apart from ours, for the compatibility test.
+SDK_VENV := .venv-sdk
+SDK_STAMP := $(SDK_VENV)/.installed
 
-.PHONY: install generate check-generated lint test
+.PHONY: install generate check-generated lint test sdk-venv
 
 install: $(STAMP)
 
@@ -25,5 +28,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check --exclude generated .
 	$(BIN)/mypy runs_client runs_server runs_cli generated/runs_gql
 
-test: lint check-generated
+sdk-venv: $(SDK_STAMP)
+
+$(SDK_STAMP):
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SDK_VENV)/bin/python -m pip install --quiet 'wandb==0.18.0' pandas
+	touch $(SDK_STAMP)
+
+test: lint check-generated sdk-venv
 	$(BIN)/python -m pytest
