@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
 
-.PHONY: install generate check-generated lint test sdk-venv
+.PHONY: install generate check-generated lint test sdk-venv bench
 
 install: $(STAMP)
 
@@ -26,7 +26,7 @@ check-generated: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --exclude generated .
-	$(BIN)/mypy runs_client runs_server runs_cli generated/runs_gql
+	$(BIN)/mypy runs_client runs_server runs_cli generated/runs_gql benchmarks
 
 sdk-venv: $(SDK_STAMP)
 
@@ -38,3 +38,7 @@ $(SDK_STAMP):
 
 test: lint check-generated sdk-venv
 	$(BIN)/python -m pytest
+
+# Server time against the read-and-serialize floor; ratios, side by side in one run.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/server_speed.py
