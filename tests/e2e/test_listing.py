@@ -86,8 +86,7 @@ FILTERS: list[tuple[dict[str, Any], Pred]] = [
     ({"createdAt": {"$gt": "2024-05-01T10"}}, lambda s: iso(s) > "2024-05-01T10"),
     (
         {"display_name": {"$regex": "^(alpha|gamma)-[12]$"}},
-        lambda s: s.display_name
-        in ("alpha-1", "alpha-2", "gamma-1", "gamma-2"),
+        lambda s: s.display_name in ("alpha-1", "alpha-2", "gamma-1", "gamma-2"),
     ),
     # $regex searches (not anchored): "ta-" is inside "beta-N" and "delta-N".
     ({"displayName": {"$regex": "ta-"}}, lambda s: "ta-" in s.display_name),
@@ -105,20 +104,20 @@ FILTERS: list[tuple[dict[str, Any], Pred]] = [
         },
         lambda s: ("a" in s.tags or s.group == "g2") and "x" in s.config,
     ),
-    ({"$nor": [{"state": "finished"}, {"tags": "b"}]}, lambda s: (
-        s.state != "finished" and "b" not in s.tags
-    )),
-    ({"group": "g1", "jobType": "train"}, lambda s: (
-        s.group == "g1" and s.job_type == "train"
-    )),
+    (
+        {"$nor": [{"state": "finished"}, {"tags": "b"}]},
+        lambda s: s.state != "finished" and "b" not in s.tags,
+    ),
+    (
+        {"group": "g1", "jobType": "train"},
+        lambda s: s.group == "g1" and s.job_type == "train",
+    ),
     ({"sweep": "sw2"}, lambda s: s.sweep == "sw2"),
     ({"username": "e2e"}, lambda s: True),
 ]
 
 
-@pytest.mark.parametrize(
-    ("filters", "pred"), FILTERS, ids=[str(f) for f, _ in FILTERS]
-)
+@pytest.mark.parametrize(("filters", "pred"), FILTERS, ids=[str(f) for f, _ in FILTERS])
 def test_filters_round_trip(
     make_api: ApiFactory, filters: dict[str, Any], pred: Pred
 ) -> None:
@@ -255,7 +254,8 @@ def test_indexing_matches_the_list(api: runs_client.Api, index: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("index", "pages"), [(0, 1), (6, 1), (7, 2), (slice(0, 3), 1), (slice(10, 2, -2), 2)]
+    ("index", "pages"),
+    [(0, 1), (6, 1), (7, 2), (slice(0, 3), 1), (slice(10, 2, -2), 2)],
 )
 def test_indexing_loads_only_the_pages_it_needs(
     make_api: ApiFactory, index: Any, pages: int
