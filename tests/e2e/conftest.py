@@ -217,10 +217,11 @@ class Server:
         self.store.close()
 
 
-def start_server(config: ServerConfig | None = None) -> Server:
-    """A new in-memory store (demo + e2e seeds) served on a free 127.0.0.1 port."""
+def start_server(config: ServerConfig | None = None, *, demo: bool = True) -> Server:
+    """A new in-memory store (demo and e2e seeds) served on a free 127.0.0.1 port."""
     store = Store()
-    seed_demo(store)
+    if demo:
+        seed_demo(store)
     seed_e2e(store)
     server = BackgroundServer(RunsServerApp(store, config)).start()
     return Server(server, store)
@@ -238,11 +239,11 @@ def server() -> Iterator[Server]:
 class Requests:
     """Operation names of the requests an ``Api`` sent, in order."""
 
-    operations: list[str | None] = field(default_factory=list)
+    operations: list[str] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> None:
         body = json.loads(request.content)
-        self.operations.append(body.get("operationName"))
+        self.operations.append(str(body.get("operationName")))
 
     def count(self, operation: str) -> int:
         return self.operations.count(operation)
