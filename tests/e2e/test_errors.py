@@ -305,3 +305,10 @@ def test_histories_argument_mistakes_send_nothing(
     error = raised(lambda: runs.histories(**kwargs), InvalidArgumentError)
     assert needle in str(error)
     assert requests.operations == []
+
+
+def test_per_page_over_the_server_cap_is_named(api: runs_client.Api) -> None:
+    error = raised(lambda: api.runs(HAND, per_page=1001)[0], GraphQLError)
+    assert "between 0 and 1000" in str(error)
+    assert "lower per_page" in str(error)
+    assert len([r.id for r in api.runs(HAND, per_page=1000)]) == len(SPECS)

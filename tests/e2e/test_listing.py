@@ -14,7 +14,15 @@ import pytest
 import runs_client
 from runs_client import Run
 
-from .conftest import HAND, N_HAND, SPECS, ApiFactory, Spec, record_requests
+from .conftest import (
+    HAND,
+    N_HAND,
+    SPECS,
+    ApiFactory,
+    Spec,
+    record_requests,
+    start_server,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -280,3 +288,22 @@ def test_empty_result(api: runs_client.Api) -> None:
     assert runs[5:] == []
     with pytest.raises(IndexError):
         runs[0]
+
+
+def test_runs_added_and_removed_between_pages(make_api: ApiFactory) -> None:
+    """Keyset cursors: no duplicates or gaps among the runs that stay."""
+    live = start_server(demo=False)
+    try:
+        api = make_api(base_url=live.url)
+        runs = api.runs(HAND, per_page=5, include_sweeps=False)
+        expected = created_order(SPECS)
+        assert ids(runs[:5]) == expected[:5]
+        live.store.add_run(HAND, "zearly", created_at="2024-04-01T00:00:00")
+        live.store.add_run(HAND, "zlate", created_at="2024-06-01T00:00:00")
+        live.store.delete_run(live.store.run_id(HAND, expected[15]))
+        got = ids(runs)
+        assert got == [i for i in expected if i != expected[15]] + ["zlate"]
+        assert len(runs) == N_HAND  # counted from what was loaded
+        assert len(api.runs(HAND)) == N_HAND + 1  # a fresh count sees zearly too
+    finally:
+        live.stop()

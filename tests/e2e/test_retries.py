@@ -173,3 +173,30 @@ def test_truncated_bodies_every_time_raise_server_error() -> None:
     error, _ = exhausted(FaultConfig(rate_truncate=1.0), max_retries=1)
     assert type(error) is ServerError
     assert "not valid JSON" in str(error)
+
+
+def test_read_timeouts_are_retried_then_raise_timeout_error() -> None:
+    live = start_server(ServerConfig(latency_ms=400), demo=False)
+    try:
+        with runs_client.Api(
+            api_key=E2E_KEY, base_url=live.url, timeout=0.1, max_retries=1
+        ) as api:
+            sleeps: list[float] = []
+            api.client = RetryingClient(
+                api.client.url,
+                api.client.http_client,
+                max_retries=1,
+                sleep=sleeps.append,
+            )
+            requests = record_requests(api)
+            with pytest.raises(runs_client.TimeoutError) as info:
+                len(api.runs(HAND))
+            assert requests.operations == ["RunCount", "RunCount"]
+            assert len(sleeps) == 1
+            assert "timed out (ReadTimeout) after 2 attempt(s)" in str(info.value)
+            assert "Raise `timeout`" in str(info.value)
+            assert_key_hidden(info.value, E2E_KEY)
+        with runs_client.Api(api_key=E2E_KEY, base_url=live.url, timeout=5) as api:
+            assert len(api.runs(HAND)) == len(SPECS)  # slow, but in time
+    finally:
+        live.stop()
