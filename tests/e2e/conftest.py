@@ -195,8 +195,14 @@ def seed_e2e(store: Store) -> None:
         update_summary=False,
     )
     gappy = store.add_run(SCAN, "gappy", created_at=BASE + timedelta(seconds=1))
+    # Step 900 is stored as text with "_step": 900.0, as W&B sometimes sends it.
     store.log_history(
-        gappy, [{"_step": s, "v": s} for s in GAPPY_STEPS], update_summary=False
+        gappy,
+        [
+            {"_step": s, "v": s} if s != 900 else '{"_step": 900.0, "v": 900}'
+            for s in GAPPY_STEPS
+        ],
+        update_summary=False,
     )
     store.add_run(SCAN, "blank", created_at=BASE + timedelta(seconds=2))
 

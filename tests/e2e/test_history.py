@@ -194,9 +194,9 @@ def test_scan_history_page_size_smaller_than_the_gaps(make_api: ApiFactory) -> N
     api = make_api()
     run = scan_run(api, "gappy")
     requests = record_requests(api)
-    assert list(run.scan_history(page_size=50)) == [
-        {"_step": s, "v": s} for s in GAPPY_STEPS
-    ]
+    rows = list(run.scan_history(page_size=50))
+    assert rows == [{"_step": s, "v": s} for s in GAPPY_STEPS]
+    assert all(type(r["_step"]) is int for r in rows)  # 900.0 came back as 900
     assert requests.operations == ["RunHistoryWindow"] * 51  # ceil(2501 / 50)
     assert list(run.scan_history(keys=["v"], page_size=1000, min_step=2)) == [
         {"v": 250},
@@ -330,6 +330,20 @@ def test_histories_system_stream(api: runs_client.Api) -> None:
     frame = runs.histories(format="polars", stream="system")
     assert frame.columns == ["run_id", "_timestamp", "_runtime", "system.cpu"]
     assert frame["system.cpu"].to_list() == [e["system.cpu"] for e in expected]
+
+
+def test_histories_samples_per_run(api: runs_client.Api) -> None:
+    rows = api.runs(HAND, filters=SOME).histories(samples=3, keys=["loss"])
+    # Each run keeps its first and last row and one between: 3 of 5..11 rows.
+    by_run: dict[str, list[int]] = {}
+    for row in rows:
+        by_run.setdefault(row["run_id"], []).append(row["_step"])
+    assert list(by_run) == [s.id for s in SOME_SPECS]
+    for spec in SOME_SPECS:
+        steps = by_run[spec.id]
+        assert len(steps) == 3
+        assert steps[0] == 0 and steps[-1] == len(spec.history) - 1
+        assert 0 < steps[1] < steps[-1]
 
 
 def test_histories_of_no_runs(api: runs_client.Api) -> None:

@@ -220,6 +220,24 @@ def test_demo_project_through_the_open_server_without_a_key(
         assert "authorization" not in {k.lower() for k in sent}
 
 
+def test_base_url_with_a_trailing_slash(make_api: ApiFactory, server: Server) -> None:
+    api = make_api(base_url=server.url + "/")
+    assert api.base_url == server.url
+    run = api.run(f"{HAND}/{SPECS[5].id}")
+    assert run.url == f"{server.url}/{HAND}/runs/{SPECS[5].id}"
+
+
+def test_listed_and_fetched_runs_agree(api: runs_client.Api) -> None:
+    listed = {r.id: r for r in api.runs(HAND)}
+    for spec in (SPECS[0], SPECS[13]):
+        fetched = api.run(f"{HAND}/{spec.id}")
+        a, b = vars(fetched), vars(listed[spec.id])
+        assert a.keys() == b.keys()
+        for key in a.keys() - {"client", "sweep"}:
+            assert same_json(a[key], b[key]) or a[key] == b[key], key
+        assert (fetched.sweep and fetched.sweep.name) == spec.sweep
+
+
 def test_repr_and_key(make_api: ApiFactory) -> None:
     api = make_api()
     assert E2E_KEY not in repr(api)
