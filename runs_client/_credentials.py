@@ -64,6 +64,8 @@ def resolve_base_url(base_url: str | None) -> str:
             f"got {type(base_url).__name__}."
         )
     url = base_url.strip().rstrip("/")
+    # A URL copied with the endpoint on it still means the server.
+    url = url.removesuffix("/graphql").rstrip("/")
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:

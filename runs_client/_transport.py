@@ -363,7 +363,7 @@ def _status_error(
     if status == 404:
         return NotFoundError(
             f"{info}: not found (HTTP 404){detail}. Check the base URL: the "
-            "endpoint is {base_url}/graphql.",
+            "GraphQL endpoint is the base URL followed by /graphql.",
             request=info,
             status_code=status,
             server_message=server_message,

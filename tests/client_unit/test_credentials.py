@@ -59,6 +59,11 @@ def test_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def test_base_url_with_the_endpoint_means_the_server() -> None:
+    assert resolve_base_url("http://localhost:8080/graphql") == "http://localhost:8080"
+    assert resolve_base_url("https://h.example/w/graphql/") == "https://h.example/w"
+
+
 @pytest.mark.parametrize(
     "url", ["localhost:8080", "ftp://host", "https://", "not a url", "https://api:k@h"]
 )
