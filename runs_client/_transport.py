@@ -269,7 +269,11 @@ class RetryingClient(runs_gql.Client):
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, MAX_RETRY_AFTER)
-        return self._jitter() * min(MAX_BACKOFF, INITIAL_BACKOFF * 2.0**attempt)
+        # The exponent is bounded so that 2.0**attempt cannot overflow a float
+        # (max_retries is unbounded); past 64 doublings the cap applies anyway.
+        return self._jitter() * min(
+            MAX_BACKOFF, INITIAL_BACKOFF * 2.0 ** min(attempt, 64)
+        )
 
 
 def _parse_body(response: httpx.Response, info: RequestInfo) -> dict[str, Any]:

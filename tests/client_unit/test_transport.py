@@ -141,6 +141,13 @@ def test_backoff_is_capped_and_jittered(http) -> None:
     assert RetryingClient(URL, http, jitter=lambda: 0.0)._delay(5, None) == 0.0
 
 
+def test_backoff_cap_holds_for_many_retries(http) -> None:
+    # 2.0 ** attempt overflows a float past attempt 1023: max_retries is unbounded.
+    client = RetryingClient(URL, http, max_retries=5000, jitter=lambda: 1.0)
+    assert client._delay(1024, None) == MAX_BACKOFF
+    assert client._delay(4999, None) == MAX_BACKOFF
+
+
 @pytest.mark.parametrize(
     ("status", "error"),
     [
