@@ -41,6 +41,10 @@ class RunPage:
     ) -> dict[int, Any] | None:
         """The page-wide result for ``key``, computed once per request.
 
+        History fields put their response key (alias) in ``key``: each alias
+        returns its rows again, so each loads, and is charged to the row cap,
+        on its own.
+
         When loading failed, the first node carries the error and the others
         resolve to null, so one problem yields one error, not one per run.
         """
@@ -193,7 +197,7 @@ def resolve_history(
             max_step=maxStep,
         )
 
-    rows = node.page.load(("history", samples, minStep, maxStep), load)
+    rows = node.page.load((info.path.key, "history", samples, minStep, maxStep), load)
     return None if rows is None else _encoded(rows[node.id])
 
 
@@ -215,7 +219,7 @@ def resolve_sampled_history(
             run_id: [lists[run_id] for lists in per_spec] for run_id in node.page.ids
         }
 
-    lists = node.page.load(("sampledHistory", tuple(specs)), load)
+    lists = node.page.load((info.path.key, "sampledHistory", tuple(specs)), load)
     if lists is None:
         return None
     # One list per spec; a spec matching nothing is an empty list, so one
@@ -235,7 +239,7 @@ def resolve_events(
         context.spend_rows(sum(len(r) for r in rows.values()))
         return rows
 
-    rows = node.page.load(("events", samples), load)
+    rows = node.page.load((info.path.key, "events", samples), load)
     return None if rows is None else _encoded(rows[node.id])
 
 

@@ -219,3 +219,38 @@ def test_response_row_cap(live_server: Live) -> None:
     assert "more than 1,000 history rows" in message and "per_page" in message
     assert "samples" in message
     assert len(body["errors"]) <= 3  # one per field, not one per run
+
+
+@pytest.mark.parametrize(
+    ("run", "fields", "cap"),
+    [
+        ("cadence", "a: history b: history", 150),
+        ("events", "a: events b: events", 8),
+        (
+            "cadence",
+            'a: sampledHistory(specs: ["{\\"keys\\": [\\"loss\\"]}"]) '
+            'b: sampledHistory(specs: ["{\\"keys\\": [\\"loss\\"]}"])',
+            150,
+        ),
+    ],
+)
+def test_row_cap_counts_every_alias(
+    live_server: Live, run: str, fields: str, cap: int
+) -> None:
+    # The same field under two aliases returns its rows twice: both count
+    # (cadence has 100 history rows, events 5 event rows).
+    import httpx
+
+    from runs_server.app import RunsServerApp, ServerConfig
+    from runs_server.serving import BackgroundServer
+
+    app = RunsServerApp(live_server.store, ServerConfig(max_response_rows=cap))
+    with BackgroundServer(app) as server:
+        single = httpx.post(
+            server.graphql_url, json={"query": RUN % (run, fields.split(" b: ")[0])}
+        ).json()
+        assert "errors" not in single, single
+        body = httpx.post(
+            server.graphql_url, json={"query": RUN % (run, fields)}
+        ).json()
+    assert f"more than {cap:,} history rows" in errors_of(body)
