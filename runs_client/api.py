@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import ssl
 from importlib import metadata
@@ -99,11 +100,8 @@ class Api:
                 f"default_entity={default_entity!r} is not accepted; pass a "
                 "non-empty entity name or None."
             )
-        if proxy is not None and not isinstance(proxy, str):
-            raise InvalidArgumentError(
-                f"proxy must be a URL string such as 'http://proxy:3128' or None, "
-                f"got {type(proxy).__name__}."
-            )
+        if proxy is not None:
+            _check_proxy(proxy)
         self.base_url = resolve_base_url(base_url)
         key = resolve_api_key(api_key, self.base_url)
         self._http = httpx.Client(
@@ -260,6 +258,34 @@ class Api:
                 f"Sweep {entity}/{where.project}/{where.run_id} not found."
             )
         return sweep
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _check_proxy(proxy: object) -> None:
+    """A proxy URL httpx accepts; the message never repeats the URL (it may
+    carry the proxy's password)."""
+    accepted = (
+        "pass a URL such as 'http://proxy:3128' (schemes: "
+        + ", ".join(f"{s}://" for s in _PROXY_SCHEMES)
+        + ") or None"
+    )
+    if not isinstance(proxy, str):
+        raise InvalidArgumentError(
+            f"proxy of type {type(proxy).__name__} is not accepted; {accepted}."
+        )
+    try:
+        url = httpx.URL(proxy)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in _PROXY_SCHEMES or not url.host:
+        raise InvalidArgumentError(f"proxy is not a proxy URL; {accepted}.")
+    if url.scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
+        raise InvalidArgumentError(
+            "proxy: a SOCKS proxy needs the socksio package: "
+            "pip install 'httpx[socks]'."
+        )
 
 
 def _check_runs_args(

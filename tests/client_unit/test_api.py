@@ -213,6 +213,9 @@ def test_verify_and_proxy_pass_through() -> None:
         ({"base_url": "api.wandb.ai"}, "base_url"),
         ({"default_entity": ""}, "default_entity"),
         ({"proxy": 3128}, "proxy"),
+        ({"proxy": "proxy.example:3128"}, "proxy"),
+        ({"proxy": "ftp://proxy.example:21"}, "proxy"),
+        ({"proxy": ""}, "proxy"),
         ({"verify": 1}, "verify"),
     ],
 )
@@ -220,6 +223,14 @@ def test_bad_settings(respx_mock, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         Api(**kwargs)
     assert respx_mock.calls.call_count == 0
+
+
+def test_bad_proxy_message_says_what_is_accepted_and_hides_password() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Api(proxy="htp://user:hunter2@proxy.example:3128")
+    message = str(caught.value)
+    assert "http://" in message and "socks5://" in message
+    assert "hunter2" not in message
 
 
 def test_close_and_context_manager() -> None:
