@@ -57,10 +57,14 @@ def _step_bound(value: object, name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise HistoryArgumentError(
             f"spec {name} must be an integer step, got {value!r}"
+        )
+    if not -(2**63) <= value < 2**63:  # SQLite integers are 64-bit
+        raise HistoryArgumentError(
+            f"spec {name} must be an integer step that fits in 64 bits, got {value}"
         )
     return value
 

@@ -122,6 +122,9 @@ def test_sampled_history_window_inclusive_and_samples(gql: Gql) -> None:
         ('{"keys": ["a"], "samples": 0}', "between 1 and 100000"),
         ('{"keys": ["a"], "samples": 100001}', "between 1 and 100000"),
         ('{"keys": ["a"], "minStep": "x"}', "minStep"),
+        ('{"keys": ["a"], "minStep": 1e30}', "minStep must be an integer step"),
+        ('{"keys": ["a"], "maxStep": 9223372036854775808}', "64 bits"),
+        ('{"keys": ["a"], "minStep": -9223372036854775809}', "64 bits"),
     ],
 )
 def test_sampled_history_bad_specs(gql: Gql, spec: str, needle: str) -> None:
