@@ -150,7 +150,8 @@ def fetch_rows(
 ) -> list[dict[str, Any]]:
     """One run's history rows in step order (system events in time order).
 
-    Same selection as the official SDK: no keys gives sampled full rows, keys
+    Same selection as the official SDK: no keys (None or ``[]``) gives sampled
+    full rows, keys
     gives ``sampledHistory`` rows holding all of ``[x_axis, *keys]`` (the AND
     rule), ``stream="system"`` gives sampled system-metric events.
     """
@@ -159,7 +160,7 @@ def fetch_rows(
         if events.project is None or events.project.run is None:
             raise _missing_run(entity, project, run_id, events.project is not None)
         return in_order(parse_lines(events.project.run.events), "_timestamp")
-    if keys is None:
+    if not keys:  # None or [] (as the SDK's `if keys:`): full rows
         full = client.run_history(entity, project, run_id, samples=samples)
         if full.project is None or full.project.run is None:
             raise _missing_run(entity, project, run_id, full.project is not None)

@@ -198,7 +198,7 @@ class Run:
         Args:
             samples: at most this many rows.
             keys: only rows holding all these keys (and ``x_axis``), projected
-                to them; None for full rows.
+                to them; None (or ``[]``) for full rows.
             x_axis: the key rows are ordered by and always hold with ``keys``.
             pandas: a DataFrame (True) or a list of row dicts (False).
             stream: "default" for logged metrics, "system" for system metrics

@@ -359,7 +359,7 @@ class Runs:
         Args:
             samples: rows per run, at most.
             keys: only rows holding all these keys (and ``x_axis``), projected
-                to them; None for full rows.
+                to them; None (or ``[]``) for full rows.
             x_axis: the key rows are ordered by and always hold with ``keys``.
             format: "default" for a list of row dicts, "pandas" or "polars"
                 for one DataFrame. Every row carries ``run_id``.

@@ -74,6 +74,17 @@ def test_history_keys_and_x_axis(client: runs_gql.Client, fake: FakeWandb) -> No
     assert spec == {"keys": ["_step", "a", "b"], "samples": 500}
 
 
+def test_history_empty_keys_means_full_rows(
+    client: runs_gql.Client, fake: FakeWandb
+) -> None:
+    # The official SDK tests `if keys:`: an empty list asks for full rows, not
+    # for rows holding only x_axis.
+    add_run(fake, "r", [line(_step=0, loss=1.0, acc=0.5)])
+    run = get(client, fake, "r")
+    assert run.history(keys=[], pandas=False) == [{"_step": 0, "loss": 1.0, "acc": 0.5}]
+    assert fake.calls == {"RunHistory": 1}
+
+
 def test_history_empty(client: runs_gql.Client, fake: FakeWandb) -> None:
     add_run(fake, "r", [])
     run = get(client, fake, "r")
