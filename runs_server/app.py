@@ -197,11 +197,16 @@ class RunsServerApp:
         body = await _read_body(receive)
         if body is None:
             return _error_reply(413, f"request body over {MAX_BODY_BYTES} bytes")
+        # The key lookup needs the store lock, which a long query may hold:
+        # wait for it in a worker thread, never on the event loop.
+        return await asyncio.to_thread(
+            self._respond, body, headers.get("authorization")
+        )
+
+    def _respond(self, body: bytes, authorization: str | None) -> Reply:
         try:
             user = authenticate(
-                self.store,
-                headers.get("authorization"),
-                require_auth=self.config.require_auth,
+                self.store, authorization, require_auth=self.config.require_auth
             )
         except AuthError as exc:
             return _error_reply(
@@ -215,10 +220,8 @@ class RunsServerApp:
             )
         if not isinstance(data, dict):
             return _error_reply(400, f"the request body must be {REQUEST_FORM}")
-        return await asyncio.to_thread(
-            self._execute,
-            data,
-            RequestContext(self.store, user, self.config.max_response_rows),
+        return self._execute(
+            data, RequestContext(self.store, user, self.config.max_response_rows)
         )
 
     def _execute(self, data: dict[str, Any], context: RequestContext) -> Reply:

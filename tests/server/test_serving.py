@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import httpx
 
@@ -32,3 +33,28 @@ def test_kept_alive_connection_serves_many_requests() -> None:
             response = http.post("/graphql", json={"query": "{ viewer { id } }"})
             assert response.status_code == 200
         assert "server-timing" in response.headers
+
+
+def test_a_request_waiting_for_the_store_does_not_stall_the_event_loop() -> None:
+    # The store lock is held for the whole of a long query; a request that
+    # waits for it (its key lookup included) must wait in a worker thread,
+    # not on the event loop that serves every other connection.
+    with Store() as store, BackgroundServer(RunsServerApp(store)) as server:
+        key = store.create_user("u").api_key
+        assert key is not None
+        waiting = threading.Thread(
+            target=httpx.post,
+            args=(server.graphql_url,),
+            kwargs={
+                "json": {"query": "{ viewer { username } }"},
+                "auth": ("api", key),
+                "timeout": 30,
+            },
+        )
+        with store.lock:  # stands in for a long query of another request
+            waiting.start()
+            waiting.join(0.3)  # the request is now blocked on the lock
+            response = httpx.get(server.url + "/healthz", timeout=5)
+            assert response.status_code == 200
+        waiting.join(30)
+        assert not waiting.is_alive()
