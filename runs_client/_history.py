@@ -174,7 +174,9 @@ def fetch_rows(
     per_spec = sampled.project.run.sampled_history or []
     first = per_spec[0] if per_spec else None
     rows = [_normalise(r) for r in (first or []) if isinstance(r, dict)]
-    return in_order(rows, x_axis)
+    # Step order, as the server sends it (and the SDK keeps), never x_axis
+    # order; without ``_step`` among the keys the server's order stands.
+    return in_order(rows, "_step")
 
 
 def fetch_history_keys(

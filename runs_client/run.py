@@ -199,7 +199,8 @@ class Run:
             samples: at most this many rows.
             keys: only rows holding all these keys (and ``x_axis``), projected
                 to them; None (or ``[]``) for full rows.
-            x_axis: the key rows are ordered by and always hold with ``keys``.
+            x_axis: the key every row holds with ``keys``; rows stay in step
+                order.
             pandas: a DataFrame (True) or a list of row dicts (False).
             stream: "default" for logged metrics, "system" for system metrics
                 (ordered by ``_timestamp``; ``keys`` not allowed).

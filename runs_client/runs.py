@@ -360,7 +360,8 @@ class Runs:
             samples: rows per run, at most.
             keys: only rows holding all these keys (and ``x_axis``), projected
                 to them; None (or ``[]``) for full rows.
-            x_axis: the key rows are ordered by and always hold with ``keys``.
+            x_axis: the key every row holds with ``keys``; rows stay in step
+                order.
             format: "default" for a list of row dicts, "pandas" or "polars"
                 for one DataFrame. Every row carries ``run_id``.
             stream: "default" for logged metrics, "system" for system metrics

@@ -113,7 +113,7 @@ def test_keys_use_sampled_history_with_x_axis(
 def test_keys_with_custom_x_axis(client: runs_gql.Client, fake: FakeWandb) -> None:
     seed_mixed(fake)
     rows = runs_of(client).histories(keys=["loss"], x_axis="acc")
-    assert [r["acc"] for r in rows] == [-math.inf, 0.5, math.inf]  # x_axis order
+    assert [r["acc"] for r in rows] == [math.inf, 0.5, -math.inf]  # step order
     spec = json.loads(fake.bodies[1]["variables"]["specs"][0])
     assert spec["keys"] == ["acc", "loss"]
 

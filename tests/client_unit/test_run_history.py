@@ -85,6 +85,20 @@ def test_history_empty_keys_means_full_rows(
     assert fake.calls == {"RunHistory": 1}
 
 
+def test_history_custom_x_axis_keeps_step_order(
+    client: runs_gql.Client, fake: FakeWandb
+) -> None:
+    # Rows stay in step order (design: "row order within a run is step order";
+    # the SDK keeps the server's order), whatever x_axis is.
+    add_run(fake, "r", [line(_step=s, loss=1.0 - s / 4, acc=s) for s in range(3)])
+    rows = get(client, fake, "r").history(keys=["acc"], x_axis="loss", pandas=False)
+    assert rows == [
+        {"loss": 1.0, "acc": 0},
+        {"loss": 0.75, "acc": 1},
+        {"loss": 0.5, "acc": 2},
+    ]
+
+
 def test_history_empty(client: runs_gql.Client, fake: FakeWandb) -> None:
     add_run(fake, "r", [])
     run = get(client, fake, "r")
