@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from runs_server.store import Store
@@ -21,7 +21,8 @@ DEMO_ENTITY = "demo"
 DEMO_PROJECT = "mnist"
 DEMO_RUNS = 320
 SEED = 20240301
-START = datetime(2024, 3, 1, 9, 0, 0)
+# Aware: .timestamp() of a naive datetime would read it in the local zone.
+START = datetime(2024, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
 
 STATES = (
     ("finished", 0.58),

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,28 @@ def test_demo_is_deterministic_and_not_reseeded(
         again = seed_demo(store)
         assert not again.seeded and again.api_key == first.api_key
         assert store.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 323
+
+
+def test_demo_does_not_depend_on_the_local_time_zone(
+    monkeypatch: pytest.MonkeyPatch, live_server: Live
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        with Store() as store:
+            seed_demo(store)
+            elsewhere = _fingerprint(store)
+            created, row = store.conn.execute(
+                "SELECT created_at, row FROM runs JOIN history ON run_id = runs.id "
+                "WHERE step = 0 ORDER BY runs.id LIMIT 1"
+            ).fetchone()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert elsewhere == _fingerprint(live_server.store)
+    # _timestamp (epoch seconds) and createdAt (zone-less UTC) name one instant
+    epoch = datetime.fromisoformat(created).replace(tzinfo=timezone.utc).timestamp()
+    assert json.loads(row)["_timestamp"] == epoch
 
 
 @pytest.mark.parametrize("seed", [SEED])
