@@ -16,11 +16,13 @@ __all__ = ["dumps_compact", "loads", "loads_object"]
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse one JSON document, accepting ``NaN``, ``Infinity`` and ``-Infinity``."""
+    """Parse one JSON document, accepting ``NaN``, ``Infinity`` and ``-Infinity``,
+    and raw control characters inside strings (W&B has stored such summaries;
+    the SDK parses them with ``strict=False``)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        return json.loads(text, strict=False)
 
 
 def loads_object(text: str | None) -> dict[str, Any]:

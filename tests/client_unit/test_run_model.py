@@ -60,6 +60,14 @@ def test_summary_and_system_metrics_parsed_with_nan(client: runs_gql.Client) -> 
     assert run.system_metrics == {"system.cpu": 12.5}
 
 
+def test_summary_with_raw_control_characters(client: runs_gql.Client) -> None:
+    # W&B has stored summaries with unescaped tabs/newlines in strings; the SDK
+    # parses them (json.loads strict=False) instead of failing the whole listing.
+    run = build(client, summaryMetrics='{"note": "a\tb\nc", "best": NaN}')
+    assert run.summary["note"] == "a\tb\nc"
+    assert math.isnan(run.summary["best"])
+
+
 def test_null_json_fields_are_empty(client: runs_gql.Client) -> None:
     run = build(
         client,
