@@ -26,6 +26,7 @@ projects and runs must come first.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,16 @@ def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
                 raise StoreError('each line must be a JSON object with a "type" key')
             kind = record.pop("type")
             _apply(store, kind, record)
-        except (ValueError, TypeError, StoreError) as exc:
+        except KeyError as exc:
+            raise StoreError(f"line {number}: missing key {exc}") from exc
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,  # a wrong JSON type, e.g. a list where an object goes
+            OverflowError,  # an integer beyond SQLite's 64 bits
+            sqlite3.Error,  # a duplicate or a missing required value
+            StoreError,
+        ) as exc:
             raise StoreError(f"line {number}: {exc}") from exc
         counts[kind] = counts.get(kind, 0) + 1
     return counts

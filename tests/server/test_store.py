@@ -211,6 +211,43 @@ def test_load_jsonl(tmp_path: Path) -> None:
         s.load_jsonl(["", "{broken"])
 
 
+_PROJECT_LINE = '{"type": "project", "entity": "e", "name": "p"}'
+
+
+@pytest.mark.parametrize(
+    ("lines", "needle"),
+    [
+        (['{"type": "entity"}'], "line 1: missing key 'name'"),
+        (['{"type": "user", "username": "a"}'] * 2, "line 2: "),
+        (
+            [
+                _PROJECT_LINE,
+                '{"type": "run", "project": "e/p", "name": "r", '
+                '"history": [{"_step": 100000000000000000000000}]}',
+            ],
+            "line 2: ",
+        ),
+        (
+            [_PROJECT_LINE, '{"type": "run", "project": "e/p", "config": [1]}'],
+            "line 2: ",
+        ),
+        (
+            [_PROJECT_LINE, '{"type": "run", "project": "e/p", "created_at": 5}'],
+            "line 2: ",
+        ),
+        (
+            [_PROJECT_LINE, '{"type": "run", "project": "e/p", "state": null}'],
+            "line 2: ",
+        ),
+        (['{"type": "history", "project": "e/p"}'], "line 1: "),
+    ],
+)
+def test_load_jsonl_bad_lines_name_their_line(lines: list[str], needle: str) -> None:
+    with Store() as s, pytest.raises(StoreError) as caught:
+        s.load_jsonl(lines)
+    assert str(caught.value).startswith(needle), str(caught.value)
+
+
 def test_key_probes_match_whole_elements_only() -> None:
     keys = jsonrows.dumps_keys(['a","loss', "x\\", "loss2", "é"])
     for key, present in (
