@@ -185,6 +185,16 @@ class Run:
         stream: Stream = "default",
     ) -> list[dict[str, Any]]: ...
 
+    @overload
+    def history(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: Stream = "default",
+    ) -> pd.DataFrame | list[dict[str, Any]]: ...
+
     def history(
         self,
         samples: int = 500,

@@ -19,6 +19,11 @@ def summarise(run: Run) -> str:
     return f"{run.id} {run.name} {state} {created:%Y-%m-%d} {lr} {tags} {summary}"
 
 
+def either(run: Run, as_frame: bool) -> object:
+    # The seed's `pandas` is a plain bool: a bool variable must type-check.
+    return run.history(samples=100, pandas=as_frame)
+
+
 def main() -> None:
     with Api(timeout=30.0, max_retries=2) as api:
         runs: Runs = api.runs("entity/project", filters={"state": "finished"})
