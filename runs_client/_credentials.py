@@ -97,8 +97,9 @@ def netrc_api_key(base_url: str, path: Path | None = None) -> str | None:
         return None
     try:
         entries = netrc.netrc(str(path))
-    except (OSError, netrc.NetrcParseError) as exc:
-        # The parse error can quote the offending line, which may hold a key.
+    except (OSError, ValueError, netrc.NetrcParseError) as exc:
+        # The parse error can quote the offending line, which may hold a key;
+        # ValueError: a file that is not UTF-8 (UnicodeDecodeError).
         logger.debug("ignoring unreadable netrc file %s (%s)", path, type(exc).__name__)
         return None
     url = httpx.URL(base_url)

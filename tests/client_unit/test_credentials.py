@@ -135,6 +135,15 @@ def test_unreadable_netrc_is_ignored(tmp_path: Path, caplog) -> None:
     assert netrc_api_key(DEFAULT_BASE_URL, tmp_path / "missing") is None
 
 
+def test_netrc_that_is_not_utf8_is_ignored(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "netrc"
+    path.write_bytes(b"machine api.wandb.ai login u password k\xff\xfe\n")
+    path.chmod(0o600)
+    caplog.set_level("DEBUG")
+    assert netrc_api_key(DEFAULT_BASE_URL, path) is None
+    assert "\xff" not in caplog.text
+
+
 def test_timeout_resolution(monkeypatch) -> None:
     assert resolve_timeout(NOT_GIVEN) == DEFAULT_TIMEOUT
     assert resolve_timeout(5) == httpx.Timeout(5.0)
