@@ -147,6 +147,10 @@ def fetch_sampled(
     sql = f"SELECT run_id, row FROM history WHERE run_id IN ({_ids(run_ids)})"
     params: list[object] = list(run_ids)
     for key in spec.keys:
+        if key == jsonrows.AMBIGUOUS_KEY:
+            sql += " AND EXISTS (SELECT 1 FROM json_each(keys) WHERE value = ?)"
+            params.append(key)
+            continue
         # The AND rule in SQL, without decoding key lists (see key_probes).
         sql += " AND (instr(keys, ?) > 0 OR instr(keys, ?) > 0)"
         params.extend(jsonrows.key_probes(key))

@@ -35,12 +35,20 @@ def dumps_keys(keys: list[str]) -> str:
     return orjson.dumps(keys).decode()
 
 
+AMBIGUOUS_KEY = ","
+"""The one key ``key_probes`` cannot decide: in ``["a,","b"]`` the text
+``,","`` spans the end of ``"a,"`` and the separator. Test it exactly."""
+
+
 def key_probes(key: str) -> tuple[str, str]:
-    """Substrings that occur in a ``dumps_keys`` array exactly when it holds ``key``.
+    """Substrings that occur in a ``dumps_keys`` array exactly when it holds ``key``
+    (for every key but ``AMBIGUOUS_KEY``).
 
     Inside a JSON string every ``"`` is escaped, so ``["k"`` / ``,"k"`` can only
-    match a whole element boundary of the compact array. This lets SQL apply
-    the AND rule with ``instr`` instead of decoding every row's key list.
+    match a whole element boundary of the compact array, except when the
+    ``"`` that opens the probe closes an element ending in ``,`` or ``[`` and
+    the key is ``,`` itself. This lets SQL apply the AND rule with ``instr``
+    instead of decoding every row's key list.
     """
     quoted = orjson.dumps(key).decode()
     return "[" + quoted, "," + quoted

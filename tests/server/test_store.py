@@ -260,3 +260,16 @@ def test_key_probes_match_whole_elements_only() -> None:
     ):
         probes = jsonrows.key_probes(key)
         assert any(p in keys for p in probes) is present, key
+
+
+def test_and_rule_is_exact_for_the_key_comma(store: Store) -> None:
+    # "," is the one key whose probes can match across two elements: in
+    # ["a,","b"] the text ',","' spans the end of "a," and the separator.
+    from runs_server.history import fetch_sampled, parse_spec
+
+    run = store.add_run("e/p", "r")
+    store.log_history(run, [{"_step": 0, "a,": 1, "b": 2}, {"_step": 1, ",": 3}])
+    got = fetch_sampled(store.conn, [run], parse_spec('{"keys": [","]}'))
+    assert json.loads(got[run]) == [{",": 3}]
+    got = fetch_sampled(store.conn, [run], parse_spec('{"keys": ["a,", ","]}'))
+    assert json.loads(got[run]) == []
