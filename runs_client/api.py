@@ -104,14 +104,27 @@ class Api:
             _check_proxy(proxy)
         self.base_url = resolve_base_url(base_url)
         key = resolve_api_key(api_key, self.base_url)
-        self._http = httpx.Client(
-            auth=httpx.BasicAuth("api", key) if key else None,
-            headers={"Accept-Encoding": "gzip", "User-Agent": _user_agent()},
-            timeout=resolve_timeout(timeout),
-            verify=resolve_verify(verify),
-            proxy=proxy,
-            trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE
-        )
+        resolved_timeout = resolve_timeout(timeout)
+        resolved_verify = resolve_verify(verify)
+        try:
+            self._http = httpx.Client(
+                auth=httpx.BasicAuth("api", key) if key else None,
+                headers={"Accept-Encoding": "gzip", "User-Agent": _user_agent()},
+                timeout=resolved_timeout,
+                verify=resolved_verify,
+                proxy=proxy,
+                trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE
+            )
+        except (ValueError, ImportError) as exc:
+            # Only the environment's proxies are left unchecked by now. The
+            # URL is not repeated: it may carry the proxy's password.
+            raise InvalidArgumentError(
+                "A proxy from the environment (HTTP_PROXY, HTTPS_PROXY or "
+                f"ALL_PROXY) is not usable ({type(exc).__name__}); set it to a "
+                "URL such as 'http://proxy:3128' (schemes: "
+                + ", ".join(f"{s}://" for s in _PROXY_SCHEMES)
+                + "; SOCKS needs pip install 'httpx[socks]'), or unset it."
+            ) from None
         self._has_key = key is not None
         #: The retrying generated client; ``Runs`` and ``Run`` make requests with it.
         self.client = RetryingClient(

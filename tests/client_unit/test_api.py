@@ -233,6 +233,17 @@ def test_bad_proxy_message_says_what_is_accepted_and_hides_password() -> None:
     assert "hunter2" not in message
 
 
+@pytest.mark.parametrize(
+    "value", ["ftp://user:hunter2@proxy.example:21", "socks4://proxy.example:1080"]
+)
+def test_bad_proxy_from_environment(monkeypatch, value: str) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", value)
+    with pytest.raises(InvalidArgumentError, match="HTTPS_PROXY") as caught:
+        Api()
+    assert "hunter2" not in str(caught.value)
+    assert "http://" in str(caught.value)
+
+
 def test_close_and_context_manager() -> None:
     api = Api()
     with api as entered:
