@@ -279,11 +279,14 @@ class Runs:
         return self
 
     def __next__(self) -> Run:
-        self.index += 1
-        self._load_through(self.index)
-        if self.index >= len(self.objects):
+        # The position moves only once its run is held: a page load that fails
+        # (and is caught) must not make the next call skip a run.
+        position = self.index + 1
+        self._load_through(position)
+        if position >= len(self.objects):
             raise StopIteration
-        return self.objects[self.index]
+        self.index = position
+        return self.objects[position]
 
     def next(self) -> Run:
         """The next run; raises ``StopIteration`` after the last one."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import httpx
 import pytest
 import runs_gql
 
@@ -308,6 +309,29 @@ def test_next_raises_stop_iteration_at_end(
     with pytest.raises(StopIteration):
         next(runs)
     assert fake.calls == {"RunsPage": 1}
+
+
+def test_next_after_a_failed_page_load_skips_no_run(
+    client: runs_gql.Client, fake: FakeWandb
+) -> None:
+    # A notebook catches a RateLimitError mid-iteration and carries on: the run
+    # whose page failed to load must still come next, not be skipped.
+    expected = seed(fake, 4)
+    runs = new_runs(client, per_page=2)
+    assert [runs.next().id, runs.next().id] == expected[:2]
+    load_page = fake._op_RunsPage
+
+    def fail_once(variables: dict[str, Any]) -> dict[str, Any]:
+        del fake._op_RunsPage  # type: ignore[attr-defined]
+        raise httpx.ConnectError("connection reset")
+
+    fake._op_RunsPage = fail_once  # type: ignore[method-assign]
+    with pytest.raises(httpx.ConnectError):
+        runs.next()
+    assert fake._op_RunsPage == load_page
+    assert [runs.next().id, runs.next().id] == expected[2:]
+    with pytest.raises(StopIteration):
+        runs.next()
 
 
 def test_iteration_exact_page_boundary(
