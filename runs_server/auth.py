@@ -29,7 +29,10 @@ def api_key_from_header(header: str | None) -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "basic":
-        raise AuthError(f"unsupported Authorization scheme {scheme!r}; {AUTH_FORM}")
+        # Name the scheme only if it looks like one: a client that sends its
+        # bare key as the header must not see it echoed (and logged).
+        shown = f" {scheme!r}" if scheme.isalpha() and len(scheme) <= 16 else ""
+        raise AuthError(f"unsupported Authorization scheme{shown}; {AUTH_FORM}")
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
     except ValueError:  # bad base64 (binascii.Error), non-ASCII or non-UTF-8

@@ -53,6 +53,22 @@ def test_api_key_from_header() -> None:
             api_key_from_header(bad)
 
 
+@pytest.mark.parametrize(
+    "header",
+    ["0123456789abcdef0123456789abcdef01234567", "local-0123456789abcdef:x y"],
+)
+def test_a_bare_key_sent_as_the_header_is_not_echoed(header: str) -> None:
+    # A client that sends the raw key as the Authorization header must not get
+    # it back in the 401 message, which clients show and log.
+    with pytest.raises(AuthError) as caught:
+        api_key_from_header(header)
+    secret = header.partition(" ")[0]
+    assert secret not in str(caught.value)
+    assert secret[:8] not in str(caught.value)
+    with pytest.raises(AuthError, match="'Bearer'"):
+        api_key_from_header("Bearer x")  # a scheme name is still shown
+
+
 def test_authenticate_rules() -> None:
     store = Store()
     demo = store.create_user("demo")
