@@ -214,8 +214,15 @@ class Runs:
                 f"advance (end cursor {end!r} after {len(self.objects)} runs); "
                 f"stopping instead of looping."
             )
-        self.last_response = response
-        self.objects.extend(self.convert_objects())
+        previous, self.last_response = self.last_response, response
+        try:
+            runs = self.convert_objects()
+        except BaseException:
+            # E.g. a sweep request failed: keep the old cursor so that this
+            # page is asked again, not skipped, on the next attempt.
+            self.last_response = previous
+            raise
+        self.objects.extend(runs)
         if end is not None:
             self._seen_cursors.add(end)
         self._more = has_next

@@ -410,6 +410,28 @@ def test_sweeps_fetched_once_each(client: runs_gql.Client, fake: FakeWandb) -> N
     assert runs[-1].sweep is None
 
 
+def test_failed_sweep_fetch_loses_no_page(
+    client: runs_gql.Client, fake: FakeWandb
+) -> None:
+    # The sweep request of a page's run fails (and is caught): that page's
+    # runs must be loaded on the next try, not skipped with its cursor.
+    fake.runs = [make_run(f"r{i}", sweep="sw" if i == 2 else None) for i in range(5)]
+    fake.sweeps = {"sw": make_sweep("sw")}
+
+    def fail_once(variables: dict[str, Any]) -> dict[str, Any]:
+        del fake._op_SweepByName  # type: ignore[attr-defined]
+        raise httpx.ConnectError("connection reset")
+
+    fake._op_SweepByName = fail_once  # type: ignore[method-assign]
+    runs = new_runs(client, per_page=2)
+    assert runs[0].id == "r0"
+    with pytest.raises(httpx.ConnectError):
+        runs[2]
+    assert ids(runs[:]) == ["r0", "r1", "r2", "r3", "r4"]
+    assert runs[2].sweep is not None and runs[2].sweep.name == "sw"
+    assert len(runs) == 5
+
+
 def test_include_sweeps_false_never_fetches(
     client: runs_gql.Client, fake: FakeWandb
 ) -> None:
