@@ -372,6 +372,18 @@ def _status_error(
             status_code=status,
             server_message=server_message,
         )
+    if 300 <= status < 400:
+        location = response.headers.get("Location")
+        target = str(response.request.url.join(location)) if location else None
+        return RunsClientError(
+            f"{info}: the server redirects (HTTP {status})"
+            + (f" to {target}" if target else "")
+            + "; redirects are not followed. Set base_url (or WANDB_BASE_URL) "
+            "to the server it points to (often https:// rather than http://).",
+            request=info,
+            status_code=status,
+            server_message=server_message,
+        )
     return RunsClientError(
         f"{info} failed with HTTP {status}{detail}.",
         request=info,

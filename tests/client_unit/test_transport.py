@@ -169,6 +169,20 @@ def test_client_errors_never_retried(respx_mock, http, slept, status, error) -> 
     assert not isinstance(info.value, (ServerError, RateLimitError, GraphQLError))
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_names_the_new_location(respx_mock, http, slept, status) -> None:
+    # e.g. base_url http:// where the server only speaks https://.
+    new = "https://other.example.test/graphql"
+    respx_mock.post(URL).mock(
+        return_value=httpx.Response(status, headers={"Location": new}, text="<html>")
+    )
+    with pytest.raises(RunsClientError) as info:
+        make(http, slept).viewer()
+    assert slept == []
+    message = str(info.value)
+    assert f"HTTP {status}" in message and new in message and "base_url" in message
+
+
 def test_401_without_key_says_so(respx_mock, http, slept) -> None:
     respx_mock.post(URL).mock(return_value=httpx.Response(401))
     with pytest.raises(AuthenticationError, match="no API key was sent"):
