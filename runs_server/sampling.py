@@ -26,16 +26,9 @@ def sample_indices(count: int, samples: int | None) -> range | list[int]:
         return [count - 1]
     # i is kept when floor(i*(s-1)/(n-1)) first reaches a new value: exactly s
     # indices, evenly spread, 0 and n-1 included, integer arithmetic only.
+    # Bucket b starts at ceil(b*span/width); span > width, so starts differ.
     span, width = count - 1, samples - 1
-    kept: list[int] = []
-    previous = -1
-    for bucket in range(samples):
-        # smallest i with floor(i*width/span) >= bucket
-        i = -(-bucket * span // width)
-        if i != previous:
-            kept.append(i)
-            previous = i
-    return kept
+    return [-(-bucket * span // width) for bucket in range(samples)]
 
 
 def sample(rows: Sequence[T], samples: int | None) -> list[T]:
