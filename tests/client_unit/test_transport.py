@@ -361,6 +361,20 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon", now=now) is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("") is None
+    # Not a number of seconds: ignored, not an infinite (or NaN) wait.
+    for bad in ("inf", "Infinity", "nan", "1e999"):
+        assert parse_retry_after(bad, now=now) is None, bad
+
+
+def test_infinite_retry_after_is_not_reported(respx_mock, http, slept) -> None:
+    respx_mock.post(URL).mock(
+        return_value=httpx.Response(429, headers={"Retry-After": "inf"})
+    )
+    with pytest.raises(RateLimitError) as info:
+        make(http, slept, max_retries=1).viewer()
+    assert info.value.retry_after is None
+    assert "inf" not in str(info.value)
+    assert slept == [INITIAL_BACKOFF]  # the ordinary backoff
 
 
 def test_gzip_bodies_decoded_and_corrupt_ones_retried(respx_mock, http, slept):
