@@ -427,7 +427,9 @@ class Store:
         survive); mapping rows are encoded with bare NaN tokens. A row without
         ``_step`` gets the next step. Steps must increase. With
         ``update_summary`` the run's summary takes each key's last value, as
-        W&B's does.
+        W&B's does; dotted history keys (``val.acc``, how W&B flattens logged
+        dicts) are nested again in the summary (``{"val": {"acc": ...}}``), so
+        ``summary_metrics.val.acc`` filters and orders find them.
         """
         with self._write() as c:
             state = c.execute(
@@ -460,7 +462,8 @@ class Store:
                     kind = jsonrows.type_name(value)
                     per_key[kind] = per_key.get(kind, 0) + 1
                 if update_summary:
-                    summary.update(obj)
+                    for key, value in obj.items():
+                        _set_nested(summary, key, value)
                 records.append(
                     (
                         run,
@@ -621,6 +624,17 @@ class Store:
                 (user.id, project.entity_id),
             ).fetchone()
         return row is not None
+
+
+def _set_nested(target: dict[str, Any], dotted: str, value: Any) -> None:
+    """``target[a][b] = value`` for ``a.b``; a non-dict in the way is replaced."""
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    target[leaf] = value
 
 
 def _type_counts(history_keys: Mapping[str, Any]) -> dict[str, dict[str, int]]:

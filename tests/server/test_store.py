@@ -273,3 +273,32 @@ def test_and_rule_is_exact_for_the_key_comma(store: Store) -> None:
     assert json.loads(got[run]) == [{",": 3}]
     got = fetch_sampled(store.conn, [run], parse_spec('{"keys": ["a,", ","]}'))
     assert json.loads(got[run]) == []
+
+
+def test_summary_nests_dotted_history_keys_so_filters_find_them(store: Store) -> None:
+    from runs_server.listing import count_runs, install_functions
+
+    run = store.add_run("e/p", "r1")
+    store.log_history(
+        run,
+        [
+            {"_step": 0, "val.acc": 0.5, "loss": 1.0},
+            {"_step": 1, "val.acc": 0.75, "val.loss": 0.2, "a.b.c": "deep"},
+        ],
+    )
+    row = store.conn.execute(
+        "SELECT summary_metrics FROM runs WHERE id=?", (run,)
+    ).fetchone()
+    summary = json.loads(row[0])
+    assert summary["val"] == {"acc": 0.75, "loss": 0.2}
+    assert summary["a"] == {"b": {"c": "deep"}}
+    assert summary["loss"] == 1.0 and summary["_step"] == 1
+    assert "val.acc" not in summary
+    install_functions(store.conn)
+    project = store.project_id("e/p")
+    for filters, expected in [
+        ('{"summary_metrics.val.acc": {"$gt": 0.7}}', 1),
+        ('{"summary_metrics.val.acc": {"$gt": 0.8}}', 0),
+    ]:
+        query = count_runs(project, filters)
+        assert store.conn.execute(query.sql, query.params).fetchone()[0] == expected
