@@ -69,17 +69,27 @@ def resolve_base_url(base_url: str | None) -> str:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise InvalidArgumentError(f"{source} {url!r} is not a URL: {exc}.") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+        shown = "" if "@" in url else f" {url!r}"  # may hold credentials
         raise InvalidArgumentError(
-            f"{source} {url!r} is not an http(s) URL; expected e.g. "
-            "'https://api.wandb.ai' or 'http://localhost:8080'."
-        )
-    if parsed.userinfo:
+            f"{source}{shown} is not a URL ({exc if shown else 'malformed'}); "
+            "expected e.g. 'https://api.wandb.ai' or 'http://localhost:8080'."
+        ) from None
+    if parsed.userinfo or "@" in url:
         # A key pasted into the URL would end up in every log line and error.
         raise InvalidArgumentError(
             f"{source} must not carry credentials; pass api_key= or set "
             f"{ENV_API_KEY} instead."
+        )
+    if parsed.query or parsed.fragment or "?" in url or "#" in url:
+        # base_url + "/graphql" would land inside the query; it may hold a key.
+        raise InvalidArgumentError(
+            f"{source} must be a plain server URL without '?query' or "
+            "'#fragment', e.g. 'https://api.wandb.ai' or 'http://localhost:8080'."
+        )
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidArgumentError(
+            f"{source} {url!r} is not an http(s) URL; expected e.g. "
+            "'https://api.wandb.ai' or 'http://localhost:8080'."
         )
     return url
 

@@ -78,9 +78,28 @@ def test_bad_base_url_from_env_names_the_variable(monkeypatch) -> None:
         resolve_base_url(None)
 
 
-def test_credentials_in_url_are_refused_without_echoing_them() -> None:
-    with pytest.raises(InvalidArgumentError) as info:
-        resolve_base_url("https://api:sekrit-key@wandb.corp")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api:sekrit-key@wandb.corp",
+        "htps://api:sekrit-key@wandb.corp",  # a typo in the scheme, too
+        "https://api:sekrit-key@wandb.corp:99999",  # and a malformed URL
+    ],
+)
+def test_credentials_in_url_are_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="base_url") as info:
+        resolve_base_url(url)
+    assert "sekrit-key" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://wandb.corp/?api_key=sekrit-key", "https://wandb.corp/#sekrit-key"]
+)
+def test_query_or_fragment_in_url_refused_without_echoing_it(url: str) -> None:
+    # The endpoint is base_url + "/graphql": a query or fragment would end up
+    # in the middle of it (and in every message).
+    with pytest.raises(InvalidArgumentError, match="base_url") as info:
+        resolve_base_url(url)
     assert "sekrit-key" not in str(info.value)
 
 
