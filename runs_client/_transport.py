@@ -142,6 +142,13 @@ class RetryingClient(runs_gql.Client):
         """
         given = {k: v for k, v in (variables or {}).items() if v is not UNSET}
         info = RequestInfo("POST", self.url, operation_name or None, given)
+        if self.http_client.is_closed:
+            raise RunsClientError(
+                f"{info} cannot be sent: its Api was closed. Make requests "
+                "before close(), or inside `with Api() as api:`; a new Api "
+                "opens new connections.",
+                request=info,
+            )
         attempt = 0
         while True:
             try:

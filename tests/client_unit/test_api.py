@@ -18,6 +18,7 @@ from runs_client._exceptions import (
     AuthenticationError,
     InvalidArgumentError,
     NotFoundError,
+    RunsClientError,
 )
 from runs_client._transport import RetryingClient
 from runs_client.api import Api
@@ -250,6 +251,18 @@ def test_close_and_context_manager() -> None:
         assert entered is api
     assert api._http.is_closed
     Api().close()
+
+
+def test_use_after_close_says_so(server: FakeServer) -> None:
+    # httpx's own RuntimeError ("the client has been closed") is not ours.
+    with Api() as api:
+        runs = api.runs("ent/proj")
+    with pytest.raises(RunsClientError, match="closed") as info:
+        runs[0]
+    assert "with Api() as api" in str(info.value)
+    with pytest.raises(RunsClientError, match="closed"):
+        api.run("ent/proj/abc")
+    assert server.ops() == []
 
 
 # -- default entity ------------------------------------------------------------
