@@ -45,8 +45,41 @@ def import_polars() -> Any:
     return polars
 
 
+_NONE = type(None)
+_JSON_SCALARS = frozenset({_NONE, bool, int, float, str})
+
+
+def _fits_int64(values: list[Any], only_ints: bool) -> bool:
+    ints = values if only_ints else [v for v in values if type(v) is int]
+    return min(ints) >= _INT64_MIN and max(ints) <= _INT64_MAX
+
+
 def _kind(values: list[Any]) -> tuple[Kind, bool]:
-    """The column's kind and whether it has missing (None) values."""
+    """The column's kind and whether it has missing (None) values.
+
+    Decided from the set of value types (one pass in C) rather than value by
+    value; values of other classes (subclasses such as numpy floats) take the
+    value-by-value path, which treats them by ``isinstance``.
+    """
+    types = set(map(type, values))
+    if types <= _JSON_SCALARS:
+        missing = _NONE in types
+        types.discard(_NONE)
+        if not types:
+            return "null", missing
+        if types <= {int, float}:
+            if int in types and not _fits_int64(values, types == {int} and not missing):
+                return "object", missing
+            return ("int" if types == {int} else "float"), missing
+        if types == {bool}:
+            return "bool", missing
+        if types == {str}:
+            return "str", missing
+        return "object", missing
+    return _kind_by_value(values)
+
+
+def _kind_by_value(values: list[Any]) -> tuple[Kind, bool]:
     seen: set[str] = set()
     missing = False
     for v in values:
@@ -138,7 +171,7 @@ def _pandas_column(values: list[Any]) -> Any:
     if kind == "int" and not missing:
         return np.array(values, dtype=np.int64)
     if kind in ("int", "float"):
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        return np.array(values, dtype=np.float64)  # None becomes NaN
     if kind == "bool" and not missing:
         return np.array(values, dtype=bool)
     # Filled element by element: np.array would turn lists into extra dimensions.

@@ -99,3 +99,53 @@ def test_empty_frames_have_run_id() -> None:
     assert list(frame.columns) == ["run_id"] and len(frame) == 0
     frame_pl = Columns().to_polars()
     assert frame_pl.columns == ["run_id"] and frame_pl.schema["run_id"] == pl.String
+
+
+def _reference_kind(values: list[Any]) -> tuple[str, bool]:
+    """The column-kind rule, value by value (the specification _kind follows)."""
+    kinds: set[str] = set()
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            kinds.add("bool")
+        elif isinstance(v, int):
+            kinds.add("int" if -(2**63) <= v <= 2**63 - 1 else "object")
+        elif isinstance(v, float):
+            kinds.add("float")
+        elif isinstance(v, str):
+            kinds.add("str")
+        else:
+            kinds.add("object")
+    missing = any(v is None for v in values)
+    if not kinds:
+        return "null", missing
+    if kinds <= {"int", "float"}:
+        return ("int" if kinds == {"int"} else "float"), missing
+    if kinds in ({"bool"}, {"str"}):
+        return kinds.pop(), missing
+    return "object", missing
+
+
+def test_column_kind_matches_the_value_by_value_rule() -> None:
+    from enum import IntEnum
+
+    from runs_client.frames import _kind
+
+    class Level(IntEnum):
+        LOW = 1
+
+    pool: list[Any] = [
+        None, 0, -3, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 1.5, math.nan,
+        math.inf, True, False, "s", "", [1], {"a": 1}, np.float64(2.5), Level.LOW,
+    ]  # fmt: skip
+    import itertools
+
+    for size in range(4):
+        for combo in itertools.product(pool, repeat=size):
+            values = list(combo)
+            kind, missing = _kind(values)
+            expected_kind, expected_missing = _reference_kind(values)
+            assert kind == expected_kind, values
+            # An object column holds None as it is: its flag is not used.
+            assert kind == "object" or missing == expected_missing, values
