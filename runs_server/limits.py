@@ -18,6 +18,8 @@ from graphql import (
 DEFAULT_FIRST = 50
 MAX_FIRST = 1000
 MAX_RESPONSE_ROWS = 1_000_000
+# Each spec is one SQL query over the page; W&B's UI sends a handful per panel.
+MAX_SPECS = 100
 # The standard introspection query nests 13 levels (TypeRef's ofType chain)
 # and selects about 100 fields; these leave it ample room.
 MAX_DEPTH = 20

@@ -19,7 +19,7 @@ import orjson
 from ariadne import ObjectType
 from graphql import GraphQLError, GraphQLResolveInfo
 
-from runs_server import history
+from runs_server import history, limits
 from runs_server.context import request_context
 from runs_server.store import Project
 
@@ -208,6 +208,11 @@ def resolve_sampled_history(
     context = request_context(info)
 
     def load() -> dict[int, Any]:
+        if len(specs) > limits.MAX_SPECS:
+            raise GraphQLError(
+                f"sampledHistory takes at most {limits.MAX_SPECS} specs, got "
+                f"{len(specs)}: put several keys in one spec, or split the request"
+            )
         parsed = [_checked(history.parse_spec, spec) for spec in specs]
         for spec in parsed:
             context.spend_rows(_budget(node, spec.samples, None))

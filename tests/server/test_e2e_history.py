@@ -135,6 +135,15 @@ def test_sampled_history_bad_specs(gql: Gql, spec: str, needle: str) -> None:
     assert needle in errors_of(body)
 
 
+def test_sampled_history_spec_count_cap(gql: Gql) -> None:
+    query = 'query S($s: [JSONString!]!) { project(name: "exact", entityName: "test") { run(name: "cadence") { sampledHistory(specs: $s) } } }'
+    spec = '{"keys": ["loss"], "samples": 2}'
+    body = gql(query, {"s": [spec] * 101})
+    assert "at most 100 specs, got 101" in errors_of(body)
+    lists = gql(query, {"s": [spec] * 100})["data"]["project"]["run"]["sampledHistory"]
+    assert len(lists) == 100 and all(len(rows) == 2 for rows in lists)
+
+
 def test_samples_cap(gql: Gql) -> None:
     for bad in ("0", "100001", "-5"):
         body = gql(RUN % ("cadence", f"history(samples: {bad})"))
