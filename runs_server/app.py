@@ -84,17 +84,17 @@ def _error_reply(status: int, message: str, *extra: tuple[bytes, bytes]) -> Repl
 
 
 def _accepts_gzip(header: str) -> bool:
+    """Whether ``Accept-Encoding`` admits gzip; an explicit ``gzip`` beats ``*``."""
+    weights: dict[str, float] = {}
     for part in header.split(","):
         coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "*"):
-            q = params.strip()
-            if not q.startswith("q="):
-                return True
-            try:
-                return float(q[2:]) > 0
-            except ValueError:  # a malformed header must not cost a 500
-                return False
-    return False
+        q = params.strip()
+        try:
+            weight = float(q[2:]) if q.startswith("q=") else 1.0
+        except ValueError:  # a malformed header must not cost a 500
+            weight = 0.0
+        weights.setdefault(coding.strip().lower(), weight)
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
 
 
 class RunsServerApp:

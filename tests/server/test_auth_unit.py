@@ -94,6 +94,9 @@ def test_authenticate_rules() -> None:
         ("gzip;q=x", False),
         ("identity", False),
         ("", False),
+        ("*;q=0, gzip", True),
+        ("gzip;q=0, *", False),
+        ("deflate, *;q=0", False),
     ],
 )
 def test_accepts_gzip(header: str, accepted: bool) -> None:
