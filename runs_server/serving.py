@@ -73,6 +73,7 @@ class BackgroundServer:
         deadline = time.monotonic() + 10
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()  # release the port and the thread before failing
                 raise RuntimeError(f"runs_server did not start on {self.url}")
             time.sleep(0.01)
         return self

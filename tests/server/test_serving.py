@@ -58,3 +58,18 @@ def test_a_request_waiting_for_the_store_does_not_stall_the_event_loop() -> None
             assert response.status_code == 200
         waiting.join(30)
         assert not waiting.is_alive()
+
+
+def test_failed_start_releases_the_port() -> None:
+    store = Store()
+    server = BackgroundServer(RunsServerApp(store))
+    # A server thread that dies at once, as uvicorn's does on a startup error.
+    server._thread = type(server._thread)(target=lambda: None, daemon=True)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        assert "did not start" in str(exc)
+    else:
+        raise AssertionError("start() should have failed")
+    assert server._sock.fileno() == -1
+    store.close()
