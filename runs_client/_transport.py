@@ -9,6 +9,7 @@ read-only query, so retrying is always safe. Failures leave here as
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import math
 import random
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
+import pydantic
 import runs_gql
 from runs_gql.base_model import UNSET
 
@@ -401,3 +403,32 @@ def _status_error(
         status_code=status,
         server_message=server_message,
     )
+
+
+def _schema_checked(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a generated operation so that a body not matching the schema raises
+    ServerError, not a pydantic traceback from deep inside the generated model."""
+
+    @functools.wraps(method)
+    def call(self: RetryingClient, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except pydantic.ValidationError as exc:
+            problems = exc.errors()
+            where, what = "the top", "invalid"
+            if problems:
+                where = ".".join(str(part) for part in problems[0]["loc"]) or where
+                what = problems[0]["msg"]
+            raise ServerError(
+                f"POST {self.url} ({name}): the server's answer does not match the "
+                f"W&B schema ({len(problems)} problem(s), first at {where}: {what})."
+                " Check that base_url points at a W&B server of a supported version."
+            ) from None
+
+    return call
+
+
+# Every operation method the generated client defines, wrapped once, here.
+for _name, _method in list(vars(runs_gql.Client).items()):
+    if callable(_method) and not _name.startswith("_"):
+        setattr(RetryingClient, _name, _schema_checked(_name, _method))

@@ -392,3 +392,32 @@ def test_gzip_bodies_decoded_and_corrupt_ones_retried(respx_mock, http, slept):
     viewer = make(http, slept).viewer()
     assert viewer.viewer is not None and viewer.viewer.id == "u1"
     assert route.call_count == 2
+
+
+def test_body_not_matching_the_schema_is_a_server_error(
+    respx_mock: respx.MockRouter, http, slept
+) -> None:
+    # Valid GraphQL JSON, wrong shape: runCount a string, edges not a list.
+    body = {"data": {"project": {"runCount": "many", "readOnly": None,
+                                 "runs": {"edges": 5, "pageInfo": {}}}}}  # fmt: skip
+    route = respx_mock.post(URL).mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(ServerError) as caught:
+        make(http, slept).runs_page(entity="e", project="p")
+    message = str(caught.value)
+    assert "(runs_page)" in message and "does not match the W&B schema" in message
+    assert "project.runCount" in message and "base_url" in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert route.call_count == 1 and slept == []
+
+
+def test_every_generated_operation_is_schema_checked() -> None:
+    import runs_gql
+
+    operations = [
+        name
+        for name, method in vars(runs_gql.Client).items()
+        if callable(method) and not name.startswith("_")
+    ]
+    assert len(operations) == 13
+    for name in operations:
+        assert vars(RetryingClient)[name].__wrapped__ is vars(runs_gql.Client)[name]
