@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +25,6 @@ from runs_client.api import Api
 BASE = "https://api.wandb.ai"
 URL = BASE + "/graphql"
 KEY = "0123456789abcdef0123456789abcdef01234567"
-
-ENV_VARS = [
-    "WANDB_API_KEY",
-    "WANDB_BASE_URL",
-    "WANDB_ENTITY",
-    "WANDB_PROJECT",
-    "WANDB_HTTP_TIMEOUT",
-    "NETRC",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    yield
 
 
 def run_node(name: str = "abc123") -> dict[str, Any]:

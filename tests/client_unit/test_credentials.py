@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,27 +19,6 @@ from runs_client._credentials import (
     resolve_verify,
 )
 from runs_client._exceptions import InvalidArgumentError
-
-ENV_VARS = [
-    "WANDB_API_KEY",
-    "WANDB_BASE_URL",
-    "WANDB_ENTITY",
-    "WANDB_PROJECT",
-    "WANDB_HTTP_TIMEOUT",
-    "NETRC",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-]
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    yield
 
 
 def write_netrc(tmp_path: Path, text: str) -> Path:
