@@ -48,11 +48,11 @@ from typing import Any
 import httpx
 import orjson
 
-from runs_server.app import RunsServerApp, ServerConfig
-from runs_server.ddl import SCHEMA_VERSION
-from runs_server.sampling import sample_indices
-from runs_server.serving import BackgroundServer
+from runs_server.history.sampling import sample_indices
+from runs_server.http.app import RunsServerApp, ServerConfig
+from runs_server.http.serving import BackgroundServer
 from runs_server.store import Store, StoreError
+from runs_server.store.ddl import SCHEMA_VERSION
 
 # Bump when the generated data changes, so cached stores are rebuilt.
 DATA_VERSION = 1
@@ -165,13 +165,13 @@ def build_store(path: Path, params: Params) -> None:
     _remove(partial)
     with Store(partial) as store:
         store.conn.execute("PRAGMA synchronous = OFF")  # a cache: speed over safety
-        store.create_user("bench", entity=ENTITY)
+        store.users.create("bench", entity=ENTITY)
         for project, count in ((BIG, params.runs), (SMALL, params.small_runs)):
-            store.create_project(ENTITY, project, created_at=BASE_TIME)
+            store.projects.create(ENTITY, project, created_at=BASE_TIME)
             rng = random.Random(f"{project}-{params.seed}")
             for i in range(count):
                 created = BASE_TIME + timedelta(minutes=i)
-                run = store.add_run(
+                run = store.runs.add(
                     f"{ENTITY}/{project}",
                     f"{project}-{i:05d}",
                     config={
@@ -185,7 +185,7 @@ def build_store(path: Path, params: Params) -> None:
                     created_at=created,
                     heartbeat_at=created + timedelta(minutes=30),
                 )
-                store.log_history(run, history_rows(rng, params.steps))
+                store.history.log(run, history_rows(rng, params.steps))
     os.replace(partial, path)  # closed: the WAL is checkpointed and gone
 
 

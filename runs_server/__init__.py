@@ -3,9 +3,9 @@
 Start it with ``runs-client serve`` or ``python -m runs_server`` (see
 ``runs_server.command`` for the flags). From Python::
 
-    from runs_server.app import RunsServerApp, ServerConfig
-    from runs_server.demo import seed_demo
-    from runs_server.serving import BackgroundServer
+    from runs_server.http.app import RunsServerApp, ServerConfig
+    from runs_server.http.serving import BackgroundServer
+    from runs_server.loaders.demo import seed_demo
     from runs_server.store import Store
 
     store = Store()                      # or Store("runs.db")
@@ -13,11 +13,20 @@ Start it with ``runs-client serve`` or ``python -m runs_server`` (see
     with BackgroundServer(RunsServerApp(store, ServerConfig())) as server:
         ...                              # POST GraphQL to server.graphql_url
 
-Modules: ``store`` (the typed store API), ``jsonl`` (the export format),
-``app`` (ASGI: protocol, auth, gzip, Server-Timing, knobs), ``resolvers`` and
-``run_fields`` (the schema's resolvers), ``history`` (page-wide history
-reads), ``sampling``, ``limits`` (caps), ``faults``, ``demo``; the run listing
-(filters, order, cursors) is ``listing``. This package never imports
-``runs_client``; importing it alone stays cheap (the CLI builds its parser
-from ``runs_server.command`` without loading the server).
+Layers, top to bottom; a module may import only from its own subpackage and
+from the layers below it (``tests/test_import_direction.py`` enforces this)::
+
+    command, __main__      the entry point: flags, opening the store, serving
+    http/                  ASGI app, serving, auth, fault injection
+    graphql/               schema, resolvers, run fields, scalars, limits
+    listing/  history/     run-listing SQL compiler; history, sampled history
+    loaders/               and events reads; the JSON Lines loader, demo seed
+    store/                 connection, layout, migrations, users, projects,
+                           runs, history rows (``Store``)
+
+``listing``, ``history`` and ``loaders`` sit side by side and do not import
+each other; the store executes SQL they build through its connection but
+knows none of them. This package never imports ``runs_client``; importing it
+alone stays cheap (the CLI builds its parser from ``runs_server.command``
+without loading the server).
 """

@@ -49,11 +49,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Open the store, seed it if asked, bind, print the URL and serve."""
-    from runs_server.app import RunsServerApp, ServerConfig
-    from runs_server.auth import is_loopback
-    from runs_server.demo import seed_demo
-    from runs_server.faults import FaultConfig
-    from runs_server.serving import bind_socket, serve_forever, url_of
+    from runs_server.http.app import RunsServerApp, ServerConfig
+    from runs_server.http.auth import is_loopback
+    from runs_server.http.faults import FaultConfig
+    from runs_server.http.serving import bind_socket, serve_forever, url_of
+    from runs_server.loaders.demo import seed_demo
     from runs_server.store import Store, StoreError
 
     try:

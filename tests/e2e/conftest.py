@@ -26,9 +26,9 @@ import httpx
 import pytest
 
 import runs_client
-from runs_server.app import RunsServerApp, ServerConfig
-from runs_server.demo import seed_demo
-from runs_server.serving import BackgroundServer
+from runs_server.http.app import RunsServerApp, ServerConfig
+from runs_server.http.serving import BackgroundServer
+from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
 
 ENTITY = "e2e"
@@ -152,10 +152,10 @@ BY_ID: dict[str, Spec] = {s.id: s for s in SPECS}
 
 def seed_e2e(store: Store) -> None:
     """Add the ``e2e`` user and the ``e2e/hand`` and ``e2e/scan`` projects."""
-    store.create_user("e2e", api_key=E2E_KEY, name="End To End")
-    store.create_project(ENTITY, "hand", created_at=BASE)
+    store.users.create("e2e", api_key=E2E_KEY, name="End To End")
+    store.projects.create(ENTITY, "hand", created_at=BASE)
     for name, display in SWEEPS.items():
-        store.create_sweep(
+        store.projects.create_sweep(
             HAND,
             name,
             display_name=display,
@@ -165,7 +165,7 @@ def seed_e2e(store: Store) -> None:
             created_at=BASE,
         )
     for spec in SPECS:
-        run = store.add_run(
+        run = store.runs.add(
             HAND,
             spec.id,
             display_name=spec.display_name,
@@ -180,13 +180,13 @@ def seed_e2e(store: Store) -> None:
             created_at=spec.created_at,
             heartbeat_at=spec.heartbeat_at,
         )
-        store.log_history(run, spec.history, update_summary=False)
+        store.history.log(run, spec.history, update_summary=False)
         if spec.events:
-            store.log_events(run, spec.events)
+            store.history.log_events(run, spec.events)
 
-    store.create_project(ENTITY, "scan", created_at=BASE)
-    sparse = store.add_run(SCAN, "sparse", created_at=BASE)
-    store.log_history(
+    store.projects.create(ENTITY, "scan", created_at=BASE)
+    sparse = store.runs.add(SCAN, "sparse", created_at=BASE)
+    store.history.log(
         sparse,
         [
             {"_step": s, "loss": s / 4, **({"rare": s * 10} if s in RARE_STEPS else {})}
@@ -194,9 +194,9 @@ def seed_e2e(store: Store) -> None:
         ],
         update_summary=False,
     )
-    gappy = store.add_run(SCAN, "gappy", created_at=BASE + timedelta(seconds=1))
+    gappy = store.runs.add(SCAN, "gappy", created_at=BASE + timedelta(seconds=1))
     # Step 900 is stored as text with "_step": 900.0, as W&B sometimes sends it.
-    store.log_history(
+    store.history.log(
         gappy,
         [
             {"_step": s, "v": s} if s != 900 else '{"_step": 900.0, "v": 900}'
@@ -204,7 +204,7 @@ def seed_e2e(store: Store) -> None:
         ],
         update_summary=False,
     )
-    store.add_run(SCAN, "blank", created_at=BASE + timedelta(seconds=2))
+    store.runs.add(SCAN, "blank", created_at=BASE + timedelta(seconds=2))
 
 
 @dataclass

@@ -18,7 +18,7 @@ from runs_client import (
     NotFoundError,
     RunsClientError,
 )
-from runs_server.app import ServerConfig
+from runs_server.http.app import ServerConfig
 
 from .conftest import (
     E2E_KEY,
@@ -117,7 +117,7 @@ def test_private_project_of_another_entity_is_not_found(
     assert "alice/secret" in str(error)
     raised(lambda: api.run("alice/secret/secret00"), NotFoundError)
     # Its owner reads it: the project is there, just not for us.
-    alice = server.store.user_by_name("alice")
+    alice = server.store.users.by_name("alice")
     assert alice is not None and alice.api_key is not None
     owner = make_api(api_key=alice.api_key)
     assert [r.id for r in owner.runs("alice/secret")] == [

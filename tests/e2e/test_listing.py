@@ -298,9 +298,9 @@ def test_runs_added_and_removed_between_pages(make_api: ApiFactory) -> None:
         runs = api.runs(HAND, per_page=5, include_sweeps=False)
         expected = created_order(SPECS)
         assert ids(runs[:5]) == expected[:5]
-        live.store.add_run(HAND, "zearly", created_at="2024-04-01T00:00:00")
-        live.store.add_run(HAND, "zlate", created_at="2024-06-01T00:00:00")
-        live.store.delete_run(live.store.run_id(HAND, expected[15]))
+        live.store.runs.add(HAND, "zearly", created_at="2024-04-01T00:00:00")
+        live.store.runs.add(HAND, "zlate", created_at="2024-06-01T00:00:00")
+        live.store.runs.delete(live.store.runs.id_of(HAND, expected[15]))
         got = ids(runs)
         assert got == [i for i in expected if i != expected[15]] + ["zlate"]
         assert len(runs) == N_HAND  # counted from what was loaded

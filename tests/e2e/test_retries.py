@@ -12,8 +12,8 @@ import pytest
 import runs_client
 from runs_client import GraphQLError, RateLimitError, RetryingClient, ServerError
 from runs_client._constants import MAX_BACKOFF
-from runs_server.app import ServerConfig
-from runs_server.faults import FaultConfig
+from runs_server.http.app import ServerConfig
+from runs_server.http.faults import FaultConfig
 
 from .conftest import (
     E2E_KEY,

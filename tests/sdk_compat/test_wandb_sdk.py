@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from runs_server.app import RunsServerApp
-from runs_server.demo import seed_demo
-from runs_server.serving import BackgroundServer
+from runs_server.http.app import RunsServerApp
+from runs_server.http.serving import BackgroundServer
+from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def seen(served: tuple[BackgroundServer, Store, str]) -> dict[str, Any]:
 def store_runs(
     store: Store, where: str = "", order: str = "created_at, name"
 ) -> list[Any]:
-    project = store.project_id("demo/mnist")
+    project = store.projects.id_of("demo/mnist")
     sql = f"SELECT name, state FROM runs WHERE project_id=? {where} ORDER BY {order}"
     return list(store.conn.execute(sql, (project,)).fetchall())
 

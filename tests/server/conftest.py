@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runs_server.app import RunsServerApp, ServerConfig
-from runs_server.demo import seed_demo
-from runs_server.serving import BackgroundServer
+from runs_server.http.app import RunsServerApp, ServerConfig
+from runs_server.http.serving import BackgroundServer
+from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
 
 EXACT = "test/exact"
@@ -34,9 +34,9 @@ def add_exact_project(store: Store) -> None:
     step 5 has an Infinity. ``empty`` has no history. ``events`` logged its
     system metrics out of ``_timestamp`` order.
     """
-    store.create_user("tester", entity="test", api_key=TESTER_KEY)
-    store.create_project("test", "exact", created_at="2024-01-01T00:00:00")
-    run = store.add_run(
+    store.users.create("tester", entity="test", api_key=TESTER_KEY)
+    store.projects.create("test", "exact", created_at="2024-01-01T00:00:00")
+    run = store.runs.add(
         EXACT,
         "cadence",
         display_name="Cadence",
@@ -65,10 +65,10 @@ def add_exact_project(store: Store) -> None:
         if s == STEPS - 1:
             row["final"] = "done"
         rows.append(row)
-    store.log_history(run, rows)
-    store.add_run(EXACT, "empty", created_at="2024-01-01T00:00:02", state="running")
-    events = store.add_run(EXACT, "events", created_at="2024-01-01T00:00:03")
-    store.log_events(
+    store.history.log(run, rows)
+    store.runs.add(EXACT, "empty", created_at="2024-01-01T00:00:02", state="running")
+    events = store.runs.add(EXACT, "events", created_at="2024-01-01T00:00:03")
+    store.history.log_events(
         events,
         [{"_timestamp": float(t), "system.cpu": t} for t in (5, 1, 4, 2, 3)],
     )

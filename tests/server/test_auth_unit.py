@@ -9,8 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from runs_server.app import _accepts_gzip
-from runs_server.auth import AuthError, api_key_from_header, authenticate, is_loopback
+from runs_server.http.app import _accepts_gzip
+from runs_server.http.auth import (
+    AuthError,
+    api_key_from_header,
+    authenticate,
+    is_loopback,
+)
 from runs_server.store import Store
 from tests.server.conftest import Live
 
@@ -71,8 +76,8 @@ def test_a_bare_key_sent_as_the_header_is_not_echoed(header: str) -> None:
 
 def test_authenticate_rules() -> None:
     store = Store()
-    demo = store.create_user("demo")
-    other = store.create_user("other")
+    demo = store.users.create("demo")
+    other = store.users.create("other")
     assert other.api_key is not None
     assert authenticate(store, None, require_auth=False) == demo
     assert authenticate(store, basic("api", other.api_key), require_auth=False) == other

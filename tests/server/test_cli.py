@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from runs_cli.main import build_parser
-from runs_server.ddl import SCHEMA_VERSION
 from runs_server.store import Store
+from runs_server.store.ddl import SCHEMA_VERSION
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runs_server.demo import SEED, seed_demo
+from runs_server.loaders.demo import SEED, seed_demo
 from runs_server.store import Store
 from tests.server.conftest import Gql, Live
 
@@ -30,7 +30,7 @@ def _fingerprint(store: Store) -> list[tuple[object, ...]]:
 
 def test_demo_contents(live_server: Live) -> None:
     conn = live_server.store.conn
-    project = live_server.store.find_project("demo", "mnist")
+    project = live_server.store.projects.find("demo", "mnist")
     assert project is not None
     where = (project.id,)
     assert (

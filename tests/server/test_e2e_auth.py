@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from runs_server.app import RunsServerApp, ServerConfig
-from runs_server.serving import BackgroundServer
+from runs_server.http.app import RunsServerApp, ServerConfig
+from runs_server.http.serving import BackgroundServer
 from tests.server.conftest import TESTER_KEY, Live
 
 pytestmark = pytest.mark.e2e
@@ -18,7 +18,7 @@ SECRET = {"query": '{ project(name: "secret", entityName: "alice") { name runCou
 
 
 def alice_key(live: Live) -> str:
-    user = live.store.user_by_name("alice")
+    user = live.store.users.by_name("alice")
     assert user is not None and user.api_key is not None
     return user.api_key
 

@@ -215,8 +215,8 @@ def test_page_costs_a_few_queries_not_one_per_run(live_server: Live, gql: Gql) -
 def test_response_row_cap(live_server: Live) -> None:
     import httpx
 
-    from runs_server.app import RunsServerApp, ServerConfig
-    from runs_server.serving import BackgroundServer
+    from runs_server.http.app import RunsServerApp, ServerConfig
+    from runs_server.http.serving import BackgroundServer
 
     app = RunsServerApp(live_server.store, ServerConfig(max_response_rows=1000))
     with BackgroundServer(app) as server:
@@ -253,8 +253,8 @@ def test_row_cap_counts_every_alias(
     # (cadence has 100 history rows, events 5 event rows).
     import httpx
 
-    from runs_server.app import RunsServerApp, ServerConfig
-    from runs_server.serving import BackgroundServer
+    from runs_server.http.app import RunsServerApp, ServerConfig
+    from runs_server.http.serving import BackgroundServer
 
     app = RunsServerApp(live_server.store, ServerConfig(max_response_rows=cap))
     with BackgroundServer(app) as server:

@@ -7,9 +7,9 @@ import time
 import httpx
 import pytest
 
-from runs_server.app import RunsServerApp, ServerConfig
-from runs_server.faults import Fault, FaultConfig, FaultInjector
-from runs_server.serving import BackgroundServer
+from runs_server.http.app import RunsServerApp, ServerConfig
+from runs_server.http.faults import Fault, FaultConfig, FaultInjector
+from runs_server.http.serving import BackgroundServer
 from runs_server.store import Store
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +19,7 @@ QUERY = {"query": "{ viewer { username } }"}
 
 def serve(config: ServerConfig) -> BackgroundServer:
     store = Store()
-    store.create_user("demo")
+    store.users.create("demo")
     return BackgroundServer(RunsServerApp(store, config))
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from graphql import get_introspection_query
 
-from runs_server.limits import MAX_DEPTH, MAX_FIELDS, MAX_QUERY_BYTES
+from runs_server.graphql.limits import MAX_DEPTH, MAX_FIELDS, MAX_QUERY_BYTES
 from tests.server.conftest import Gql, errors_of
 
 pytestmark = pytest.mark.e2e

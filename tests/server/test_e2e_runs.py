@@ -150,10 +150,12 @@ def test_paging_matches_run_count(gql: Gql, filters: str | None) -> None:
 
 def test_cursor_survives_runs_added_and_deleted(gql: Gql, live_server: Live) -> None:
     store = live_server.store
-    store.create_project("test", "churn")
+    store.projects.create("test", "churn")
     query = PAGE.replace('"mnist", entityName: "demo"', '"churn", entityName: "test"')
     for i in range(30):
-        store.add_run("test/churn", f"r{i:03d}", created_at=f"2024-02-01T00:00:{i:02d}")
+        store.runs.add(
+            "test/churn", f"r{i:03d}", created_at=f"2024-02-01T00:00:{i:02d}"
+        )
     seen: list[str] = []
     cursor = None
     page = 0
@@ -165,11 +167,13 @@ def test_cursor_survives_runs_added_and_deleted(gql: Gql, live_server: Live) -> 
         cursor = runs["pageInfo"]["endCursor"]
         # between pages: delete a run already seen and one not yet seen, add two
         with store.lock:
-            store.delete_run(store.run_id("test/churn", seen[-1]))
+            store.runs.delete(store.runs.id_of("test/churn", seen[-1]))
             if page == 0:
-                store.delete_run(store.run_id("test/churn", "r029"))
-            store.add_run("test/churn", f"new{page}", created_at="2024-01-01T00:00:00")
-            store.add_run("test/churn", f"late{page}", created_at="2024-03-01T00:00:00")
+                store.runs.delete(store.runs.id_of("test/churn", "r029"))
+            store.runs.add("test/churn", f"new{page}", created_at="2024-01-01T00:00:00")
+            store.runs.add(
+                "test/churn", f"late{page}", created_at="2024-03-01T00:00:00"
+            )
         page += 1
     assert len(seen) == len(set(seen))
     throughout = {f"r{i:03d}" for i in range(29)}  # r029 was deleted

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runs_server.sampling import sample, sample_indices
+from runs_server.history.sampling import sample, sample_indices
 
 
 @given(st.integers(0, 5000), st.integers(1, 6000))

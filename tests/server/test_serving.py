@@ -7,8 +7,8 @@ import threading
 
 import httpx
 
-from runs_server.app import RunsServerApp
-from runs_server.serving import BackgroundServer, bind_socket
+from runs_server.http.app import RunsServerApp
+from runs_server.http.serving import BackgroundServer, bind_socket
 from runs_server.store import Store
 
 
@@ -40,7 +40,7 @@ def test_a_request_waiting_for_the_store_does_not_stall_the_event_loop() -> None
     # waits for it (its key lookup included) must wait in a worker thread,
     # not on the event loop that serves every other connection.
     with Store() as store, BackgroundServer(RunsServerApp(store)) as server:
-        key = store.create_user("u").api_key
+        key = store.users.create("u").api_key
         assert key is not None
         waiting = threading.Thread(
             target=httpx.post,

@@ -10,26 +10,26 @@ from pathlib import Path
 
 import pytest
 
-from runs_server import jsonrows
-from runs_server.ddl import SCHEMA_VERSION
-from runs_server.store import Store, StoreError, StoreVersionError
+from runs_server.loaders.jsonl import load_jsonl
+from runs_server.store import Store, StoreError, StoreVersionError, jsonrows
+from runs_server.store.ddl import SCHEMA_VERSION
 
 
 @pytest.fixture
 def store() -> Store:
     s = Store()
-    s.create_user("u", entity="e")
-    s.create_project("e", "p")
+    s.users.create("u", entity="e")
+    s.projects.create("e", "p")
     return s
 
 
 def test_schema_version_recorded_and_file_reopens(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
     with Store(path) as s:
-        s.create_project("e", "p")
+        s.projects.create("e", "p")
         assert s.get_meta("schema_version") == str(SCHEMA_VERSION)
     with Store(path) as s:
-        assert s.find_project("e", "p") is not None
+        assert s.projects.find("e", "p") is not None
 
 
 def _set_version(path: Path, version: int) -> None:
@@ -58,7 +58,7 @@ def test_older_file_without_migration_is_refused(tmp_path: Path) -> None:
 def test_older_file_is_migrated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runs_server import store as store_module
+    from runs_server.store import migrations as store_module
 
     path = tmp_path / "runs.db"
     Store(path).close()
@@ -83,7 +83,7 @@ def test_foreign_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_add_run_wraps_config_and_fills_query_copies(store: Store) -> None:
-    run = store.add_run(
+    run = store.runs.add(
         "e/p", "r1", config={"lr": 0.1, "bad": math.nan}, summary={"x": -math.inf}
     )
     row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
@@ -98,10 +98,10 @@ def test_add_run_wraps_config_and_fills_query_copies(store: Store) -> None:
 
 
 def test_log_history_rows(store: Store) -> None:
-    run = store.add_run("e/p", "r1")
+    run = store.runs.add("e/p", "r1")
     text = '{"_step": 1.0, "loss": NaN}'
     assert (
-        store.log_history(
+        store.history.log(
             run, [{"loss": 1}, text, {"loss": math.inf, "img": {"_type": "image-file"}}]
         )
         == 3
@@ -120,7 +120,7 @@ def test_log_history_rows(store: Store) -> None:
     assert keys["loss"] == {"typeCounts": [{"type": "number", "count": 3}]}
     assert json.loads(run_row["summary_metrics_q"])["loss"] == "Infinity"
     # appending continues the counts
-    store.log_history(run, [{"loss": "diverged"}])
+    store.history.log(run, [{"loss": "diverged"}])
     keys = json.loads(store.conn.execute("SELECT history_keys FROM runs").fetchone()[0])
     assert keys["loss"]["typeCounts"] == [
         {"type": "number", "count": 3},
@@ -129,55 +129,57 @@ def test_log_history_rows(store: Store) -> None:
 
 
 def test_log_history_rejects_bad_rows(store: Store) -> None:
-    run = store.add_run("e/p", "r1")
-    store.log_history(run, [{"_step": 5}])
+    run = store.runs.add("e/p", "r1")
+    store.history.log(run, [{"_step": 5}])
     with pytest.raises(StoreError, match="must increase"):
-        store.log_history(run, [{"_step": 5}])
+        store.history.log(run, [{"_step": 5}])
     with pytest.raises(StoreError, match="whole number"):
-        store.log_history(run, [{"_step": 6.5}])
+        store.history.log(run, [{"_step": 6.5}])
     with pytest.raises(StoreError, match="JSON object"):
-        store.log_history(run, ["[1, 2]"])
+        store.history.log(run, ["[1, 2]"])
     with pytest.raises(StoreError, match="no run"):
-        store.log_history(999, [{"a": 1}])
+        store.history.log(999, [{"a": 1}])
     # a failed call leaves nothing behind
     assert store.conn.execute("SELECT count(*) FROM history").fetchone()[0] == 1
 
 
 def test_log_events_updates_system_metrics(store: Store) -> None:
-    run = store.add_run("e/p", "r1")
-    store.log_events(
+    run = store.runs.add("e/p", "r1")
+    store.history.log_events(
         run,
         [{"_timestamp": 2, "system.cpu": 10}, '{"_timestamp": 1.5, "system.cpu": NaN}'],
     )
     row = store.conn.execute("SELECT system_metrics FROM runs").fetchone()
     assert row[0] == '{"system.cpu":NaN}'
     with pytest.raises(StoreError, match="_timestamp"):
-        store.log_events(run, [{"system.cpu": 1}])
+        store.history.log_events(run, [{"system.cpu": 1}])
 
 
 def test_delete_run(store: Store) -> None:
-    run = store.add_run("e/p", "r1")
-    store.log_history(run, [{"a": 1}])
-    store.delete_run(run)
+    run = store.runs.add("e/p", "r1")
+    store.history.log(run, [{"a": 1}])
+    store.runs.delete(run)
     assert store.conn.execute("SELECT count(*) FROM history").fetchone()[0] == 0
     with pytest.raises(StoreError):
-        store.run_id("e/p", "r1")
+        store.runs.id_of("e/p", "r1")
 
 
 def test_users_keys_and_readability() -> None:
     s = Store()
-    owner = s.create_user("owner", teams=["team"])
-    other = s.create_user("other")
-    admin = s.create_user("root", admin=True)
-    s.create_project("team", "hidden", private=True)
-    hidden = s.find_project("team", "hidden")
+    owner = s.users.create("owner", teams=["team"])
+    other = s.users.create("other")
+    admin = s.users.create("root", admin=True)
+    s.projects.create("team", "hidden", private=True)
+    hidden = s.projects.find("team", "hidden")
     assert hidden is not None
-    assert s.can_read(owner, hidden) and s.can_read(admin, hidden)
-    assert not s.can_read(other, hidden) and not s.can_read(None, hidden)
+    assert s.projects.can_read(owner, hidden) and s.projects.can_read(admin, hidden)
+    assert not s.projects.can_read(other, hidden) and not s.projects.can_read(
+        None, hidden
+    )
     assert owner.api_key is not None and len(owner.api_key) == 40
-    assert s.user_by_key(owner.api_key) == owner
-    assert s.default_user() == owner
-    assert s.user_entities(owner.id) == ["owner", "team"]
+    assert s.users.by_key(owner.api_key) == owner
+    assert s.users.default() == owner
+    assert s.users.entities(owner.id) == ["owner", "team"]
 
 
 def test_load_jsonl(tmp_path: Path) -> None:
@@ -195,7 +197,7 @@ def test_load_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
     path.write_text("\n".join(lines))
     s = Store()
-    assert s.load_jsonl(path) == {
+    assert load_jsonl(s, path) == {
         "user": 1,
         "project": 1,
         "sweep": 1,
@@ -206,9 +208,9 @@ def test_load_jsonl(tmp_path: Path) -> None:
     assert row["history_line_count"] == 2 and row["created_at"] == "2024-01-01T00:00:00"
     assert row["sweep_name"] == "sw" and row["username"] == "ann"
     with pytest.raises(StoreError, match="line 1: unknown line type"):
-        s.load_jsonl(['{"type": "bogus"}'])
+        load_jsonl(s, ['{"type": "bogus"}'])
     with pytest.raises(StoreError, match="line 2"):
-        s.load_jsonl(["", "{broken"])
+        load_jsonl(s, ["", "{broken"])
 
 
 _PROJECT_LINE = '{"type": "project", "entity": "e", "name": "p"}'
@@ -244,7 +246,7 @@ _PROJECT_LINE = '{"type": "project", "entity": "e", "name": "p"}'
 )
 def test_load_jsonl_bad_lines_name_their_line(lines: list[str], needle: str) -> None:
     with Store() as s, pytest.raises(StoreError) as caught:
-        s.load_jsonl(lines)
+        load_jsonl(s, lines)
     assert str(caught.value).startswith(needle), str(caught.value)
 
 
@@ -267,8 +269,8 @@ def test_and_rule_is_exact_for_the_key_comma(store: Store) -> None:
     # ["a,","b"] the text ',","' spans the end of "a," and the separator.
     from runs_server.history import fetch_sampled, parse_spec
 
-    run = store.add_run("e/p", "r")
-    store.log_history(run, [{"_step": 0, "a,": 1, "b": 2}, {"_step": 1, ",": 3}])
+    run = store.runs.add("e/p", "r")
+    store.history.log(run, [{"_step": 0, "a,": 1, "b": 2}, {"_step": 1, ",": 3}])
     got = fetch_sampled(store.conn, [run], parse_spec('{"keys": [","]}'))
     assert json.loads(got[run]) == [{",": 3}]
     got = fetch_sampled(store.conn, [run], parse_spec('{"keys": ["a,", ","]}'))
@@ -278,8 +280,8 @@ def test_and_rule_is_exact_for_the_key_comma(store: Store) -> None:
 def test_summary_nests_dotted_history_keys_so_filters_find_them(store: Store) -> None:
     from runs_server.listing import count_runs, install_functions
 
-    run = store.add_run("e/p", "r1")
-    store.log_history(
+    run = store.runs.add("e/p", "r1")
+    store.history.log(
         run,
         [
             {"_step": 0, "val.acc": 0.5, "loss": 1.0},
@@ -295,7 +297,7 @@ def test_summary_nests_dotted_history_keys_so_filters_find_them(store: Store) ->
     assert summary["loss"] == 1.0 and summary["_step"] == 1
     assert "val.acc" not in summary
     install_functions(store.conn)
-    project = store.project_id("e/p")
+    project = store.projects.id_of("e/p")
     for filters, expected in [
         ('{"summary_metrics.val.acc": {"$gt": 0.7}}', 1),
         ('{"summary_metrics.val.acc": {"$gt": 0.8}}', 0),

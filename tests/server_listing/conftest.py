@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from runs_server.ddl import DDL
 from runs_server.listing import count_runs, cursor_for, install_functions, page_runs
+from runs_server.store.ddl import DDL
 
 PROJECT = 1
 OTHER_PROJECT = 2

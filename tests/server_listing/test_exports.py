@@ -7,14 +7,14 @@ import importlib
 import pytest
 
 MODULES = [
-    "runs_server.filters",
-    "runs_server.ordering",
-    "runs_server.cursors",
+    "runs_server.listing.filters",
+    "runs_server.listing.ordering",
+    "runs_server.listing.cursors",
     "runs_server.listing",
-    "runs_server.listing_errors",
-    "runs_server.listing_fields",
-    "runs_server.listing_regex",
-    "runs_server.listing_sql",
+    "runs_server.listing.errors",
+    "runs_server.listing.fields",
+    "runs_server.listing.regex",
+    "runs_server.listing.sql",
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runs_server.filters import FilterError, compile_filter
+from runs_server.listing.filters import FilterError, compile_filter
 from tests.server_listing.conftest import OTHER_PROJECT, insert_run, new_db, select
 
 NAN = float("nan")

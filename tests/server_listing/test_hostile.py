@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runs_server import filters as filters_module
-from runs_server.filters import FilterError, compile_filter
 from runs_server.listing import ListingError
+from runs_server.listing import filters as filters_module
+from runs_server.listing.filters import FilterError, compile_filter
 from tests.server_listing.conftest import count, insert_run, new_db, page_all, select
 
 SQL_BITS = [

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from runs_server import jsonrows
-from runs_server.sampling import MAX_SAMPLES, sample
+from runs_server.history.sampling import MAX_SAMPLES, sample
+from runs_server.store import jsonrows
 
 
 class HistoryArgumentError(ValueError):

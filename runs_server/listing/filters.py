@@ -26,8 +26,8 @@ import json
 import re
 from typing import Any
 
-from runs_server.listing_errors import FilterError, show
-from runs_server.listing_fields import (
+from runs_server.listing.errors import FilterError, show
+from runs_server.listing.fields import (
     ColumnSource,
     DurationSource,
     ElementSource,
@@ -35,8 +35,8 @@ from runs_server.listing_fields import (
     TagsField,
     resolve_field,
 )
-from runs_server.listing_regex import REGEX_FUNCTION, compile_regex
-from runs_server.listing_sql import FALSE, TRUE, Frag, and_, not_, or_
+from runs_server.listing.regex import REGEX_FUNCTION, compile_regex
+from runs_server.listing.sql import FALSE, TRUE, Frag, and_, not_, or_
 
 __all__ = ["FilterError", "compile_filter", "parse_filter"]
 

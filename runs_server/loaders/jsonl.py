@@ -3,7 +3,7 @@
 One JSON object per line (blank lines and lines starting with ``#`` are
 skipped; bare ``NaN``/``Infinity`` tokens are accepted). The ``type`` key says
 what a line creates; the other keys are the keyword arguments of the matching
-``Store`` method::
+``Store`` method (``store.users.create``, ``store.runs.add``, ...)::
 
     {"type": "entity", "name": "demo"}
     {"type": "user", "username": "demo", "entity": "demo", "api_key": "...",
@@ -26,20 +26,27 @@ projects and runs must come first.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from runs_server import jsonrows
+from runs_server.store import Store, StoreError, jsonrows
 
-if TYPE_CHECKING:
-    from runs_server.store import Store
+
+def load_jsonl(
+    store: Store, source: str | os.PathLike[str] | Iterable[str]
+) -> dict[str, int]:
+    """Load a JSON Lines export (a path or lines) into ``store``; returns counts."""
+    if isinstance(source, (str, os.PathLike)):
+        with Path(source).open(encoding="utf-8") as lines:
+            return load_lines(store, lines)
+    return load_lines(store, source)
 
 
 def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
     """Apply each line to ``store``; returns how many of each type were loaded."""
-    from runs_server.store import StoreError
-
     counts: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         text = line.strip()
@@ -67,30 +74,28 @@ def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
 
 
 def _apply(store: Store, kind: str, record: dict[str, Any]) -> None:
-    from runs_server.store import StoreError
-
     if kind == "entity":
-        store.create_entity(record["name"])
+        store.users.create_entity(record["name"])
     elif kind == "user":
-        store.create_user(record.pop("username"), **record)
+        store.users.create(record.pop("username"), **record)
     elif kind == "project":
-        store.create_project(record.pop("entity"), record.pop("name"), **record)
+        store.projects.create(record.pop("entity"), record.pop("name"), **record)
     elif kind == "sweep":
-        store.create_sweep(record.pop("project"), record.pop("name"), **record)
+        store.projects.create_sweep(record.pop("project"), record.pop("name"), **record)
     elif kind == "run":
         history = record.pop("history", ())
         events = record.pop("events", ())
-        run = store.add_run(record.pop("project"), record.pop("name", None), **record)
+        run = store.runs.add(record.pop("project"), record.pop("name", None), **record)
         if history:
-            store.log_history(run, history)
+            store.history.log(run, history)
         if events:
-            store.log_events(run, events)
+            store.history.log_events(run, events)
     elif kind in ("history", "events"):
-        run = store.run_id(record["project"], record["run"])
+        run = store.runs.id_of(record["project"], record["run"])
         if kind == "history":
-            store.log_history(run, record["rows"])
+            store.history.log(run, record["rows"])
         else:
-            store.log_events(run, record["rows"])
+            store.history.log_events(run, record["rows"])
     else:
         raise StoreError(
             f"unknown line type {kind!r}; expected entity, user, project, sweep, "

@@ -13,8 +13,8 @@ import base64
 import binascii
 import json
 
-from runs_server.listing_errors import CursorError
-from runs_server.ordering import SortOrder
+from runs_server.listing.errors import CursorError
+from runs_server.listing.ordering import SortOrder
 
 __all__ = ["CursorError", "decode_cursor", "encode_cursor"]
 

@@ -26,15 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from runs_server.listing_errors import OrderError, show
-from runs_server.listing_fields import (
+from runs_server.listing.errors import OrderError, show
+from runs_server.listing.fields import (
     ColumnSource,
     DurationSource,
     JsonSource,
     TagsField,
     resolve_field,
 )
-from runs_server.listing_sql import Frag
+from runs_server.listing.sql import Frag
 
 __all__ = ["Component", "OrderError", "SortOrder", "keyset_after", "parse_order"]
 

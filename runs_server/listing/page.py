@@ -15,12 +15,12 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from runs_server.cursors import CursorError, decode_cursor, encode_cursor
-from runs_server.filters import FilterError, compile_filter
-from runs_server.listing_errors import ListingError
-from runs_server.listing_regex import install_functions
-from runs_server.listing_sql import TRUE, Frag, and_
-from runs_server.ordering import OrderError, keyset_after, parse_order
+from runs_server.listing.cursors import CursorError, decode_cursor, encode_cursor
+from runs_server.listing.errors import ListingError
+from runs_server.listing.filters import FilterError, compile_filter
+from runs_server.listing.ordering import OrderError, keyset_after, parse_order
+from runs_server.listing.regex import install_functions
+from runs_server.listing.sql import TRUE, Frag, and_
 
 __all__ = [
     "SORT_COLUMN_PREFIX",

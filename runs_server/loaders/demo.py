@@ -51,9 +51,9 @@ class DemoInfo:
 
 def seed_demo(store: Store) -> DemoInfo:
     """Seed ``demo/mnist`` (and a private ``alice/secret``) unless present."""
-    existing = store.find_project(DEMO_ENTITY, DEMO_PROJECT)
+    existing = store.projects.find(DEMO_ENTITY, DEMO_PROJECT)
     if existing is not None:
-        user = store.user_by_name(DEMO_ENTITY)
+        user = store.users.by_name(DEMO_ENTITY)
         count = store.conn.execute(
             "SELECT count(*) FROM runs WHERE project_id=?", (existing.id,)
         ).fetchone()[0]
@@ -61,16 +61,16 @@ def seed_demo(store: Store) -> DemoInfo:
         return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, key, int(count), seeded=False)
     rng = random.Random(SEED)
     demo_key = f"{rng.getrandbits(160):040x}"
-    store.create_user(
+    store.users.create(
         DEMO_ENTITY, api_key=demo_key, name="Demo User", email="demo@example.com"
     )
-    store.create_user(
+    store.users.create(
         "alice", api_key=f"{rng.getrandbits(160):040x}", name="Alice", teams=["vision"]
     )
-    store.create_project(DEMO_ENTITY, DEMO_PROJECT, created_at=START)
-    store.create_project("alice", "secret", private=True, created_at=START)
+    store.projects.create(DEMO_ENTITY, DEMO_PROJECT, created_at=START)
+    store.projects.create("alice", "secret", private=True, created_at=START)
     for i, (name, method, count) in enumerate(SWEEPS):
-        store.create_sweep(
+        store.projects.create_sweep(
             f"{DEMO_ENTITY}/{DEMO_PROJECT}",
             name,
             display_name=f"lr-{method}-{i + 1}",
@@ -86,10 +86,10 @@ def seed_demo(store: Store) -> DemoInfo:
     for i in range(DEMO_RUNS):
         _seed_run(store, rng, i, names)
     for i in range(3):
-        run = store.add_run(
+        run = store.runs.add(
             "alice/secret", f"secret{i:02d}", user="alice", created_at=START
         )
-        store.log_history(run, [{"_step": s, "loss": 1.0 / (s + 1)} for s in range(10)])
+        store.history.log(run, [{"_step": s, "loss": 1.0 / (s + 1)} for s in range(10)])
     return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, demo_key, DEMO_RUNS, seeded=True)
 
 
@@ -137,7 +137,7 @@ def _seed_run(store: Store, rng: random.Random, i: int, names: set[str]) -> None
     created = START + timedelta(minutes=45 * i + rng.randint(0, 40))
     step_seconds = rng.uniform(0.2, 1.5)
     duration = timedelta(seconds=step_seconds * steps + rng.randint(5, 60))
-    run = store.add_run(
+    run = store.runs.add(
         f"{DEMO_ENTITY}/{DEMO_PROJECT}",
         name,
         display_name=f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}-{i + 1}",
@@ -155,8 +155,8 @@ def _seed_run(store: Store, rng: random.Random, i: int, names: set[str]) -> None
         heartbeat_at=None if state == "pending" else created + duration,
     )
     if steps:
-        store.log_history(run, _history(rng, steps, lr, state, created, step_seconds))
-        store.log_events(run, _events(rng, steps, created, step_seconds))
+        store.history.log(run, _history(rng, steps, lr, state, created, step_seconds))
+        store.history.log_events(run, _events(rng, steps, created, step_seconds))
 
 
 def _history(

@@ -13,7 +13,7 @@ from types import TracebackType
 
 import uvicorn
 
-from runs_server.app import RunsServerApp
+from runs_server.http.app import RunsServerApp
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -11,9 +11,9 @@ from ariadne import ObjectType, QueryType
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from runs_server import listing
-from runs_server.context import RequestContext, request_context
-from runs_server.limits import DEFAULT_FIRST, MAX_FIRST
-from runs_server.run_fields import RunNode, RunPage
+from runs_server.graphql.context import RequestContext, request_context
+from runs_server.graphql.limits import DEFAULT_FIRST, MAX_FIRST
+from runs_server.graphql.run_fields import RunNode, RunPage
 from runs_server.store import Project, User
 
 query_type = QueryType()
@@ -60,9 +60,9 @@ def resolve_project(
     entity = entityName or (context.user.entity if context.user else None)
     if not name or not entity:
         return None
-    project = context.store.find_project(entity, name)
+    project = context.store.projects.find(entity, name)
     # An unreadable project looks missing: its existence is not revealed.
-    if project is None or not context.store.can_read(context.user, project):
+    if project is None or not context.store.projects.can_read(context.user, project):
         return None
     return project
 
@@ -84,7 +84,7 @@ def resolve_user_flags(_user: User, _info: GraphQLResolveInfo) -> str:
 def resolve_user_teams(
     user: User, info: GraphQLResolveInfo, first: int | None = None
 ) -> dict[str, Any]:
-    names = request_context(info).store.user_entities(user.id)
+    names = request_context(info).store.users.entities(user.id)
     if first is not None:
         names = names[: max(first, 0)]
     return {"edges": [{"node": {"id": _b64(f"Entity:{n}"), "name": n}} for n in names]}
@@ -107,7 +107,7 @@ def _read_only(context: RequestContext, project: Project) -> bool:
         return True
     if user.admin or user.entity_id == project.entity_id:
         return False
-    return project.entity not in context.store.user_entities(user.id)
+    return project.entity not in context.store.users.entities(user.id)
 
 
 @project_type.field("id")

@@ -19,17 +19,17 @@ import orjson
 from ariadne import graphql_sync
 from graphql import GraphQLError
 
-from runs_server.auth import AuthError, authenticate
-from runs_server.context import RequestContext
-from runs_server.execution import PreEncodedExecutionContext
-from runs_server.faults import Fault, FaultConfig, FaultInjector
-from runs_server.limits import (
+from runs_server.graphql.context import RequestContext
+from runs_server.graphql.execution import PreEncodedExecutionContext
+from runs_server.graphql.limits import (
     MAX_BODY_BYTES,
     MAX_QUERY_BYTES,
     MAX_RESPONSE_ROWS,
     QueryShapeRule,
 )
-from runs_server.schema import executable_schema
+from runs_server.graphql.schema import executable_schema
+from runs_server.http.auth import AuthError, authenticate
+from runs_server.http.faults import Fault, FaultConfig, FaultInjector
 from runs_server.store import Store
 
 Scope = MutableMapping[str, Any]

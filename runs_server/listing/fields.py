@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from runs_server.listing_errors import ListingError, show
-from runs_server.listing_sql import FALSE, TRUE, Frag
+from runs_server.listing.errors import ListingError, show
+from runs_server.listing.sql import FALSE, TRUE, Frag
 
 __all__ = [
     "ACCEPTED_FIELDS",

@@ -56,8 +56,8 @@ def authenticate(
     if key is None:
         if require_auth:
             raise AuthError(f"this server requires an API key: {AUTH_FORM}")
-        return store.default_user()
-    user = store.user_by_key(key)
+        return store.users.default()
+    user = store.users.by_key(key)
     if user is None:
         raise AuthError("invalid API key")
     return user

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from graphql import GraphQLError, GraphQLResolveInfo
 
-from runs_server.limits import MAX_RESPONSE_ROWS
+from runs_server.graphql.limits import MAX_RESPONSE_ROWS
 from runs_server.store import Store, User
 
 

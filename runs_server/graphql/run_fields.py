@@ -19,8 +19,9 @@ import orjson
 from ariadne import ObjectType
 from graphql import GraphQLError, GraphQLResolveInfo
 
-from runs_server import history, limits
-from runs_server.context import request_context
+from runs_server import history
+from runs_server.graphql import limits
+from runs_server.graphql.context import request_context
 from runs_server.store import Project
 
 
@@ -250,7 +251,7 @@ def resolve_events(
 
 def _encoded(rows: list[str]) -> orjson.Fragment:
     """The list of stored row strings as JSON, spliced into the response as is
-    (see ``runs_server.execution``)."""
+    (see ``runs_server.graphql.execution``)."""
     return orjson.Fragment(orjson.dumps(rows))
 
 

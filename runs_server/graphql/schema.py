@@ -12,9 +12,9 @@ from importlib.resources import files
 from ariadne import make_executable_schema
 from graphql import GraphQLSchema
 
-from runs_server.resolvers import BINDABLES
-from runs_server.run_fields import run_type
-from runs_server.scalars import SCALARS
+from runs_server.graphql.resolvers import BINDABLES
+from runs_server.graphql.run_fields import run_type
+from runs_server.graphql.scalars import SCALARS
 
 
 def schema_sdl() -> str:

@@ -1,0 +1,30 @@
+"""History reads for a whole page of runs: ``history``, ``sampledHistory``, ``events``.
+
+Owns the reads of the rows the store holds (``reads``: one SQL query per field
+for all runs of a page, rows served as stored) and sampling (``sampling``).
+The functions take a connection and hold none; the caller holds the store's
+lock. May import: ``runs_server.store`` (its row encoding), never the listing,
+the loaders, GraphQL or HTTP.
+"""
+
+from runs_server.history.reads import (
+    SPEC_FORM,
+    HistoryArgumentError,
+    Spec,
+    check_samples,
+    fetch_events,
+    fetch_history,
+    fetch_sampled,
+    parse_spec,
+)
+
+__all__ = [
+    "SPEC_FORM",
+    "HistoryArgumentError",
+    "Spec",
+    "check_samples",
+    "fetch_events",
+    "fetch_history",
+    "fetch_sampled",
+    "parse_spec",
+]

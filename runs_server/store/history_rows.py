@@ -1,0 +1,166 @@
+"""History and system-metrics (events) rows, appended to runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runs_server.store import jsonrows
+from runs_server.store.database import Database
+from runs_server.store.errors import StoreError
+
+Row = Mapping[str, Any] | str
+"""A history or event row: a mapping, or its JSON text (NaN tokens allowed)."""
+
+
+def _as_step(value: Any) -> int:
+    # W&B rows sometimes carry _step as a float such as 3.0.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise StoreError(f"_step must be a number, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise StoreError(f"_step must be a whole number, got {value!r}")
+    return int(value)
+
+
+class HistoryRows:
+    """The rows runs log: ``store.history``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def log(self, run: int, rows: Iterable[Row], *, update_summary: bool = True) -> int:
+        """Append history rows to run ``run`` (a storage id); returns the count.
+
+        Text rows are stored as given (so ``NaN`` tokens and ``"_step": 3.0``
+        survive); mapping rows are encoded with bare NaN tokens. A row without
+        ``_step`` gets the next step. Steps must increase. With
+        ``update_summary`` the run's summary takes each key's last value, as
+        W&B's does; dotted history keys (``val.acc``, how W&B flattens logged
+        dicts) are nested again in the summary (``{"val": {"acc": ...}}``), so
+        ``summary_metrics.val.acc`` filters and orders find them.
+        """
+        with self._db.transaction() as c:
+            state = c.execute(
+                "SELECT history_keys, last_step, summary_metrics FROM runs WHERE id=?",
+                (run,),
+            ).fetchone()
+            if state is None:
+                raise StoreError(f"no run with storage id {run}")
+            counts = _type_counts(jsonrows.loads(state[0]))
+            last: int | None = state[1]
+            summary: dict[str, Any] = jsonrows.loads(state[2])
+            records: list[tuple[int, int, str, str]] = []
+            for row in rows:
+                text = row if isinstance(row, str) else None
+                obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
+                if not isinstance(obj, dict):
+                    raise StoreError(
+                        f"a history row must be a JSON object, got {row!r:.80}"
+                    )
+                if obj.get("_step") is None:
+                    obj["_step"] = 0 if last is None else last + 1
+                    text = None
+                step = _as_step(obj["_step"])
+                if last is not None and step <= last:
+                    raise StoreError(
+                        f"history steps must increase: step {step} after step {last}"
+                    )
+                for key, value in obj.items():
+                    per_key = counts.setdefault(key, {})
+                    kind = jsonrows.type_name(value)
+                    per_key[kind] = per_key.get(kind, 0) + 1
+                if update_summary:
+                    for key, value in obj.items():
+                        _set_nested(summary, key, value)
+                records.append(
+                    (
+                        run,
+                        step,
+                        jsonrows.dumps_keys(list(obj)),
+                        text or jsonrows.dumps(obj),
+                    )
+                )
+                last = step
+            c.executemany(
+                "INSERT INTO history (run_id, step, keys, row) VALUES (?, ?, ?, ?)",
+                records,
+            )
+            keys_text = jsonrows.dumps(
+                {
+                    k: {
+                        "typeCounts": [
+                            {"type": t, "count": n} for t, n in kinds.items()
+                        ]
+                    }
+                    for k, kinds in counts.items()
+                }
+            )
+            c.execute(
+                "UPDATE runs SET history_keys=?, last_step=?, "
+                "history_line_count=history_line_count+? WHERE id=?",
+                (keys_text, last, len(records), run),
+            )
+            if update_summary and records:
+                c.execute(
+                    "UPDATE runs SET summary_metrics=?, summary_metrics_q=? WHERE id=?",
+                    (jsonrows.dumps(summary), jsonrows.dumps_query(summary), run),
+                )
+            return len(records)
+
+    def log_events(self, run: int, rows: Iterable[Row]) -> int:
+        """Append system-metrics rows (each with ``_timestamp``); returns the count.
+
+        The run's ``systemMetrics`` takes each non-underscore key's last value.
+        """
+        with self._db.transaction() as c:
+            state = c.execute(
+                "SELECT system_metrics, (SELECT max(seq) FROM events WHERE run_id=?) "
+                "FROM runs WHERE id=?",
+                (run, run),
+            ).fetchone()
+            if state is None:
+                raise StoreError(f"no run with storage id {run}")
+            system: dict[str, Any] = jsonrows.loads(state[0])
+            seq = -1 if state[1] is None else int(state[1])
+            records: list[tuple[int, int, float, str]] = []
+            for row in rows:
+                obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
+                stamp = obj.get("_timestamp") if isinstance(obj, dict) else None
+                if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+                    raise StoreError(
+                        f"an event row needs a numeric _timestamp: {row!r:.80}"
+                    )
+                seq += 1
+                text = row if isinstance(row, str) else jsonrows.dumps(obj)
+                records.append((run, seq, float(stamp), text))
+                system.update((k, v) for k, v in obj.items() if not k.startswith("_"))
+            c.executemany(
+                "INSERT INTO events (run_id, seq, timestamp, row) VALUES (?, ?, ?, ?)",
+                records,
+            )
+            c.execute(
+                "UPDATE runs SET system_metrics=? WHERE id=?",
+                (jsonrows.dumps(system), run),
+            )
+            return len(records)
+
+
+def _set_nested(target: dict[str, Any], dotted: str, value: Any) -> None:
+    """``target[a][b] = value`` for ``a.b``; a non-dict in the way is replaced."""
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    target[leaf] = value
+
+
+def _type_counts(history_keys: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """The stored historyKeys as ``{key: {type: count}}``, for updating."""
+    counts: dict[str, dict[str, int]] = {}
+    for key, info in history_keys.items():
+        per_key = counts.setdefault(key, {})
+        for entry in info.get("typeCounts", []):
+            per_key[entry["type"]] = entry["count"]
+    return counts
