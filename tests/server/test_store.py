@@ -304,3 +304,91 @@ def test_summary_nests_dotted_history_keys_so_filters_find_them(store: Store) ->
     ]:
         query = count_runs(project, filters)
         assert store.conn.execute(query.sql, query.params).fetchone()[0] == expected
+
+
+def _run_names(store: Store) -> list[str]:
+    return [r[0] for r in store.conn.execute("SELECT name FROM runs ORDER BY name")]
+
+
+def test_transaction_commits_a_group_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "runs.db")
+    store.projects.create("e", "p")
+    with store.transaction():
+        run = store.runs.add("e/p", "r1")
+        store.history.log(run, [{"loss": 1.0}])
+        store.runs.add("e/p", "r2")
+        # Nothing is committed yet: a second connection sees no run.
+        assert store.conn.in_transaction
+        with sqlite3.connect(store.path) as other:
+            assert other.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+    assert not store.conn.in_transaction
+    with sqlite3.connect(store.path) as other:
+        assert other.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2
+    assert _run_names(store) == ["r1", "r2"]
+    store.close()
+
+
+def test_transaction_rolls_the_whole_group_back(store: Store) -> None:
+    with pytest.raises(StoreError, match="steps must increase"), store.transaction():
+        run = store.runs.add("e/p", "r1")
+        store.history.log(run, [{"_step": 5}, {"_step": 1}])
+    assert _run_names(store) == []
+    assert store.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0] == 0
+
+
+def test_a_caught_failure_inside_a_transaction_undoes_only_its_writes(
+    store: Store,
+) -> None:
+    with store.transaction():
+        run = store.runs.add("e/p", "r1")
+        with pytest.raises(StoreError):
+            store.history.log(run, [{"_step": 0}, {"_step": 0}])
+        store.history.log(run, [{"_step": 3, "loss": 2.0}])
+    rows = store.conn.execute("SELECT step FROM history").fetchall()
+    assert [r[0] for r in rows] == [3]
+    assert _run_names(store) == ["r1"]
+
+
+def test_update_run_fields(store: Store) -> None:
+    run = store.runs.add(
+        "e/p",
+        "r1",
+        state="running",
+        config={"lr": 0.1},
+        tags=["a"],
+        created_at="2024-05-01T12:00:00",
+    )
+    store.runs.update(
+        run,
+        state="finished",
+        summary={"loss": math.nan},
+        config={"lr": 0.2},
+        tags=["b", "c"],
+        heartbeat_at="2024-05-01T13:00:00+01:00",
+        updated_at="2024-05-01T12:30:00",
+    )
+    row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
+    assert row["state"] == "finished"
+    assert row["summary_metrics"] == '{"loss":NaN}'
+    assert json.loads(row["summary_metrics_q"]) == {"loss": "NaN"}
+    assert json.loads(row["config"]) == {"lr": {"value": 0.2, "desc": None}}
+    assert json.loads(row["config_q"]) == {"lr": {"value": 0.2, "desc": None}}
+    assert json.loads(row["tags"]) == ["b", "c"]
+    assert row["created_at"] == "2024-05-01T12:00:00"  # not given: unchanged
+    assert row["heartbeat_at"] == "2024-05-01T12:00:00"  # to UTC
+    assert row["updated_at"] == "2024-05-01T12:30:00"
+
+
+def test_update_run_leaves_unnamed_fields_and_refuses_unknown_runs(
+    store: Store,
+) -> None:
+    run = store.runs.add("e/p", "r1", summary={"x": 1}, tags=["a"])
+    store.runs.update(run, state="crashed")
+    row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
+    assert row["state"] == "crashed"
+    assert json.loads(row["summary_metrics"]) == {"x": 1}
+    assert json.loads(row["tags"]) == ["a"]
+    with pytest.raises(StoreError, match="no run with storage id 999"):
+        store.runs.update(999, state="finished")
+    with pytest.raises(StoreError, match="tags must be a list"):
+        store.runs.update(run, tags="a")

@@ -1,0 +1,129 @@
+"""Imports point one way: down the server's layers, never between the packages.
+
+Every module of every package is read with ``ast`` (imports inside functions
+and ``TYPE_CHECKING`` blocks count too), so a module or subpackage added later
+is checked without touching this file; a new subpackage of ``runs_server``
+must be given a layer in ``SERVER_LAYERS`` first.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = {
+    "runs_gql": ROOT / "generated" / "runs_gql",
+    "runs_client": ROOT / "runs_client",
+    "runs_server": ROOT / "runs_server",
+    "runs_cli": ROOT / "runs_cli",
+}
+# Which of our packages each one may import (besides itself).
+MAY_IMPORT = {
+    "runs_gql": set(),
+    "runs_client": {"runs_gql"},
+    "runs_server": set(),
+    "runs_cli": {"runs_client", "runs_gql", "runs_server"},
+}
+# runs_server's parts by layer, as in its __init__ docstring: a part may import
+# only itself and parts of lower layers (same layer: side by side, no imports).
+SERVER_LAYERS = {
+    "__init__": 5,
+    "__main__": 6,  # runs command
+    "command": 5,
+    "http": 4,
+    "graphql": 3,
+    "listing": 2,
+    "history": 2,
+    "loaders": 2,
+    "store": 1,
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package, folder in PACKAGES.items():
+        for path in sorted(folder.rglob("*.py")):
+            parts = [package, *path.relative_to(folder).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path) -> set[str]:
+    """Our modules ``path`` imports (``from p import n``: ``p.n`` if a module)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                names.add(full if full in MODULES else node.module)
+    return {n for n in names if n.split(".")[0] in PACKAGES}
+
+
+GRAPH = {name: _imports(path) for name, path in MODULES.items()}
+
+
+def _server_part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_server_part_has_a_layer() -> None:
+    parts = {_server_part(m) for m in MODULES if m.startswith("runs_server")}
+    undeclared = parts - SERVER_LAYERS.keys()
+    assert not undeclared, f"give these runs_server parts a layer: {undeclared}"
+
+
+def test_packages_import_only_what_they_may() -> None:
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        for target in targets
+        if (src := module.split(".")[0]) != (dst := target.split(".")[0])
+        and dst not in MAY_IMPORT[src]
+    ]
+    assert not bad
+
+
+def test_server_layers_point_down() -> None:
+    bad = []
+    for module, targets in GRAPH.items():
+        if not module.startswith("runs_server"):
+            continue
+        src = _server_part(module)
+        for target in targets:
+            dst = _server_part(target)
+            upward = SERVER_LAYERS[dst] >= SERVER_LAYERS[src]
+            if target.startswith("runs_server") and dst != src and upward:
+                bad.append(f"{module} imports {target}")
+    assert not bad, "a lower (or same) layer imported: " + "; ".join(bad)
+
+
+def test_no_import_cycles() -> None:
+    # Depth-first search over module imports; a back edge is a cycle.
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(GRAPH.get(module, ())):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            cycle = visit(module)
+            assert cycle is None, " -> ".join(cycle)
