@@ -4,7 +4,7 @@ Run ``.venv/bin/python benchmarks/server_speed.py`` (``--quick`` for a small
 version, ``--help`` for the knobs). See ``benchmarks/README.md`` for how to read
 the numbers.
 
-What is measured (issue 3, "Speed"):
+What is measured:
 
 * server time: the ``Server-Timing`` header of a live server (uvicorn on a free
   loopback port, in a thread of this process) answering one GraphQL request

@@ -6,8 +6,9 @@ then the sort-key components as trailing columns ``_sort_key0``,
 ``_sort_key1``, ... (all named with the prefix ``SORT_COLUMN_PREFIX``; none for
 ``order="name"``). Pass a returned row to ``cursor_for`` for its cursor.
 
-Connections that run these queries need ``install_functions`` (for ``$regex``)
-and ``row_factory = sqlite3.Row`` (for ``cursor_for``).
+Connections that run these queries need ``install_functions`` (for ``$regex``;
+a ``Store``'s connection has it) and ``row_factory = sqlite3.Row`` (for
+``cursor_for``).
 """
 
 from __future__ import annotations
