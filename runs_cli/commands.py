@@ -165,6 +165,7 @@ def export(
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # no bar in logs and pipes
     )
     task = progress.add_task("histories", total=None)
     with progress:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from runs_cli.errors import CliError
+from runs_cli.errors import EXIT_ERROR, CliError
 from runs_client import Run, Runs
 
 if TYPE_CHECKING:
@@ -238,10 +238,28 @@ def _table(rows: list[dict[str, Any]], columns: dict[str, ColumnType]) -> pa.Tab
     return pa.Table.from_pydict(data, schema=arrow_schema(columns))
 
 
+def _output_error(path: Path, exc: OSError) -> CliError:
+    # pyarrow's errors carry no errno or filename, only a "Detail: " text.
+    text = str(exc)
+    reason = text.split("Detail: ")[-1] if "Detail: " in text else exc.strerror or text
+    return CliError(
+        f"cannot write {path}: {reason}; choose another path with -o.",
+        exit_code=EXIT_ERROR,
+    )
+
+
 class _Writer:
     """One output, opened before the first page and closed after the last."""
 
     def __init__(self, path: Path, kind: OutputKind, columns: dict[str, ColumnType]):
+        try:
+            self._open(path, kind, columns)
+        except OSError as exc:
+            raise _output_error(path, exc) from exc
+
+    def _open(
+        self, path: Path, kind: OutputKind, columns: dict[str, ColumnType]
+    ) -> None:
         self.path, self.kind, self.columns = path, kind, columns
         self.files = 0
         self._writer: Any = None
@@ -261,6 +279,12 @@ class _Writer:
             self._text = path.open("w", encoding="utf-8")
 
     def write(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            self._write(rows)
+        except OSError as exc:
+            raise _output_error(self.path, exc) from exc
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
         if self.kind == "jsonl":
             order = list(self.columns)
             for row in rows:

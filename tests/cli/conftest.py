@@ -29,23 +29,36 @@ def add_mixed_project(store: Store) -> None:
     store.create_user("cli", entity="cli")
     store.create_project("cli", "mixed", created_at="2024-02-01T00:00:00")
     ints = store.add_run(
-        MIXED, "ints", config={"opt": "adam", "lr": 0.1}, created_at="2024-02-01T00:00:01"
+        MIXED,
+        "ints",
+        config={"opt": "adam", "lr": 0.1},
+        created_at="2024-02-01T00:00:01",
     )
     store.log_history(
         ints,
-        [{"_step": s, "count": s * 2, "note": "n", "loss": 1.0 / (s + 1)} for s in range(6)],
+        [
+            {"_step": s, "count": s * 2, "note": "n", "loss": 1.0 / (s + 1)}
+            for s in range(6)
+        ],
     )
     floats = store.add_run(
-        MIXED, "floats", config={"opt": "sgd", "lr": 0.01}, created_at="2024-02-01T00:00:02"
+        MIXED,
+        "floats",
+        config={"opt": "sgd", "lr": 0.01},
+        created_at="2024-02-01T00:00:02",
     )
     rows: list[dict[str, object]] = [
-        {"_step": s, "count": s + 0.5, "note": s, "loss": 2.0 / (s + 1)} for s in range(4)
+        {"_step": s, "count": s + 0.5, "note": s, "loss": 2.0 / (s + 1)}
+        for s in range(4)
     ]
     rows[1]["loss"] = math.nan
     rows[3]["img"] = {"_type": "image-file", "path": "media/a.png", "width": 4}
     store.log_history(floats, rows)
     third = store.add_run(
-        MIXED, "third", config={"opt": "adam", "lr": 0.1}, created_at="2024-02-01T00:00:03"
+        MIXED,
+        "third",
+        config={"opt": "adam", "lr": 0.1},
+        created_at="2024-02-01T00:00:03",
     )
     store.log_history(
         third, [{"_step": s, "loss": 3.0 / (s + 1)} for s in range(0, 10, 2)]

@@ -28,7 +28,9 @@ def expected_rows(live: Live, project: str, **kwargs: Any) -> list[dict[str, Any
 def same(exported: Any, original: Any) -> bool:
     """A value written to a typed column still means the logged value."""
     if original is None or (isinstance(original, float) and math.isnan(original)):
-        return exported is None or (isinstance(exported, float) and math.isnan(exported))
+        return exported is None or (
+            isinstance(exported, float) and math.isnan(exported)
+        )
     if isinstance(original, bool) or isinstance(original, str):
         return bool(exported == original)
     if isinstance(original, (int, float)):
@@ -43,7 +45,12 @@ def assert_same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> N
     for g, w in zip(got, want, strict=True):
         assert g["run_id"] == w["run_id"]
         for key in set(g) | set(w):
-            assert same(g.get(key), w.get(key)), (w["run_id"], key, g.get(key), w.get(key))
+            assert same(g.get(key), w.get(key)), (
+                w["run_id"],
+                key,
+                g.get(key),
+                w.get(key),
+            )
 
 
 MIXED_SCHEMA = {
@@ -57,16 +64,22 @@ MIXED_SCHEMA = {
 
 
 @pytest.mark.parametrize("project", [MIXED, EXACT])
-def test_parquet_equals_histories(cli: Any, live: Live, tmp_path: Path, project: str) -> None:
+def test_parquet_equals_histories(
+    cli: Any, live: Live, tmp_path: Path, project: str
+) -> None:
     out = tmp_path / "h.parquet"
     done = cli("histories", project, "--samples", "50", "-o", str(out))
     assert done.code == 0, done.err
     want = expected_rows(live, project, samples=50)
     table = pq.read_table(out)
     assert_same_rows(table.to_pylist(), want)
-    assert done.out.strip().splitlines()[-1].startswith(
-        f"wrote {len({r['run_id'] for r in want}) if project == MIXED else 3} runs, "
-        f"{len(want)} rows to {out} ("
+    assert (
+        done.out.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"wrote {len({r['run_id'] for r in want}) if project == MIXED else 3} runs, "
+            f"{len(want)} rows to {out} ("
+        )
     )
     if project == MIXED:
         assert {f.name: f.type for f in table.schema} == MIXED_SCHEMA
@@ -77,9 +90,10 @@ def test_csv_equals_histories(cli: Any, live: Live, tmp_path: Path) -> None:
     out = tmp_path / "h.csv"
     assert cli("histories", MIXED, "-o", str(out)).code == 0
     table = pacsv.read_csv(
-        out, convert_options=pacsv.ConvertOptions(
+        out,
+        convert_options=pacsv.ConvertOptions(
             column_types=MIXED_SCHEMA, strings_can_be_null=True
-        )
+        ),
     )
     assert_same_rows(table.to_pylist(), expected_rows(live, MIXED))
 
