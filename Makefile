@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make test` (and `make demo` once it exists).
+# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,15 +7,25 @@ STAMP := $(VENV)/.installed
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
 
-.PHONY: install generate check-generated lint test sdk-venv bench
+.PHONY: install demo generate check-generated lint test sdk-venv bench
 
 install: $(STAMP)
 
+# The editable install's import hook is invisible to type checkers, which
+# would see runs_client as Any outside the repository: the .pth file's plain
+# path entries let mypy and pyright resolve runs_client and runs_gql anywhere.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/generated" > \
+	  "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/runs_client_paths.pth"
 	touch $(STAMP)
+
+# The main job: a local server with demo data, a runs table, a Parquet export
+# and a plot in ./demo-output/.
+demo: $(STAMP)
+	$(BIN)/runs-client demo
 
 generate: $(STAMP)
 	$(BIN)/python codegen/generate.py

@@ -1,32 +1,332 @@
-"""Entry point of the ``runs-client`` command."""
+"""Entry point of the ``runs-client`` command (click, rich for output).
+
+Each command is a thin shell over a function of its own module (``export``,
+``plot``, ``demo``, ``schema_check``) so that ``demo`` runs the very same code.
+The server (``runs_server``) is imported only by ``serve`` and ``load``.
+"""
 
 from __future__ import annotations
 
-import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from runs_server.command import add_serve_arguments
+import click
+from rich.console import Console
+
+from runs_cli.errors import EXIT_USAGE, describe
+from runs_cli.options import client_options, common_options, open_api, parse_filters
+from runs_cli.table import OutputFormat
+
+__all__ = ["cli", "main"]
+
+PROG = "runs-client"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="runs-client", description="A typed client for the W&B runs API."
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = commands.add_parser(
-        "serve",
-        help="run the local W&B-compatible server",
-        description="Run the local W&B-compatible GraphQL server on SQLite.",
-    )
-    add_serve_arguments(serve)
-    return parser
+def _filter_options(command: Any) -> Any:
+    command = click.option(
+        "--where",
+        "where",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Keep runs where KEY equals VALUE (JSON, else text); repeatable. "
+        "Bare keys are config keys; summary.KEY and run fields (state, tags...) "
+        "work too.",
+    )(command)
+    command = click.option(
+        "--filter",
+        "filter_json",
+        metavar="JSON",
+        help='A MongoDB-style filter, e.g. \'{"state": "finished"}\'.',
+    )(command)
+    return command
+
+
+def _order(order: str) -> str:
+    sign = order[0] if order[:1] in ("+", "-") else "+"
+    key = order.lstrip("+-")
+    if key.startswith("summary."):
+        key = "summary_metrics." + key.removeprefix("summary.")
+    return sign + key
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="A typed, fast client for the W&B runs API, and a local W&B-compatible "
+    "server.\n\nStart with: runs-client demo",
+)
+@common_options
+def cli() -> None:
+    pass
+
+
+@cli.command("runs")
+@click.argument("path", metavar="ENTITY/PROJECT")
+@_filter_options
+@click.option("--order", default="+created_at", help="e.g. -summary.loss, +lr.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
+@click.option(
+    "--columns",
+    "columns",
+    multiple=True,
+    metavar="NAMES",
+    help="Config/summary columns to show (comma-separated or repeated), "
+    "e.g. lr,summary.loss; default: a few of each (all for csv/json).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@client_options
+def runs_command(
+    path: str,
+    filter_json: str | None,
+    where: tuple[str, ...],
+    order: str,
+    limit: int | None,
+    columns: tuple[str, ...],
+    fmt: OutputFormat,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+) -> None:
+    """A table of the runs of a project: id, name, state, created, config
+    and summary columns."""
+    from runs_cli.commands import show_runs
+
+    with open_api(base_url, api_key, max_retries) as api:
+        show_runs(
+            api,
+            path,
+            filters=parse_filters(filter_json, where),
+            order=_order(order),
+            limit=limit,
+            columns=_split(columns),
+            fmt=fmt,
+        )
+
+
+@cli.command("run")
+@click.argument("path", metavar="ENTITY/PROJECT/RUN_ID")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@client_options
+def run_command(
+    path: str,
+    fmt: str,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+) -> None:
+    """One run's fields, config and summary."""
+    from runs_cli.commands import show_run
+
+    with open_api(base_url, api_key, max_retries) as api:
+        show_run(api, path, fmt)
+
+
+@cli.command("histories")
+@click.argument("path", metavar="ENTITY/PROJECT")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
+    help="out.parquet, out.csv, out.jsonl, or a folder/ (one Parquet per page).",
+)
+@click.option("--keys", multiple=True, help="Only these keys (comma-separated).")
+@click.option("--samples", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--x", "x_axis", default="_step", show_default=True)
+@click.option("--stream", type=click.Choice(["default", "system"]), default="default")
+@click.option("--per-page", type=click.IntRange(min=1), default=50, show_default=True)
+@_filter_options
+@click.option("--order", default="+created_at")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
+@client_options
+def histories_command(
+    path: str,
+    output: str,
+    keys: tuple[str, ...],
+    samples: int,
+    x_axis: str,
+    stream: str,
+    per_page: int,
+    filter_json: str | None,
+    where: tuple[str, ...],
+    order: str,
+    limit: int | None,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+) -> None:
+    """Export the sampled histories of a project's runs to one file."""
+    from runs_cli.commands import export
+
+    with open_api(base_url, api_key, max_retries) as api:
+        export(
+            api,
+            path,
+            output,
+            filters=parse_filters(filter_json, where),
+            order=_order(order),
+            limit=limit,
+            keys=_split(keys),
+            samples=samples,
+            x_axis=x_axis,
+            stream="system" if stream == "system" else "default",
+            per_page=per_page,
+        )
+
+
+@cli.command("plot")
+@click.argument("path", metavar="ENTITY/PROJECT")
+@click.option("--key", required=True, help="The metric to plot, e.g. loss.")
+@click.option("--x", "x_axis", default="_step", show_default=True)
+@click.option("--group-by", help="A runs column, e.g. config.optimizer.name.")
+@click.option(
+    "--smooth",
+    type=click.IntRange(min=1),
+    default=1,
+    help="Rolling mean over N points.",
+)
+@click.option("--samples", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("-o", "--output", required=True, metavar="FILE.png")
+@click.option("--title", help="Figure title (default: says what is drawn).")
+@_filter_options
+@click.option("--order", default="+created_at")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
+@client_options
+def plot_command(
+    path: str,
+    key: str,
+    x_axis: str,
+    group_by: str | None,
+    smooth: int,
+    samples: int,
+    output: str,
+    title: str | None,
+    filter_json: str | None,
+    where: tuple[str, ...],
+    order: str,
+    limit: int | None,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+) -> None:
+    """Plot a metric: one line per run, or mean and spread per group."""
+    from runs_cli.commands import plot
+
+    with open_api(base_url, api_key, max_retries) as api:
+        plot(
+            api,
+            path,
+            output,
+            key=key,
+            x_axis=x_axis,
+            group_by=group_by,
+            smooth=smooth,
+            samples=samples,
+            title=title,
+            filters=parse_filters(filter_json, where),
+            order=_order(order),
+            limit=limit,
+        )
+
+
+@cli.command(
+    "serve",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+    short_help="Run the local W&B-compatible server (see serve --help).",
+)
+@click.pass_context
+def serve_command(ctx: click.Context) -> None:
+    """Run the local W&B-compatible GraphQL server on SQLite.
+
+    Its flags are defined once, with ``python -m runs_server``.
+    """
+    from runs_server.command import main as serve_main
+
+    sys.exit(serve_main(ctx.args, prog=f"{PROG} serve"))
+
+
+@cli.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", required=True, metavar="PATH", help="SQLite file to load into.")
+@common_options
+def load_command(file: str, db: str) -> None:
+    """Load runs from a JSON Lines file into a server store (format: README)."""
+    from runs_server.command import load_file
+
+    code = load_file(db, file, prog=f"{PROG} load")
+    if code:
+        sys.exit(code)
+
+
+@cli.command("demo")
+@click.option(
+    "--output",
+    "-o",
+    default="demo-output",
+    show_default=True,
+    metavar="FOLDER",
+    help="Where the table, the Parquet file and the plot go.",
+)
+@common_options
+def demo_command(output: str) -> None:
+    """Start the server with demo data, then list, export and plot its runs."""
+    from runs_cli.demo import run_demo
+
+    run_demo(Path(output))
+
+
+@cli.command("schema-check")
+@client_options
+def schema_check_command(
+    base_url: str | None, api_key: str | None, max_retries: int | None
+) -> None:
+    """Check every operation the client sends against the server's schema."""
+    from runs_cli.schema_check import check_server
+
+    with open_api(base_url, api_key, max_retries) as api:
+        problems = check_server(api)
+    if problems:
+        for problem in problems:
+            click.echo(problem)
+        raise SystemExit(1)
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        from runs_server.command import run_serve  # the server loads only here
-
-        return run_serve(args)
-    parser.print_help()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name=PROG, standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as mistake:
+        mistake.show()
+        return mistake.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    except Exception as exc:
+        if debug:
+            raise
+        try:
+            message, code = describe(exc)
+        except Exception:
+            raise exc from None  # a bug, not a user mistake: show the traceback
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"{PROG}: error: {message}", markup=False
+        )
+        return code
     return 0

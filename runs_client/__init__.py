@@ -30,6 +30,7 @@ from ._exceptions import (
 from ._transport import RetryingClient
 from .api import Api
 from .run import Run, RunUser
+from .run_table import runs_frame
 from .runs import Runs
 from .sweep import Sweep
 
@@ -62,4 +63,5 @@ __all__ = [
     "TimeoutError",
     "ViewerViewer",
     "__version__",
+    "runs_frame",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from typing import Any
 
 # Only argparse at import time: ``runs-client`` builds its parser from this
 # module and must not pay for the server (ariadne, uvicorn) unless it serves.
@@ -44,10 +45,69 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument(
         "--fault-seed", type=int, default=0, help="seed of the fault RNG"
     )
+    parser.add_argument(
+        "--load",
+        metavar="FILE.jsonl",
+        action="append",
+        default=[],
+        help="load runs from a JSON Lines file (format: README); repeatable",
+    )
+    parser.add_argument(
+        "--schema",
+        metavar="PATH",
+        help="serve this SDL file instead of the shipped schema (to try a "
+        "schema change, or test schema-check)",
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn log level")
+    parser.add_argument("--version", action="version", version=_version())
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return f"runs-client {metadata.version('runs-client')}"
+    except metadata.PackageNotFoundError:
+        return "runs-client (not installed)"
+
+
+def _error(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _load(store: Any, path: str) -> dict[str, int]:
+    """Load one JSON Lines file; ``StoreError``/``OSError`` name the line or file."""
+    from runs_server.loaders.jsonl import load_jsonl
+
+    return dict(load_jsonl(store, path))
+
+
+def load_file(db: str, path: str, prog: str = "runs-client load") -> int:
+    """``runs-client load FILE --db PATH``: load, print what was loaded."""
+    from runs_server.store import Store, StoreError
+
+    try:
+        with Store(db) as store:
+            counts = _load(store, path)
+    except StoreError as exc:
+        return _error(prog, f"{path}: {exc}; fix that line and load again.")
+    except (OSError, sqlite3.Error) as exc:
+        return _error(prog, f"cannot load {path} into {db}: {exc}")
+    loaded = ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "nothing"
+    print(f"loaded {loaded} from {path} into {db}")
+    return 0
+
+
+def _schema_from(path: str) -> Any:
+    """The executable schema of an SDL file, with the server's resolvers."""
+    from runs_server.graphql.schema import schema_from_sdl
+
+    with open(path, encoding="utf-8") as sdl:
+        return schema_from_sdl(sdl.read())
+
+
+def run_serve(args: argparse.Namespace, prog: str = "runs-client serve") -> int:
     """Open the store, seed it if asked, bind, print the URL and serve."""
     from runs_server.http.app import RunsServerApp, ServerConfig
     from runs_server.http.auth import is_loopback
@@ -67,22 +127,39 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         store = Store(args.db)
     except (ValueError, StoreError) as exc:
-        print(f"runs-client serve: {exc}", file=sys.stderr)
-        return 2
+        return _error(prog, str(exc))
     except sqlite3.Error as exc:
-        print(f"runs-client serve: cannot open {args.db}: {exc}", file=sys.stderr)
-        return 2
+        return _error(prog, f"cannot open {args.db}: {exc}")
     require_auth = args.require_auth or not is_loopback(args.host)
     demo = seed_demo(store) if args.demo else None
+    schema = None
+    notes: list[str] = []  # printed after the banner's first line
+    try:
+        for path in args.load:
+            counts = _load(store, path)
+            loaded = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            notes.append(f"loaded {loaded or 'nothing'} from {path}")
+        if args.schema is not None:
+            schema = _schema_from(args.schema)
+    except StoreError as exc:
+        store.close()
+        return _error(prog, f"{exc}; fix that line and start again.")
+    except OSError as exc:
+        store.close()
+        return _error(prog, f"cannot read {exc.filename}: {exc.strerror}")
+    except Exception as exc:  # graphql-core's and ariadne's schema errors
+        store.close()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return _error(
+            prog,
+            f"--schema {args.schema} is not a schema the server can serve: "
+            f"{type(exc).__name__}: {first}",
+        )
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
-        print(
-            f"runs-client serve: cannot bind {args.host}:{args.port}: {exc}",
-            file=sys.stderr,
-        )
         store.close()
-        return 2
+        return _error(prog, f"cannot bind {args.host}:{args.port}: {exc}")
     url = url_of(sock)
     app = RunsServerApp(
         store,
@@ -90,7 +167,12 @@ def run_serve(args: argparse.Namespace) -> int:
             require_auth=require_auth, latency_ms=args.latency_ms, faults=faults
         ),
     )
+    if schema is not None:
+        app.schema = schema
+        notes.append(f"serving the schema in {args.schema}")
     print(f"runs_server listening on {url} (GraphQL at {url}/graphql)")
+    for note in notes:
+        print(note)
     if demo is not None:
         print(f"demo project: {demo.entity}/{demo.project} ({demo.runs} runs)")
     if require_auth:
@@ -111,10 +193,15 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(prog: str = "python -m runs_server") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m runs_server",
-        description="A local W&B-compatible GraphQL server.",
+        prog=prog,
+        description="A local W&B-compatible GraphQL server on SQLite. It keeps "
+        "its terminal: stop it with Ctrl-C.",
     )
     add_serve_arguments(parser)
-    return run_serve(parser.parse_args(argv))
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m runs_server") -> int:
+    return run_serve(build_parser(prog).parse_args(argv), prog)

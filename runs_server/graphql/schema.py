@@ -25,7 +25,10 @@ def schema_sdl() -> str:
 
 @functools.cache
 def executable_schema() -> GraphQLSchema:
-    schema: GraphQLSchema = make_executable_schema(
-        schema_sdl(), *BINDABLES, run_type, *SCALARS
-    )
+    return schema_from_sdl(schema_sdl())
+
+
+def schema_from_sdl(sdl: str) -> GraphQLSchema:
+    """The server's resolvers bound to ``sdl`` (``serve --schema`` serves a copy)."""
+    schema: GraphQLSchema = make_executable_schema(sdl, *BINDABLES, run_type, *SCALARS)
     return schema

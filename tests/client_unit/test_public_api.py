@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "runs_client._transport",
     "runs_client.api",
     "runs_client.run",
+    "runs_client.run_table",
     "runs_client.runs",
     "runs_client.sweep",
 ]
@@ -31,6 +32,7 @@ NOT_REEXPORTED = {
     },
     "runs_client._transport": {"parse_retry_after"},
     "runs_client.run": {"fetch_run"},
+    "runs_client.run_table": {"RUN_COLUMNS", "flatten", "run_row"},
     "runs_client.sweep": {"app_url", "fetch_sweep"},
 }
 

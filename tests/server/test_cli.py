@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runs_cli.main import build_parser
+from runs_server.command import build_parser
 from runs_server.store import Store
 from runs_server.store.ddl import SCHEMA_VERSION
 
@@ -78,9 +78,9 @@ def test_newer_db_file_is_refused_clearly(tmp_path: Path) -> None:
 
 
 def test_runs_client_serve_arguments() -> None:
+    # ``runs-client serve`` hands its arguments to this same parser.
     args = build_parser().parse_args(
         [
-            "serve",
             "--db",
             "x.db",
             "--port",
@@ -93,6 +93,6 @@ def test_runs_client_serve_arguments() -> None:
             "0.1",
         ]
     )
-    assert (args.command, args.db, args.port, args.demo) == ("serve", "x.db", 0, True)
+    assert (args.db, args.port, args.demo) == ("x.db", 0, True)
     assert (args.latency_ms, args.require_auth, args.fault_429) == (5.0, True, 0.1)
-    assert (args.host, build_parser().parse_args(["serve"]).port) == ("127.0.0.1", 8080)
+    assert (args.host, build_parser().parse_args([]).port) == ("127.0.0.1", 8080)

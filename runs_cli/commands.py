@@ -1,0 +1,244 @@
+"""What the client commands do, as functions over an ``Api`` (``demo`` reuses them)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from runs_cli.errors import CliError
+from runs_cli.export import (
+    ExportResult,
+    Stream,
+    export_histories,
+    history_pages,
+    union_columns,
+)
+from runs_cli.options import resolve_column
+from runs_cli.table import OutputFormat, cell, make_console, print_frame
+from runs_client import Api, Runs, runs_frame
+from runs_client.run_table import RUN_COLUMNS, run_row
+
+__all__ = ["export", "human_size", "plot", "select_runs", "show_run", "show_runs"]
+
+# Shown by default in a table: the run, then a few config and summary values.
+BASE_COLUMNS = ("id", "name", "state", "created_at")
+DEFAULT_CONFIG_COLUMNS = 3
+DEFAULT_SUMMARY_COLUMNS = 3
+
+
+def select_runs(
+    api: Api,
+    path: str,
+    *,
+    filters: dict[str, Any] | None,
+    order: str,
+    limit: int | None,
+) -> Runs | list[Any]:
+    """The runs to work on: all of ``api.runs(...)``, or only its first ``limit``."""
+    per_page = min(limit, 500) if limit else 100
+    runs = api.runs(path, filters=filters, order=order, per_page=per_page)
+    if limit is None:
+        return runs
+    return runs[:limit]
+
+
+def _default_columns(frame: pd.DataFrame) -> list[str]:
+    def scalar(name: str) -> bool:
+        values = frame[name].dropna()
+        return bool(len(values)) and all(
+            isinstance(v, (int, float, str, bool)) for v in values
+        )
+
+    config = [c for c in frame.columns if c.startswith("config.") and scalar(c)]
+    summary = [
+        c
+        for c in frame.columns
+        if c.startswith("summary.")
+        and not c.startswith("summary._")
+        and pd.api.types.is_numeric_dtype(frame[c].dtype)
+    ]
+    return [
+        *BASE_COLUMNS,
+        *config[:DEFAULT_CONFIG_COLUMNS],
+        *summary[:DEFAULT_SUMMARY_COLUMNS],
+    ]
+
+
+def show_runs(
+    api: Api,
+    path: str,
+    *,
+    filters: dict[str, Any] | None = None,
+    order: str = "+created_at",
+    limit: int | None = None,
+    columns: list[str] | None = None,
+    fmt: OutputFormat = "table",
+    console: Console | None = None,
+) -> pd.DataFrame:
+    """Print the runs table; returns the full frame it was cut from."""
+    runs = select_runs(api, path, filters=filters, order=order, limit=limit)
+    frame = runs_frame(runs)
+    if columns:
+        chosen = [*BASE_COLUMNS]
+        chosen += [resolve_column(c, list(frame.columns), "--columns") for c in columns]
+        shown = frame[list(dict.fromkeys(chosen))]
+    elif fmt == "table":
+        shown = frame[_default_columns(frame)]
+    else:
+        shown = frame
+    title = f"{path}: {len(frame)} runs" + (f" (first {limit})" if limit else "")
+    print_frame(shown, fmt, title=title, console=console)
+    return frame
+
+
+def show_run(api: Api, path: str, fmt: str, console: Console | None = None) -> None:
+    run = api.run(path)
+    row = run_row(run)
+    if fmt == "json":
+        fields = {k: row[k] for k in RUN_COLUMNS}
+        fields["created_at"] = run.created_at.isoformat()
+        document = {**fields, "url": run.url, "config": run.config}
+        document["summary"] = run.summary
+        print(json.dumps(document, default=str))
+        return
+    console = console or make_console()
+    head = Table(title=f"run {'/'.join(run.path)}", show_header=False)
+    head.add_column("field", style="bold")
+    head.add_column("value")
+    for name in RUN_COLUMNS:
+        head.add_row(name, cell(row[name]))
+    head.add_row("url", run.url)
+    console.print(head)
+    for prefix in ("config", "summary"):
+        table = Table(title=prefix, show_header=False)
+        table.add_column("key", style="bold")
+        table.add_column("value")
+        for name, value in row.items():
+            if name.startswith(prefix + "."):
+                table.add_row(name.removeprefix(prefix + "."), cell(value))
+        console.print(table)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def export(
+    api: Api,
+    path: str,
+    output: str,
+    *,
+    filters: dict[str, Any] | None = None,
+    order: str = "+created_at",
+    limit: int | None = None,
+    keys: list[str] | None = None,
+    samples: int = 500,
+    x_axis: str = "_step",
+    stream: Stream = "default",
+    per_page: int = 50,
+    console: Console | None = None,
+) -> ExportResult:
+    """Export histories with a progress bar (on stderr); print the summary line."""
+    runs = select_runs(api, path, filters=filters, order=order, limit=limit)
+    err = Console(stderr=True)
+    progress = Progress(
+        TextColumn("histories"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,  # no bar in logs and pipes
+    )
+    task = progress.add_task("histories", total=None)
+    with progress:
+        result = export_histories(
+            runs,
+            output,
+            samples=samples,
+            keys=keys,
+            x_axis=x_axis,
+            stream=stream,
+            page_runs=per_page,
+            on_start=lambda total: progress.update(task, total=total),
+            on_page=lambda done: progress.advance(task, done),
+        )
+    files = f" ({result.files} files)" if result.files > 1 else ""
+    (console or make_console()).print(
+        f"wrote {result.runs} runs, {result.rows} rows to {result.path}{files} "
+        f"({human_size(result.bytes)})",
+        markup=False,
+    )
+    return result
+
+
+def plot(
+    api: Api,
+    path: str,
+    output: str,
+    *,
+    key: str,
+    x_axis: str = "_step",
+    group_by: str | None = None,
+    smooth: int = 1,
+    samples: int = 500,
+    title: str | None = None,
+    filters: dict[str, Any] | None = None,
+    order: str = "+created_at",
+    limit: int | None = None,
+    console: Console | None = None,
+) -> None:
+    from runs_cli.plot import build_figure, save_figure
+
+    if not output.lower().endswith((".png", ".svg", ".pdf", ".jpg", ".jpeg")):
+        raise CliError(f"-o {output}: end the name with .png (or .svg, .pdf, .jpg).")
+    runs = select_runs(api, path, filters=filters, order=order, limit=limit)
+    run_list = list(runs)
+    if not run_list:
+        raise CliError(f"no runs in {path} match; loosen --filter/--where.")
+    union_columns(run_list, [key], x_axis, "default")  # names a key nobody logged
+    table = runs_frame(run_list)
+    group_column = None
+    if group_by is not None:
+        group_column = resolve_column(group_by, list(table.columns), "--group-by")
+    rows: list[dict[str, Any]] = []
+    for _, page in history_pages(
+        run_list,
+        samples=samples,
+        keys=[key],
+        x_axis=x_axis,
+        stream="default",
+        page_runs=100,
+    ):
+        rows.extend(page)
+    history = pd.DataFrame(rows, columns=["run_id", x_axis, key])
+    figure = build_figure(
+        history,
+        table,
+        key=key,
+        x=x_axis,
+        group_by=group_column,
+        smooth=smooth,
+        title=title,
+    )
+    save_figure(figure, output)
+    (console or make_console()).print(
+        f"wrote {output} ({len(history)} points of {len(run_list)} runs)", markup=False
+    )

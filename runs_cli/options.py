@@ -1,0 +1,156 @@
+"""Options shared by the client commands, and turning them into client calls."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from runs_cli.errors import CliError
+from runs_client import Api, __version__
+
+__all__ = [
+    "client_options",
+    "common_options",
+    "open_api",
+    "parse_filters",
+    "resolve_column",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Filter fields the server knows by their own name; any other bare key in
+# ``--where`` is a config key (``lr`` means ``config.lr``).
+_RUN_FIELDS = frozenset(
+    {
+        "name",
+        "displayName",
+        "display_name",
+        "state",
+        "tags",
+        "group",
+        "jobType",
+        "host",
+        "username",
+        "sweep",
+        "createdAt",
+        "created_at",
+        "heartbeatAt",
+        "heartbeat_at",
+        "updatedAt",
+        "updated_at",
+        "duration",
+    }
+)
+
+
+def common_options(command: F) -> F:
+    """``--version`` and ``--debug`` on every command, not only the group.
+
+    ``--debug`` is read by ``main`` before click parses anything, so a
+    failure during parsing is covered too; here it only has to be accepted.
+    """
+    command = click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        help="Show the full traceback on errors.",
+    )(command)
+    command = click.version_option(
+        __version__,
+        "--version",
+        prog_name="runs-client",
+        message="%(prog)s %(version)s",
+    )(command)
+    return command
+
+
+def client_options(command: F) -> F:
+    """Where the server is and how to authenticate: the same settings as
+    ``Api`` (flags first, then WANDB_BASE_URL / WANDB_API_KEY / netrc)."""
+    command = click.option(
+        "--max-retries",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Retries of transient failures (default: the client's).",
+    )(command)
+    command = click.option(
+        "--api-key",
+        default=None,
+        metavar="KEY",
+        help="API key (default: WANDB_API_KEY, then ~/.netrc).",
+    )(command)
+    command = click.option(
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="Server URL (default: WANDB_BASE_URL, else https://api.wandb.ai).",
+    )(command)
+    return common_options(command)
+
+
+def open_api(base_url: str | None, api_key: str | None, max_retries: int | None) -> Api:
+    if max_retries is None:
+        return Api(api_key=api_key, base_url=base_url)
+    return Api(api_key=api_key, base_url=base_url, max_retries=max_retries)
+
+
+def _value(text: str) -> Any:
+    """JSON first (``0.01``, ``true``, ``"x"``, ``[1,2]``), else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _where_key(key: str) -> str:
+    if key in _RUN_FIELDS or key.startswith(("config.", "summary_metrics.")):
+        return key
+    if key.startswith("summary."):
+        return "summary_metrics." + key.removeprefix("summary.")
+    return "config." + key
+
+
+def parse_filters(
+    filter_json: str | None, where: Sequence[str]
+) -> dict[str, Any] | None:
+    """``--filter`` (a JSON object) and ``--where KEY=VALUE`` (all must hold)."""
+    clauses: list[dict[str, Any]] = []
+    if filter_json is not None:
+        try:
+            parsed = json.loads(filter_json)
+        except ValueError as exc:
+            raise CliError(
+                f"--filter is not valid JSON ({exc}); pass an object such as "
+                '\'{"state": "finished"}\' (in single quotes for the shell).'
+            ) from None
+        if not isinstance(parsed, dict):
+            raise CliError(
+                f'--filter must be a JSON object such as \'{{"state": "finished"}}\''
+                f"; got {type(parsed).__name__}."
+            )
+        clauses.append(parsed)
+    for item in where:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(
+                f"--where {item!r} is not KEY=VALUE; e.g. --where state=finished "
+                "or --where lr=0.01 (bare keys are config keys)."
+            )
+        clauses.append({_where_key(key.strip()): _value(text)})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def resolve_column(name: str, columns: Sequence[str], option: str) -> str:
+    """A column by its name, or by a config/summary key without the prefix."""
+    for candidate in (name, f"config.{name}", f"summary.{name}"):
+        if candidate in columns:
+            return candidate
+    shown = ", ".join(c for c in columns if c != "tags")
+    raise CliError(
+        f"{option} {name!r} is not a column of these runs; choose among: {shown}."
+    )

@@ -1,0 +1,133 @@
+"""Runs as one table: run fields, then config and summary flattened to columns.
+
+``runs_frame(api.runs("team/project"))`` gives one row per run, the DataFrame
+notebooks want for comparing runs. Nested config and summary dicts become
+dotted columns (``config.optimizer.name``); W&B objects that are values, not
+namespaces (media, histograms: dicts with a ``_type`` key), stay whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import pandas as pd
+
+from ._exceptions import InvalidArgumentError
+from .frames import Columns, import_polars
+from .run import Run
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["RUN_COLUMNS", "flatten", "run_row", "runs_frame"]
+
+#: The run fields every table starts with, in this order.
+RUN_COLUMNS = (
+    "id",
+    "name",
+    "state",
+    "created_at",
+    "group",
+    "job_type",
+    "tags",
+    "user",
+    "sweep",
+)
+_DATETIME_COLUMNS = ("created_at",)
+
+
+def flatten(prefix: str, values: dict[str, Any], into: dict[str, Any]) -> None:
+    """Nested dicts to dotted keys under ``prefix``; ``_type`` dicts stay whole."""
+    for key, value in values.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict) and value and "_type" not in value:
+            flatten(name, value, into)
+        else:
+            into[name] = value
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    """One run as a flat dict: ``RUN_COLUMNS``, ``config.*``, ``summary.*``."""
+    row: dict[str, Any] = {
+        "id": run.id,
+        "name": run.name,
+        "state": run.state,
+        "created_at": run.created_at,
+        "group": run.group,
+        "job_type": run.job_type,
+        "tags": list(run.tags),
+        "user": run.user.username if run.user else None,
+        "sweep": run.sweep_name,
+    }
+    flatten("config", run.config, row)
+    summary = {k: v for k, v in run.summary.items() if k != "_wandb"}
+    flatten("summary", summary, row)
+    return row
+
+
+@overload
+def runs_frame(
+    runs: Iterable[Run], format: Literal["pandas"] = "pandas"
+) -> pd.DataFrame: ...
+
+
+@overload
+def runs_frame(runs: Iterable[Run], format: Literal["polars"]) -> pl.DataFrame: ...
+
+
+def runs_frame(
+    runs: Iterable[Run], format: Literal["pandas", "polars"] = "pandas"
+) -> pd.DataFrame | pl.DataFrame:
+    """The runs (a ``Runs`` or any iterable of ``Run``) as one DataFrame.
+
+    Columns: ``RUN_COLUMNS`` (``created_at`` as UTC datetimes), then every
+    ``config.*`` and ``summary.*`` key any run has, flattened with dots; a
+    key some runs lack is null there. Numeric columns stay numeric; columns
+    mixing types keep their Python values.
+
+    Raises:
+        InvalidArgumentError: an unknown ``format``, or polars not installed
+            for ``format="polars"``, before any request.
+    """
+    if format not in ("pandas", "polars"):
+        raise InvalidArgumentError(
+            f"format must be 'pandas' or 'polars'; got {format!r}."
+        )
+    if format == "polars":
+        import_polars()  # fail before any request when polars is missing
+    rows = [run_row(run) for run in runs]
+    columns = Columns(with_run_id=False)
+    columns.add_run(rows)
+    if format == "pandas":
+        frame = columns.to_pandas() if rows else pd.DataFrame(columns=RUN_COLUMNS)
+        for name in _DATETIME_COLUMNS:
+            frame[name] = pd.to_datetime(frame[name], utc=True)
+        result: pd.DataFrame = frame[_column_order(list(frame.columns))]
+        return result
+    pl_mod = import_polars()
+    if not rows:
+        empty: pl.DataFrame = pl_mod.DataFrame({name: [] for name in RUN_COLUMNS})
+        return empty
+    polars_frame: pl.DataFrame = columns.to_polars().with_columns(
+        [
+            pl_mod.Series(
+                name, [r[name] for r in rows], dtype=pl_mod.Datetime("us", "UTC")
+            )
+            for name in _DATETIME_COLUMNS
+        ]
+    )
+    ordered: pl.DataFrame = polars_frame.select(_column_order(polars_frame.columns))
+    return ordered
+
+
+def _column_order(names: list[str]) -> list[str]:
+    """Run fields, then config, then summary columns, each in first-seen order
+    (a key only later runs have would otherwise land after the summaries)."""
+
+    def group(name: str) -> int:
+        if name in RUN_COLUMNS:
+            return 0
+        return 2 if name.startswith("summary.") else 1
+
+    return sorted(names, key=group)  # stable: first-seen order within a group

@@ -1,0 +1,125 @@
+"""``runs-client histories``: files read back equal ``Runs.histories()``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from runs_client import Api
+from tests.cli.conftest import MIXED
+from tests.server.conftest import EXACT, Live
+
+pytestmark = pytest.mark.e2e
+
+
+def expected_rows(live: Live, project: str, **kwargs: Any) -> list[dict[str, Any]]:
+    with Api(base_url=live.url) as api:
+        rows: list[dict[str, Any]] = api.runs(project).histories(**kwargs)
+        return rows
+
+
+def same(exported: Any, original: Any) -> bool:
+    """A value written to a typed column still means the logged value."""
+    if original is None or (isinstance(original, float) and math.isnan(original)):
+        return exported is None or (
+            isinstance(exported, float) and math.isnan(exported)
+        )
+    if isinstance(original, (bool, str)):
+        return bool(exported == original)
+    if isinstance(original, (int, float)):
+        if isinstance(exported, str):
+            exported = json.loads(exported)
+        return float(exported) == float(original)
+    return bool(json.loads(exported) == original)  # media dicts: JSON text
+
+
+def assert_same_rows(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g["run_id"] == w["run_id"]
+        for key in set(g) | set(w):
+            assert same(g.get(key), w.get(key)), (
+                w["run_id"],
+                key,
+                g.get(key),
+                w.get(key),
+            )
+
+
+MIXED_SCHEMA = {
+    "run_id": pa.string(),
+    "_step": pa.int64(),
+    "count": pa.float64(),  # an int in one run, a float in another
+    "note": pa.string(),  # text in one run, numbers in another: JSON text
+    "loss": pa.float64(),
+    "img": pa.string(),  # media: JSON text
+}
+
+
+@pytest.mark.parametrize("project", [MIXED, EXACT])
+def test_parquet_equals_histories(
+    cli: Any, live: Live, tmp_path: Path, project: str
+) -> None:
+    out = tmp_path / "h.parquet"
+    done = cli("histories", project, "--samples", "50", "-o", str(out))
+    assert done.code == 0, done.err
+    want = expected_rows(live, project, samples=50)
+    table = pq.read_table(out)
+    assert_same_rows(table.to_pylist(), want)
+    runs = 3  # both projects hold three runs
+    last = done.out.strip().splitlines()[-1]
+    assert last.startswith(f"wrote {runs} runs, {len(want)} rows to {out} (")
+    if project == MIXED:
+        assert {f.name: f.type for f in table.schema} == MIXED_SCHEMA
+        assert table.schema.names[:2] == ["run_id", "_step"]
+
+
+def test_csv_equals_histories(cli: Any, live: Live, tmp_path: Path) -> None:
+    out = tmp_path / "h.csv"
+    assert cli("histories", MIXED, "-o", str(out)).code == 0
+    table = pacsv.read_csv(
+        out,
+        convert_options=pacsv.ConvertOptions(
+            column_types=MIXED_SCHEMA, strings_can_be_null=True
+        ),
+    )
+    assert_same_rows(table.to_pylist(), expected_rows(live, MIXED))
+
+
+def test_jsonl_equals_histories(cli: Any, live: Live, tmp_path: Path) -> None:
+    out = tmp_path / "h.jsonl"
+    assert cli("histories", EXACT, "-o", str(out)).code == 0
+    lines = out.read_text().splitlines()
+    got = [json.loads(line) for line in lines]  # bare NaN/Infinity, as W&B writes
+    want = expected_rows(live, EXACT)
+    assert_same_rows(got, want)
+    assert any(isinstance(r.get("loss"), float) and math.isinf(r["loss"]) for r in got)
+
+
+def test_folder_gets_one_parquet_per_page(cli: Any, live: Live, tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    done = cli("histories", MIXED, "--per-page", "1", "--keys", "loss", "-o", f"{out}/")
+    assert done.code == 0, done.err
+    parts = sorted(out.glob("part-*.parquet"))
+    assert len(parts) == 3  # three runs, one per page
+    schemas = {pq.read_schema(p) for p in parts}
+    assert len(schemas) == 1  # every page fits the one schema
+    got = pq.read_table(out).to_pylist()
+    want = expected_rows(live, MIXED, keys=["loss"])
+    assert_same_rows(got, want)
+    assert "(3 files)" in done.out
+
+
+def test_keys_and_system_stream(cli: Any, live: Live, tmp_path: Path) -> None:
+    out = tmp_path / "sys.parquet"
+    assert cli("histories", EXACT, "--stream", "system", "-o", str(out)).code == 0
+    want = expected_rows(live, EXACT, stream="system")
+    assert want, "test/exact has system metrics"
+    assert_same_rows(pq.read_table(out).to_pylist(), want)
