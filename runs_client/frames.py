@@ -422,7 +422,8 @@ def _polars_column(pl_mod: Any, name: str, chunk: Chunk) -> Any:
             series = series.scatter(np.flatnonzero(~chunk.valid), None)
         return series
     if chunk.kind == "str":
-        return pl_mod.Series(name, chunk.data, dtype=pl_mod.String)
+        # A list, not the object array: polars cannot cast leading Nones.
+        return pl_mod.Series(name, chunk.data.tolist(), dtype=pl_mod.String)
     return pl_mod.Series(name, chunk.data.tolist(), dtype=pl_mod.Object)
 
 
