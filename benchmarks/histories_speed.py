@@ -134,7 +134,8 @@ def sdk_frame(per_run: list[tuple[str, list[dict[str, Any]]]]) -> pd.DataFrame:
             df["run_id"] = run_id
             frames.append(df)
     if not frames:
-        return pd.DataFrame()
+        empty: pd.DataFrame = pd.DataFrame()
+        return empty
     combined: pd.DataFrame = pd.concat(frames).reset_index(drop=True)
     rest = sorted(c for c in combined.columns if c != "run_id")
     ordered: pd.DataFrame = combined[["run_id", *rest]]

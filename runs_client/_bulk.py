@@ -156,11 +156,18 @@ class Position:
 
 @dataclass
 class Page:
-    """Rows of some runs, each run's rows together and in order."""
+    """Rows of some runs, each run's rows together, as the server sent them.
+
+    Step order, ``_step`` floats and ``"NaN"`` strings (``nonfinite``) are
+    left to the consumer, which fixes them column by column for frames
+    (``Columns.add_page``) or row by row for dicts (``Page.records``).
+    """
 
     run_ids: list[str]
     counts: list[int]
     rows: list[dict[str, Any]]
+    order_by: str = "_step"
+    nonfinite: bool = False
     end_cursor: str | None = None
     has_next: bool = False
     requests: int = 1
@@ -172,10 +179,23 @@ class Page:
         run_ids = [run_id for run_id, _ in per_run]
         counts = [len(rows) for _, rows in per_run]
         flat = [row for _, rows in per_run for row in rows]
-        order = order_permutation(flat, counts, order_by)
+        return cls(run_ids, counts, flat, order_by)
+
+    def records(self, run_id_key: str) -> list[dict[str, Any]]:
+        """The rows as dicts in order, each with its run id under ``run_id_key``."""
+        rows = self.rows
+        if self.nonfinite:
+            fix_nonfinite_strings(rows)
+        normalise_steps(rows)
+        order = order_permutation(rows, self.counts, self.order_by)
         if order is not None:
-            flat = [flat[i] for i in order]
-        return cls(run_ids, counts, flat)
+            rows = [rows[i] for i in order]
+        at = 0
+        for run_id, count in zip(self.run_ids, self.counts, strict=True):
+            for row in rows[at : at + count]:
+                row[run_id_key] = run_id
+            at += count
+        return rows
 
 
 def fingerprint(entity: str, project: str, filters: str | None, order: str | None,
@@ -419,8 +439,6 @@ class BulkFetcher:
         data, _ = self._post(text, operation, variables)
         nodes, end, has_next = self._nodes(data)
         groups = parse_line_groups([node.get(field_name) or [] for node in nodes])
-        for rows in groups:
-            normalise_steps(rows)
         names = [str(n["name"]) for n in nodes]
         per_run = list(zip(names, groups, strict=True))
         page = Page.of(per_run, query.order_by)
@@ -453,19 +471,16 @@ class BulkFetcher:
             for node in self._nodes(extra)[0]:
                 if str(node["name"]) in per_spec:
                     per_spec[str(node["name"])].extend(node.get("sampledHistory") or [])
-        per_run = [(name, self._merge(per_spec[name], nonfinite)) for name in names]
+        per_run = [(name, self._merge(per_spec[name])) for name in names]
         page = Page.of(per_run, self.query.order_by)
         page.end_cursor, page.has_next, page.requests = end, has_next, requests
+        page.nonfinite = nonfinite and self.query.join == "and"
         return page
 
-    def _merge(self, lists: list[Any], nonfinite: bool) -> list[dict[str, Any]]:
+    def _merge(self, lists: list[Any]) -> list[dict[str, Any]]:
         if self.query.join == "and":
             first = lists[0] if lists else None
-            rows = [r for r in first or () if isinstance(r, dict)]
-            if nonfinite:
-                fix_nonfinite_strings(rows)
-            normalise_steps(rows)
-            return rows
+            return [r for r in first or () if isinstance(r, dict)]
         return merge_on(self.query.x_axis, [sampled_rows(rows) for rows in lists])
 
     def _post(

@@ -26,6 +26,7 @@ __all__ = [
     "has_nonfinite_strings",
     "normalise_steps",
     "order_permutation",
+    "ordering",
     "parse_line_groups",
 ]
 
@@ -127,7 +128,16 @@ def order_permutation(
     when they already are (the usual case: servers send rows in step order)."""
     if len(rows) < 2:
         return None
-    values = _order_values(rows, key)
+    return ordering(_order_values(rows, key), counts)
+
+
+def ordering(
+    values: np.ndarray[Any, Any], counts: Sequence[int]
+) -> np.ndarray[Any, Any] | None:
+    """The stable permutation sorting ``values`` within each run's segment
+    (``counts`` rows each), or None when they already are sorted."""
+    if len(values) < 2:
+        return None
     falls = values[1:] < values[:-1]
     if len(counts) > 1:
         # Where one run ends and the next begins, the key may fall.

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ._exceptions import InvalidArgumentError
+from ._rows import NONFINITE_STRINGS, order_permutation, ordering
 
 if TYPE_CHECKING:
     import polars as pl
@@ -189,6 +190,12 @@ class Chunk:
         data = np.repeat(np.array(values, dtype=object), counts)
         return cls("str", len(data), data)
 
+    def take(self, order: np.ndarray[Any, Any]) -> Chunk:
+        """The chunk's values in the order of the indices ``order``."""
+        data = None if self.data is None else self.data[order]
+        valid = None if self.valid is None else self.valid[order]
+        return Chunk(self.kind, self.length, data, valid)
+
     def present(self) -> np.ndarray[Any, Any]:
         if self.valid is not None:
             return self.valid
@@ -303,11 +310,17 @@ class Columns:
         rows: Sequence[Mapping[str, Any]],
         *,
         keys: Sequence[str] | None = None,
+        order_by: str | None = "_step",
+        nonfinite_strings: bool = False,
     ) -> None:
         """Append one page: ``rows`` of the runs ``run_ids``, ``counts[i]`` each.
 
         ``keys``: every row holds exactly these keys (sampled history), so no
-        union of keys is needed.
+        union of keys is needed. Each run's rows are put in ``order_by``
+        order (numpy, on the column, only when they are not); a ``_step``
+        of integral floats becomes int. ``nonfinite_strings``: the strings
+        ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are floats (strict-JSON
+        sampledHistory), fixed in the text columns only.
         """
         n = len(rows)
         if n == 0:
@@ -317,11 +330,25 @@ class Columns:
         for name in names:
             if name == RUN_ID and self._with_run_id:
                 continue
-            if keys is not None:
-                values = [row[name] for row in rows]
-            else:
+            values: list[Any]
+            try:
+                values = [row[name] for row in rows] if keys is not None else []
+            except KeyError:
+                keys = None
+            if keys is None:
                 values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
-            chunks[name] = Chunk.of(values)
+            chunk = Chunk.of(values)
+            if nonfinite_strings and chunk.kind in ("str", "object"):
+                table = NONFINITE_STRINGS
+                values = [table.get(v, v) if v.__class__ is str else v for v in values]
+                chunk = Chunk.of(values)
+            if name == "_step" and chunk.kind == "float":
+                chunk = _integral_steps(chunk)
+            chunks[name] = chunk
+        if order_by is not None and order_by in chunks:
+            order = _permutation(chunks[order_by], counts, rows, order_by)
+            if order is not None:
+                chunks = {name: c.take(order) for name, c in chunks.items()}
         if self._with_run_id:
             chunks[RUN_ID] = Chunk.repeat(run_ids, counts)
         self.add_chunks(n, chunks)
@@ -376,6 +403,31 @@ class Columns:
         arrays = [_arrow_column(pa_mod, c) for c in columns.values()]
         table: pa.Table = pa_mod.table(arrays, names=list(columns))
         return table
+
+
+def _integral_steps(chunk: Chunk) -> Chunk:
+    # W&B sometimes sends _step as a float such as 3.0; steps are integers.
+    assert chunk.data is not None
+    present = chunk.data if chunk.valid is None else chunk.data[chunk.valid]
+    if not np.all(np.isfinite(present)) or not np.all(present == np.floor(present)):
+        return chunk
+    data = np.where(np.isfinite(chunk.data), chunk.data, 0).astype(np.int64)
+    return Chunk("int", chunk.length, data, chunk.valid)
+
+
+def _permutation(
+    chunk: Chunk,
+    counts: Sequence[int],
+    rows: Sequence[Mapping[str, Any]],
+    order_by: str,
+) -> np.ndarray[Any, Any] | None:
+    if chunk.kind not in ("int", "float") or chunk.data is None:
+        return order_permutation(rows, counts, order_by)  # type: ignore[arg-type]
+    values = chunk.data.astype(np.float64)
+    values[np.isnan(values)] = np.inf
+    if chunk.valid is not None:
+        values[~chunk.valid] = np.inf
+    return ordering(values, counts)
 
 
 def _repeat(value: str, n: int) -> Iterable[str]:

@@ -197,13 +197,7 @@ def _column_type(key: str, seen: set[str]) -> ColumnType:
 
 
 def _records(page: Page) -> list[dict[str, Any]]:
-    rows = page.rows
-    at = 0
-    for run_id, count in zip(page.run_ids, page.counts, strict=True):
-        for row in rows[at : at + count]:
-            row[RUN_ID] = run_id
-        at += count
-    return rows
+    return page.records(RUN_ID)
 
 
 def _frame(columns: Columns, format: str, schema: Schema | None) -> Any:
@@ -215,7 +209,14 @@ def _frame(columns: Columns, format: str, schema: Schema | None) -> Any:
 
 
 def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
-    columns.add_page(page.run_ids, page.counts, page.rows, keys=query.row_keys)
+    columns.add_page(
+        page.run_ids,
+        page.counts,
+        page.rows,
+        keys=query.row_keys,
+        order_by=page.order_by,
+        nonfinite_strings=page.nonfinite,
+    )
 
 
 def _start(runs: Runs, after: str | None, print_: str) -> Position:
