@@ -49,6 +49,9 @@ $(SDK_STAMP):
 test: lint check-generated sdk-venv
 	$(BIN)/python -m pytest
 
-# Server time against the read-and-serialize floor; ratios, side by side in one run.
+# Ratios measured side by side in one run: the server against its
+# read-and-serialize floor, then histories() against the per-run client
+# (exits non-zero on a missed target).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/server_speed.py
+	$(BIN)/python benchmarks/histories_speed.py

@@ -15,10 +15,12 @@ from importlib import metadata as _metadata
 
 from runs_gql import RunFields, RunFieldsUser, ViewerViewer
 
+from ._bulk import BulkHistoryWarning
 from ._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven
 from ._exceptions import (
     AuthenticationError,
     GraphQLError,
+    IncompleteHistoriesError,
     InvalidArgumentError,
     NotFoundError,
     RateLimitError,
@@ -29,6 +31,8 @@ from ._exceptions import (
 )
 from ._transport import RetryingClient
 from .api import Api
+from .frames import ColumnType, Schema
+from .histories import Format, HistoryBatch, Join
 from .run import Run, RunUser
 from .run_table import runs_frame
 from .runs import Runs
@@ -45,8 +49,14 @@ __all__ = [
     "NOT_GIVEN",
     "Api",
     "AuthenticationError",
+    "BulkHistoryWarning",
+    "ColumnType",
+    "Format",
     "GraphQLError",
+    "HistoryBatch",
+    "IncompleteHistoriesError",
     "InvalidArgumentError",
+    "Join",
     "NotFoundError",
     "NotGiven",
     "RateLimitError",
@@ -58,6 +68,7 @@ __all__ = [
     "RunUser",
     "Runs",
     "RunsClientError",
+    "Schema",
     "ServerError",
     "Sweep",
     "TimeoutError",

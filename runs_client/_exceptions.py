@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "GraphQLError",
+    "IncompleteHistoriesError",
     "InvalidArgumentError",
     "NotFoundError",
     "RateLimitError",
@@ -130,3 +131,31 @@ class GraphQLError(RunsClientError):
 
 class TimeoutError(RunsClientError):  # shadows the builtin on purpose: W&B naming
     """The request timed out after all retries."""
+
+
+class IncompleteHistoriesError(RunsClientError):
+    """``histories()`` failed part-way, after the failed page's retries.
+
+    Nothing fetched is returned as if complete. ``completed_run_ids`` lists the
+    runs whose history was complete when it stopped; ``resume_token`` makes
+    ``runs.iter_histories(..., after=resume_token)`` (same arguments) go on
+    with the runs after them. ``cause`` is the error of the failed page.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        completed_run_ids: list[str],
+        resume_token: str,
+        cause: RunsClientError,
+    ) -> None:
+        super().__init__(
+            message,
+            request=cause.request,
+            status_code=cause.status_code,
+            server_message=cause.server_message,
+        )
+        self.completed_run_ids = completed_run_ids
+        self.resume_token = resume_token
+        self.cause = cause

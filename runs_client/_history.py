@@ -7,14 +7,19 @@ Everything here returns plain row dicts; turning rows into frames is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import pairwise
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal, TypeGuard
 
 import runs_gql
 
 from ._exceptions import InvalidArgumentError, NotFoundError
-from ._json import dumps_compact, loads
+from ._json import dumps_compact
+from ._rows import (
+    fix_nonfinite_strings,
+    normalise_steps,
+    order_permutation,
+    parse_line_groups,
+)
 
 __all__ = [
     "STREAMS",
@@ -26,6 +31,7 @@ __all__ = [
     "fetch_rows",
     "in_order",
     "parse_lines",
+    "sampled_rows",
     "scan_rows",
 ]
 
@@ -91,39 +97,25 @@ def check_scan_args(
             )
 
 
-def _normalise(row: dict[str, Any]) -> dict[str, Any]:
-    # W&B sometimes sends _step as a float such as 3.0; steps are integers.
-    step = row.get("_step")
-    if isinstance(step, float) and step.is_integer():
-        row["_step"] = int(step)
-    return row
-
-
-def parse_lines(lines: Iterable[str | None] | None) -> list[dict[str, Any]]:
+def parse_lines(lines: Sequence[str | None] | None) -> list[dict[str, Any]]:
     """Parse history/events lines (JSON strings, NaN allowed); skip non-objects."""
-    rows: list[dict[str, Any]] = []
-    for line in lines or ():
-        if line:
-            value = loads(line)
-            if isinstance(value, dict):
-                rows.append(_normalise(value))
+    rows = parse_line_groups([lines or []])[0]
+    normalise_steps(rows)
     return rows
 
 
-def _order_key(value: Any) -> tuple[int, float]:
-    # Rows lacking the key (or with a non-numeric one) keep their order, last.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, float(value))
-    return (1, 0.0)
+def sampled_rows(values: Sequence[Any] | None) -> list[dict[str, Any]]:
+    """One spec's ``sampledHistory`` rows, non-finite strings made floats."""
+    rows = [r for r in values or () if isinstance(r, dict)]
+    fix_nonfinite_strings(rows)
+    normalise_steps(rows)
+    return rows
 
 
 def in_order(rows: list[dict[str, Any]], order_by: str) -> list[dict[str, Any]]:
     """Rows stably sorted by ``order_by``; the server usually sends them sorted."""
-    keys = [_order_key(row.get(order_by)) for row in rows]
-    if all(a <= b for a, b in pairwise(keys)):
-        return rows
-    order = sorted(range(len(rows)), key=keys.__getitem__)
-    return [rows[i] for i in order]
+    order = order_permutation(rows, [len(rows)], order_by)
+    return rows if order is None else [rows[i] for i in order]
 
 
 def _missing_run(
@@ -173,7 +165,7 @@ def fetch_rows(
         raise _missing_run(entity, project, run_id, sampled.project is not None)
     per_spec = sampled.project.run.sampled_history or []
     first = per_spec[0] if per_spec else None
-    rows = [_normalise(r) for r in (first or []) if isinstance(r, dict)]
+    rows = sampled_rows(first)
     # Step order, as the server sends it (and the SDK keeps), never x_axis
     # order; without ``_step`` among the keys the server's order stands.
     return in_order(rows, "_step")

@@ -1,36 +1,55 @@
-"""History rows to one pandas or polars DataFrame, built column by column.
+"""History rows to one pandas, polars or pyarrow frame, built column by column.
 
-Rows of many runs are appended into per-column lists (``Columns``) and turned
-into a single frame at the end: no per-run frames and no concat, which is
-both faster and keeps every column, even ones only some runs logged.
+Rows arrive a page at a time. Each page is turned at once into one typed
+array per column (a ``Chunk``: int64, float64 or bool with a validity mask,
+or an object array for text and other values), so what is kept between pages
+is arrays, not Python lists of every value. At the end the chunks of each
+column are concatenated once and the frame is built once: no per-run frames
+and no concat of frames.
 
 Column types: a column whose values are all numbers stays numeric (NaN and
-+/-inf kept, missing values NaN in pandas and null in polars); all-bool stays
-bool; everything else (strings, media dicts, lists, mixtures) keeps its
-Python values as ``object`` (pandas) or ``pl.Object``/``pl.String`` (polars),
-so mixed types never fail the conversion.
++/-inf kept; missing values NaN in pandas, null in polars and arrow); all-bool
+stays bool; all-text stays text; anything else (media dicts, lists, mixtures)
+keeps its Python values as ``object`` (pandas) or ``pl.Object`` (polars), and
+becomes JSON text in arrow, which holds no Python objects. Columns are sorted
+by name with ``run_id`` first, as the official SDK sorts them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ._exceptions import InvalidArgumentError
+from ._rows import NONFINITE_STRINGS, order_permutation, ordering
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
-__all__ = ["RUN_ID", "Columns", "import_polars"]
+__all__ = [
+    "RUN_ID",
+    "Chunk",
+    "ColumnType",
+    "Columns",
+    "Schema",
+    "import_polars",
+    "import_pyarrow",
+]
 
 RUN_ID = "run_id"
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 Kind = Literal["int", "float", "bool", "str", "object", "null"]
+# A union schema's column types: "json" is JSON text of any value.
+ColumnType = Literal["int", "float", "bool", "str", "json"]
+Schema = dict[str, ColumnType]
 
 
 def import_polars() -> Any:
@@ -45,16 +64,28 @@ def import_polars() -> Any:
     return polars
 
 
+def import_pyarrow() -> Any:
+    """Import pyarrow, or say how to install it."""
+    try:
+        import pyarrow
+    except ImportError as exc:
+        raise InvalidArgumentError(
+            "format='arrow' needs pyarrow, which is not installed: "
+            "pip install runs-client[arrow] (or use format='pandas' or 'default')."
+        ) from exc
+    return pyarrow
+
+
 _NONE = type(None)
 _JSON_SCALARS = frozenset({_NONE, bool, int, float, str})
 
 
-def _fits_int64(values: list[Any], only_ints: bool) -> bool:
+def _fits_int64(values: Sequence[Any], only_ints: bool) -> bool:
     ints = values if only_ints else [v for v in values if type(v) is int]
     return min(ints) >= _INT64_MIN and max(ints) <= _INT64_MAX
 
 
-def _kind(values: list[Any]) -> tuple[Kind, bool]:
+def _kind(values: Sequence[Any]) -> tuple[Kind, bool]:
     """The column's kind and whether it has missing (None) values.
 
     Decided from the set of value types (one pass in C) rather than value by
@@ -79,7 +110,7 @@ def _kind(values: list[Any]) -> tuple[Kind, bool]:
     return _kind_by_value(values)
 
 
-def _kind_by_value(values: list[Any]) -> tuple[Kind, bool]:
+def _kind_by_value(values: Sequence[Any]) -> tuple[Kind, bool]:
     seen: set[str] = set()
     missing = False
     for v in values:
@@ -108,92 +139,354 @@ def _kind_by_value(values: list[Any]) -> tuple[Kind, bool]:
     return "object", missing
 
 
+def _present(objects: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    none: Any = None
+    result: np.ndarray[Any, Any] = np.not_equal(objects, none)
+    return result
+
+
+def _objects(values: Iterable[Any], n: int) -> np.ndarray[Any, Any]:
+    # fromiter never turns a list value into an extra dimension.
+    return np.fromiter(values, dtype=object, count=n)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One page's values of one column, as typed arrays.
+
+    ``data`` is int64/float64/bool for numeric and bool kinds (missing slots
+    hold 0/NaN/False), an object array for ``str``/``object``, None for
+    ``null``. ``valid`` marks present values; None means all are present.
+    """
+
+    kind: Kind
+    length: int
+    data: np.ndarray[Any, Any] | None = None
+    valid: np.ndarray[Any, Any] | None = None
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> Chunk:
+        n = len(values)
+        kind, missing = _kind(values)
+        if kind == "null":
+            return cls("null", n)
+        if kind == "object":
+            return cls("object", n, _objects(values, n))
+        objects = np.array(values, dtype=object)  # scalars only here
+        valid = _present(objects) if missing else None
+        if kind == "str":
+            return cls("str", n, objects, valid)
+        if valid is not None:
+            objects[~valid] = 0
+        dtype = {"int": np.int64, "float": np.float64, "bool": np.bool_}[kind]
+        data: np.ndarray[Any, Any] = objects.astype(dtype)
+        if kind == "float" and valid is not None:
+            data[~valid] = np.nan
+        return cls(kind, n, data, valid)
+
+    @classmethod
+    def repeat(cls, values: Sequence[str], counts: Sequence[int]) -> Chunk:
+        """A text column of ``values[i]`` repeated ``counts[i]`` times."""
+        data = np.repeat(np.array(values, dtype=object), counts)
+        return cls("str", len(data), data)
+
+    def take(self, order: np.ndarray[Any, Any]) -> Chunk:
+        """The chunk's values in the order of the indices ``order``."""
+        data = None if self.data is None else self.data[order]
+        valid = None if self.valid is None else self.valid[order]
+        return Chunk(self.kind, self.length, data, valid)
+
+    def present(self) -> np.ndarray[Any, Any]:
+        if self.valid is not None:
+            return self.valid
+        return np.full(self.length, self.kind != "null", dtype=bool)
+
+    def as_kind(self, kind: Kind) -> Chunk:
+        """This chunk's values as ``kind`` (which must be able to hold them)."""
+        if kind == self.kind:
+            return self
+        n = self.length
+        if self.kind == "null":
+            valid = np.zeros(n, dtype=bool)
+            if kind in ("str", "object"):
+                return Chunk(kind, n, np.full(n, None, dtype=object), valid)
+            fill = {"int": 0, "float": np.nan, "bool": False}.get(kind)
+            dtype = {"int": np.int64, "float": np.float64, "bool": np.bool_}[kind]
+            return Chunk(kind, n, np.full(n, fill, dtype=dtype), valid)
+        assert self.data is not None
+        if kind == "float":  # from int
+            data = self.data.astype(np.float64)
+            if self.valid is not None:
+                data[~self.valid] = np.nan
+            return Chunk("float", n, data, self.valid)
+        # To object: Python values, missing ones None.
+        data = self.data.astype(object)
+        if self.valid is not None:
+            data[~self.valid] = None
+        return Chunk(kind, n, data, self.valid)
+
+
+def _common_kind(kinds: set[Kind]) -> Kind:
+    kinds = kinds - {"null"}
+    if not kinds:
+        return "null"
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    if kinds <= {"int", "float"}:
+        return "float"
+    return "object"
+
+
+def _concat(chunks: list[Chunk]) -> Chunk:
+    kind = _common_kind({c.kind for c in chunks})
+    n = sum(c.length for c in chunks)
+    if kind == "null":
+        return Chunk("null", n)
+    same = [c.as_kind(kind) for c in chunks]
+    if len(same) == 1:
+        return same[0]
+    data = np.concatenate([c.data for c in same if c.data is not None])
+    valid = None
+    if any(c.valid is not None for c in same):
+        valid = np.concatenate([c.present() for c in same])
+    return Chunk(kind, n, data, valid)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _cast(chunk: Chunk, target: ColumnType) -> Chunk:
+    """A chunk in a union schema's type: ints widened, the rest JSON text."""
+    if target in ("int", "float", "bool") and chunk.kind in ("null", target):
+        return chunk.as_kind(target)
+    if target == "float" and chunk.kind == "int":
+        return chunk.as_kind("float")
+    if target == "str" and chunk.kind in ("null", "str"):
+        return chunk.as_kind("str")
+    # Values that do not fit the schema's type keep their data as JSON text.
+    objects = chunk.as_kind("object").data
+    assert objects is not None
+    texts = _objects(map(_json_text, objects), chunk.length)
+    return Chunk("str", chunk.length, texts, chunk.as_kind("object").valid)
+
+
 class Columns:
-    """Rows gathered column by column, with ``run_id`` as the first column."""
+    """Rows gathered page by page into typed column chunks.
+
+    ``with_run_id`` adds ``run_id`` as the first column (our value wins over a
+    logged key of that name, as in the SDK).
+    """
 
     def __init__(self, *, with_run_id: bool = True) -> None:
         self._with_run_id = with_run_id
-        self._columns: dict[str, list[Any]] = {RUN_ID: []} if with_run_id else {}
+        self._chunks: dict[str, list[Chunk]] = {}
         self._length = 0
 
     def __len__(self) -> int:
         return self._length
 
+    def add_chunks(self, length: int, chunks: Mapping[str, Chunk]) -> None:
+        """Append one page whose columns are already chunks of ``length`` rows."""
+        if length == 0:
+            return
+        for name, chunk in chunks.items():
+            column = self._chunks.get(name)
+            if column is None:
+                earlier = [Chunk("null", self._length)] if self._length else []
+                column = self._chunks[name] = earlier
+            column.append(chunk)
+        for name, column in self._chunks.items():
+            if name not in chunks:
+                column.append(Chunk("null", length))
+        self._length += length
+
+    def add_page(
+        self,
+        run_ids: Sequence[str],
+        counts: Sequence[int],
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        keys: Sequence[str] | None = None,
+        order_by: str | None = "_step",
+        nonfinite_strings: bool = False,
+    ) -> None:
+        """Append one page: ``rows`` of the runs ``run_ids``, ``counts[i]`` each.
+
+        ``keys``: every row holds exactly these keys (sampled history), so no
+        union of keys is needed. Each run's rows are put in ``order_by``
+        order (numpy, on the column, only when they are not); a ``_step``
+        of integral floats becomes int. ``nonfinite_strings``: the strings
+        ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are floats (strict-JSON
+        sampledHistory), fixed in the text columns only.
+        """
+        n = len(rows)
+        if n == 0:
+            return
+        names = keys if keys is not None else _union_keys(rows)
+        chunks: dict[str, Chunk] = {}
+        for name in names:
+            if name == RUN_ID and self._with_run_id:
+                continue
+            values: list[Any]
+            try:
+                values = [row[name] for row in rows] if keys is not None else []
+            except KeyError:
+                keys = None
+            if keys is None:
+                values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
+            chunk = Chunk.of(values)
+            if nonfinite_strings and chunk.kind in ("str", "object"):
+                table = NONFINITE_STRINGS
+                values = [table.get(v, v) if v.__class__ is str else v for v in values]
+                chunk = Chunk.of(values)
+            if name == "_step" and chunk.kind == "float":
+                chunk = _integral_steps(chunk)
+            chunks[name] = chunk
+        if order_by is not None and order_by in chunks:
+            order = _permutation(chunks[order_by], counts, rows, order_by)
+            if order is not None:
+                chunks = {name: c.take(order) for name, c in chunks.items()}
+        if self._with_run_id:
+            chunks[RUN_ID] = Chunk.repeat(run_ids, counts)
+        self.add_chunks(n, chunks)
+
     def add_run(
         self, rows: Sequence[Mapping[str, Any]], run_id: str | None = None
     ) -> None:
         """Append one run's rows; keys the run lacks are filled with None."""
-        if not rows:
-            return
-        n = len(rows)
-        run_keys: dict[str, None] = {}
-        for row in rows:
-            run_keys.update(dict.fromkeys(row))
-        if self._with_run_id:
-            # Our run_id wins over a logged key of that name, as in the SDK.
-            run_keys.pop(RUN_ID, None)
-        for key in run_keys:
-            column = self._columns.get(key)
-            if column is None:
-                column = self._columns[key] = [None] * self._length
-            column.extend([row.get(key) for row in rows])
-        for key, column in self._columns.items():
-            if key == RUN_ID and self._with_run_id:
-                column.extend([run_id] * n)
-            elif key not in run_keys:
-                column.extend([None] * n)
-        self._length += n
+        self.add_page([run_id or ""], [len(rows)], rows)
 
     def add_runs(self, runs: Iterable[tuple[str, Sequence[Mapping[str, Any]]]]) -> None:
         """Append ``(run_id, rows)`` pairs in order."""
         for run_id, rows in runs:
             self.add_run(rows, run_id)
 
-    def to_pandas(self) -> pd.DataFrame:
+    def columns(self, schema: Schema | None = None) -> dict[str, Chunk]:
+        """Each column's chunks joined once, in frame order (``run_id`` first)."""
+        names = sorted(self._chunks)
+        if schema is not None:
+            names = [n for n in schema if n != RUN_ID or self._with_run_id]
+        if self._with_run_id:
+            names = [RUN_ID, *(n for n in names if n != RUN_ID)]
+        out: dict[str, Chunk] = {}
+        for name in names:
+            chunks = self._chunks.get(name) or [Chunk("null", self._length)]
+            if not self._length:
+                chunks = [Chunk("str" if name == RUN_ID else "null", 0)]
+                if name == RUN_ID:
+                    chunks = [Chunk("str", 0, np.empty(0, dtype=object))]
+            if schema is not None and name != RUN_ID and name in schema:
+                chunks = [_cast(c, schema[name]) for c in chunks]
+            out[name] = _concat(chunks)
+        return out
+
+    def to_pandas(self, schema: Schema | None = None) -> pd.DataFrame:
         """One pandas DataFrame with typed numeric columns."""
-        data = {name: _pandas_column(values) for name, values in self._columns.items()}
+        data = {n: _pandas_column(c) for n, c in self.columns(schema).items()}
         frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(self._length))
         return frame
 
-    def to_polars(self) -> pl.DataFrame:
+    def to_polars(self, schema: Schema | None = None) -> pl.DataFrame:
         """One polars DataFrame; non-uniform columns become ``pl.Object``."""
         pl_mod = import_polars()
-        series = [
-            _polars_column(pl_mod, name, values)
-            for name, values in self._columns.items()
-        ]
+        series = [_polars_column(pl_mod, n, c) for n, c in self.columns(schema).items()]
         frame: pl.DataFrame = pl_mod.DataFrame(series)
         return frame
 
+    def to_arrow(self, schema: Schema | None = None) -> pa.Table:
+        """One pyarrow Table; non-uniform columns become JSON text."""
+        pa_mod = import_pyarrow()
+        columns = self.columns(schema)
+        arrays = [_arrow_column(pa_mod, c) for c in columns.values()]
+        table: pa.Table = pa_mod.table(arrays, names=list(columns))
+        return table
 
-def _pandas_column(values: list[Any]) -> Any:
-    kind, missing = _kind(values)
-    if kind == "int" and not missing:
-        return np.array(values, dtype=np.int64)
-    if kind in ("int", "float"):
-        return np.array(values, dtype=np.float64)  # None becomes NaN
-    if kind == "bool" and not missing:
-        return np.array(values, dtype=bool)
-    # Filled element by element: np.array would turn lists into extra dimensions.
-    column = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        column[i] = v
+
+def _integral_steps(chunk: Chunk) -> Chunk:
+    # W&B sometimes sends _step as a float such as 3.0; steps are integers.
+    assert chunk.data is not None
+    present = chunk.data if chunk.valid is None else chunk.data[chunk.valid]
+    if not np.all(np.isfinite(present)) or not np.all(present == np.floor(present)):
+        return chunk
+    data = np.where(np.isfinite(chunk.data), chunk.data, 0).astype(np.int64)
+    return Chunk("int", chunk.length, data, chunk.valid)
+
+
+def _permutation(
+    chunk: Chunk,
+    counts: Sequence[int],
+    rows: Sequence[Mapping[str, Any]],
+    order_by: str,
+) -> np.ndarray[Any, Any] | None:
+    if chunk.kind not in ("int", "float") or chunk.data is None:
+        return order_permutation(rows, counts, order_by)  # type: ignore[arg-type]
+    values = chunk.data.astype(np.float64)
+    values[np.isnan(values)] = np.inf
+    if chunk.valid is not None:
+        values[~chunk.valid] = np.inf
+    return ordering(values, counts)
+
+
+def _repeat(value: str, n: int) -> Iterable[str]:
+    from itertools import repeat
+
+    return repeat(value, n)
+
+
+def _union_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    return list(keys)
+
+
+def _pandas_column(chunk: Chunk) -> Any:
+    n = chunk.length
+    if chunk.kind == "null":
+        return pd.Series(np.full(n, None, dtype=object), dtype=object, copy=False)
+    assert chunk.data is not None
+    if chunk.kind == "int":
+        if chunk.valid is None:
+            return chunk.data
+        return chunk.as_kind("float").data  # None becomes NaN
+    if chunk.kind == "float":
+        return chunk.data
+    if chunk.kind == "bool" and chunk.valid is None:
+        return chunk.data
+    data = chunk.as_kind("object").data if chunk.kind == "bool" else chunk.data
     # An explicit object Series: pandas 3 would otherwise infer its str dtype
     # for text columns and turn None into NaN.
-    return pd.Series(column, dtype=object, copy=False)
+    return pd.Series(data, dtype=object, copy=False)
 
 
-def _polars_column(pl_mod: Any, name: str, values: list[Any]) -> Any:
-    kind, _ = _kind(values)
-    if kind == "int":
-        return pl_mod.Series(name, values, dtype=pl_mod.Int64)
-    if kind == "float":
-        floats = [None if v is None else float(v) for v in values]
-        return pl_mod.Series(name, floats, dtype=pl_mod.Float64)
-    if kind == "bool":
-        return pl_mod.Series(name, values, dtype=pl_mod.Boolean)
-    if kind == "str" or (kind == "null" and name == RUN_ID):
-        return pl_mod.Series(name, values, dtype=pl_mod.String)
-    if kind == "null":
-        return pl_mod.Series(name, values, dtype=pl_mod.Null)
-    return pl_mod.Series(name, values, dtype=pl_mod.Object)
+def _polars_column(pl_mod: Any, name: str, chunk: Chunk) -> Any:
+    if chunk.kind == "null":
+        dtype = pl_mod.String if name == RUN_ID else pl_mod.Null
+        return pl_mod.Series(name, [None] * chunk.length, dtype=dtype)
+    assert chunk.data is not None
+    if chunk.kind in ("int", "float", "bool"):
+        dtype = {"int": pl_mod.Int64, "float": pl_mod.Float64, "bool": pl_mod.Boolean}
+        series = pl_mod.Series(name, chunk.data, dtype=dtype[chunk.kind])
+        if chunk.valid is not None and not chunk.valid.all():
+            series = series.scatter(np.flatnonzero(~chunk.valid), None)
+        return series
+    if chunk.kind == "str":
+        # A list, not the object array: polars cannot cast leading Nones.
+        return pl_mod.Series(name, chunk.data.tolist(), dtype=pl_mod.String)
+    return pl_mod.Series(name, chunk.data.tolist(), dtype=pl_mod.Object)
+
+
+def _arrow_column(pa_mod: Any, chunk: Chunk) -> Any:
+    if chunk.kind == "null":
+        return pa_mod.nulls(chunk.length)
+    assert chunk.data is not None
+    mask = None if chunk.valid is None else ~chunk.valid
+    if chunk.kind in ("int", "float", "bool"):
+        return pa_mod.array(chunk.data, mask=mask)
+    if chunk.kind == "str":
+        return pa_mod.array(chunk.data, type=pa_mod.string(), from_pandas=True)
+    texts = _objects(map(_json_text, chunk.data), chunk.length)
+    return pa_mod.array(texts, type=pa_mod.string(), from_pandas=True)

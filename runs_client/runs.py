@@ -16,20 +16,19 @@ import runs_gql
 from runs_gql.base_model import UNSET
 from runs_gql.operations import RUNS_PAGE_GQL
 
+from ._bulk import ROW_BUDGET, Join
 from ._exceptions import InvalidArgumentError, NotFoundError, ServerError
-from ._history import Stream, check_history_args, fetch_rows
+from ._history import Stream
 from ._json import dumps_compact
-from .frames import RUN_ID, Columns, import_polars
+from .histories import Format, HistoryBatch, fetch_histories, iter_batches
 from .run import Run
 from .sweep import Sweep, fetch_sweep
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow as pa
 
 __all__ = ["Runs"]
-
-Format = Literal["default", "pandas", "polars"]
-_FORMATS: tuple[str, ...] = ("default", "pandas", "polars")
 
 
 def _filters_json(filters: object) -> str | None:
@@ -312,6 +311,10 @@ class Runs:
         x_axis: str = "_step",
         format: Literal["default"] = "default",
         stream: Stream = "default",
+        *,
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
     ) -> list[dict[str, Any]]: ...
 
     @overload
@@ -322,6 +325,10 @@ class Runs:
         x_axis: str,
         format: Literal["pandas"],
         stream: Stream = "default",
+        *,
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
     ) -> pd.DataFrame: ...
 
     @overload
@@ -333,6 +340,9 @@ class Runs:
         *,
         format: Literal["pandas"],
         stream: Stream = "default",
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
     ) -> pd.DataFrame: ...
 
     @overload
@@ -343,6 +353,10 @@ class Runs:
         x_axis: str,
         format: Literal["polars"],
         stream: Stream = "default",
+        *,
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
     ) -> pl.DataFrame: ...
 
     @overload
@@ -354,7 +368,38 @@ class Runs:
         *,
         format: Literal["polars"],
         stream: Stream = "default",
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
     ) -> pl.DataFrame: ...
+
+    @overload
+    def histories(
+        self,
+        samples: int,
+        keys: list[str] | None,
+        x_axis: str,
+        format: Literal["arrow"],
+        stream: Stream = "default",
+        *,
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> pa.Table: ...
+
+    @overload
+    def histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["arrow"],
+        stream: Stream = "default",
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> pa.Table: ...
 
     def histories(
         self,
@@ -363,62 +408,168 @@ class Runs:
         x_axis: str = "_step",
         format: Format = "default",
         stream: Stream = "default",
-    ) -> list[dict[str, Any]] | pd.DataFrame | pl.DataFrame:
+        *,
+        join: Join = "and",
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> list[dict[str, Any]] | pd.DataFrame | pl.DataFrame | pa.Table:
         """Sampled history of every run in the collection.
+
+        The history of a whole page of runs comes in one request (about
+        ``rows_per_request // samples`` runs, at most 1,000), a few requests
+        in flight at once; runs already loaded keep their order.
 
         Args:
             samples: rows per run, at most.
             keys: only rows holding all these keys (and ``x_axis``), projected
                 to them; None (or ``[]``) for full rows.
-            x_axis: the key every row holds with ``keys``; rows stay in step
-                order.
-            format: "default" for a list of row dicts, "pandas" or "polars"
-                for one DataFrame. Every row carries ``run_id``.
+            x_axis: the key every row holds with ``keys``.
+            format: "default" for a list of row dicts, "pandas", "polars" or
+                "arrow" (a pyarrow Table) for one frame. Every row carries
+                ``run_id``; frame columns are sorted, ``run_id`` first.
             stream: "default" for logged metrics, "system" for system metrics
                 (ordered by ``_timestamp``; ``keys`` not allowed).
+            join: "and" (W&B's rule: a row needs every key) or "outer": each
+                key sampled on its own (``samples`` rows per key and run) and
+                the rows merged on ``x_axis``, for keys logged at different
+                cadences; rows are then in ``x_axis`` order.
+            progress: a progress bar of runs done; None shows it in an
+                interactive terminal or a notebook only.
+            rows_per_request: the row budget that sizes each request.
 
         Returns:
-            Rows of all runs, run after run, each run's rows in step order.
-            Keys only some runs logged are kept, missing values null/NaN.
+            Rows of all runs, run after run in collection order, each run's
+            rows in step order. Keys only some runs logged are kept (missing
+            values null/NaN). In arrow, values that are neither numbers,
+            bools nor text (media dicts, lists, mixtures) are JSON text.
 
         Raises:
-            InvalidArgumentError: a bad argument (or polars missing for
-                ``format="polars"``), before any request.
+            InvalidArgumentError: a bad argument (or polars/pyarrow missing),
+                before any request.
+            IncompleteHistoriesError: a page failed after its retries; it
+                carries the completed run ids and a ``resume_token`` for
+                ``iter_histories(after=...)``.
         """
-        check_history_args(samples, keys, x_axis, stream)
-        if format not in _FORMATS:
-            raise InvalidArgumentError(
-                f"format must be 'default' (list of dicts), 'pandas' or 'polars'; "
-                f"got {format!r}."
-            )
-        if format == "polars":
-            import_polars()  # fail before any request when polars is missing
-        per_run = self._history_rows(samples, keys, x_axis, stream)
-        if format == "default":
-            rows: list[dict[str, Any]] = []
-            for run_id, run_rows in per_run:
-                for row in run_rows:
-                    row[RUN_ID] = run_id
-                rows.extend(run_rows)
-            return rows
-        columns = Columns()
-        columns.add_runs(per_run)
-        return columns.to_pandas() if format == "pandas" else columns.to_polars()
+        _check_budget(rows_per_request)
+        result: Any = fetch_histories(
+            self, samples, keys, x_axis, format, stream,
+            join=join, progress=progress, rows_per_request=rows_per_request,
+        )  # fmt: skip
+        return result
 
-    def _history_rows(
-        self, samples: int, keys: list[str] | None, x_axis: str, stream: Stream
-    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        # One request per run for now; the bulk page operations come later.
-        self._load_through(None)
-        for run in self.objects:
-            rows = fetch_rows(
-                self.client,
-                self.entity,
-                self.project,
-                run.id,
-                samples=samples,
-                keys=keys,
-                x_axis=x_axis,
-                stream=stream,
-            )
-            yield run.id, rows
+    @overload
+    def iter_histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: Literal["default"] = "default",
+        stream: Stream = "default",
+        *,
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Iterator[HistoryBatch[list[dict[str, Any]]]]: ...
+
+    @overload
+    def iter_histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["pandas"],
+        stream: Stream = "default",
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Iterator[HistoryBatch[pd.DataFrame]]: ...
+
+    @overload
+    def iter_histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["polars"],
+        stream: Stream = "default",
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Iterator[HistoryBatch[pl.DataFrame]]: ...
+
+    @overload
+    def iter_histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["arrow"],
+        stream: Stream = "default",
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Iterator[HistoryBatch[pa.Table]]: ...
+
+    def iter_histories(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: Format = "default",
+        stream: Stream = "default",
+        *,
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Iterator[HistoryBatch[Any]]:
+        """The rows of ``histories()``, a page of runs at a time.
+
+        Each ``HistoryBatch`` holds the complete history of ``run_ids`` (in
+        collection order) as ``data`` (list of dicts or one frame per batch)
+        and a ``resume_token``: ``iter_histories(..., after=token)`` with the
+        same arguments goes on with the runs after that batch (the token of
+        ``IncompleteHistoriesError`` works the same way).
+
+        Args:
+            union_schema: give every frame batch the same columns and types,
+                from the runs' ``historyKeys`` (loads the run list first):
+                numbers float64 (``_step`` int64), text, bools; media, lists
+                and keys of mixed types as JSON text. Frame formats only.
+            after: a resume token; the other arguments as in ``histories()``.
+
+        Raises:
+            InvalidArgumentError: a bad argument or token, before any request.
+            IncompleteHistoriesError: from the iterator, when a page fails
+                after its retries.
+        """
+        _check_budget(rows_per_request)
+        return iter_batches(
+            self, samples, keys, x_axis, format, stream, join=join,
+            union_schema_=union_schema, after=after, progress=progress,
+            rows_per_request=rows_per_request,
+        )  # fmt: skip
+
+
+def _check_budget(rows_per_request: object) -> None:
+    if (
+        not isinstance(rows_per_request, int)
+        or isinstance(rows_per_request, bool)
+        or rows_per_request < 1
+    ):
+        raise InvalidArgumentError(
+            "rows_per_request must be a positive integer (history rows per "
+            f"request, e.g. {ROW_BUDGET}); got {rows_per_request!r}."
+        )

@@ -7,6 +7,7 @@ requests per operation so tests can assert exact request counts.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,6 +70,28 @@ def make_run(
     return node
 
 
+BULK_OPERATIONS = ("RunsHistoryPage", "RunsSampledHistoryPage", "RunsEventsPage")
+
+
+class _Refusal(Exception):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+class _Failure(Exception):
+    pass
+
+
+def _strict(value: Any) -> Any:
+    """A strict-JSON server's form of a non-finite number: a string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return (
+            "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        )
+    return value
+
+
 @dataclass
 class FakeWandb:
     """One project's runs, their history, events and sweeps."""
@@ -83,6 +106,15 @@ class FakeWandb:
     stuck_cursor: bool = False  # the pager returns the same cursor forever
     calls: Counter[str] = field(default_factory=Counter)
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    # Bulk history knobs: refuse history on the runs connection; refuse pages
+    # of more than N runs for size (with or without a machine-readable code);
+    # write non-finite sampledHistory values as "NaN" strings (strict JSON);
+    # answer these bulk requests (1-based counts) with HTTP 500.
+    bulk_refused: bool = False
+    max_page_runs: int | None = None
+    size_code: str | None = "RESPONSE_TOO_LARGE"
+    strict_json: bool = False
+    failing_bulk: set[int] = field(default_factory=set)
 
     # -- plumbing ---------------------------------------------------------
 
@@ -92,7 +124,12 @@ class FakeWandb:
         op = body.get("operationName")
         self.calls[op] += 1
         variables = body.get("variables", {})
-        data = getattr(self, f"_op_{op}")(variables)
+        try:
+            data = getattr(self, f"_op_{op}")(variables)
+        except _Refusal as refusal:
+            return httpx.Response(200, json={"data": None, "errors": [refusal.error]})
+        except _Failure:
+            return httpx.Response(500, text="boom")
         # json.dumps writes NaN/Infinity as bare tokens, as W&B does.
         return httpx.Response(200, content=json.dumps({"data": data}).encode())
 
@@ -113,7 +150,76 @@ class FakeWandb:
     def _rows(self, run_id: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.history.get(run_id, [])]
 
+    def _selected(self, v: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        """The runs a bulk page covers: by ``$in`` names, or after the cursor."""
+        filters = json.loads(v["filters"]) if v.get("filters") else {}
+        parts = filters.get("$and", [filters])
+        names = next(
+            (p["name"]["$in"] for p in parts if isinstance(p.get("name"), dict)),
+            None,
+        )
+        start = int(v["cursor"][1:]) if v.get("cursor") else 0
+        pool = (
+            self.runs if names is None else [r for r in self.runs if r["name"] in names]
+        )
+        return pool[start : start + v.get("perPage", 50)], start
+
+    def _bulk(self, v: dict[str, Any], field_name: str, value: Any) -> dict[str, Any]:
+        bulk_calls = sum(self.calls[o] for o in BULK_OPERATIONS)
+        if bulk_calls in self.failing_bulk:
+            raise _Failure
+        chunk, start = self._selected(v)
+        if self.bulk_refused and chunk:
+            raise _Refusal({
+                "message": f"Cannot query field {field_name} on a runs connection",
+                "path": ["project", "runs", "edges", 0, "node", field_name],
+            })  # fmt: skip
+        if self.max_page_runs is not None and len(chunk) > self.max_page_runs:
+            error: dict[str, Any] = {
+                "message": "this request would return more than 10 history rows "
+                "in one response; lower per_page (the runs page size) or samples",
+                "path": ["project", "runs", "edges", 0, "node", field_name],
+            }
+            if self.size_code:
+                error["extensions"] = {"code": self.size_code}
+            raise _Refusal(error)
+        end = start + len(chunk)
+        pool_size = len(self._selected({**v, "cursor": None, "perPage": 10**9})[0])
+        return self._project({
+            "runs": {
+                "edges": [
+                    {"node": {"name": r["name"], field_name: value(r["name"])}}
+                    for r in chunk
+                ],
+                "pageInfo": {"endCursor": f"c{end}", "hasNextPage": end < pool_size},
+            }
+        })  # fmt: skip
+
+    def _sampled(self, run_id: str, specs: list[str]) -> list[list[dict[str, Any]]]:
+        out = []
+        for spec_text in specs:
+            spec = json.loads(spec_text)
+            keys = spec["keys"]
+            rows = [
+                {k: _strict(r[k]) if self.strict_json else r[k] for k in keys}
+                for r in self._rows(run_id)
+                if all(k in r for k in keys)
+            ]
+            out.append(rows[: spec.get("samples", 500)])
+        return out
+
     # -- operations -------------------------------------------------------
+
+    def _op_RunsHistoryPage(self, v: dict[str, Any]) -> dict[str, Any]:
+        samples = v.get("samples", 500)
+        return self._bulk(v, "history", lambda n: self.history.get(n, [])[:samples])
+
+    def _op_RunsEventsPage(self, v: dict[str, Any]) -> dict[str, Any]:
+        samples = v.get("samples", 500)
+        return self._bulk(v, "events", lambda n: self.events.get(n, [])[:samples])
+
+    def _op_RunsSampledHistoryPage(self, v: dict[str, Any]) -> dict[str, Any]:
+        return self._bulk(v, "sampledHistory", lambda n: self._sampled(n, v["specs"]))
 
     def _op_RunsPage(self, v: dict[str, Any]) -> dict[str, Any]:
         start = int(v["cursor"][1:]) if v.get("cursor") else 0
@@ -157,16 +263,7 @@ class FakeWandb:
         return self._run_op(v, {"events": lines})
 
     def _op_RunSampledHistory(self, v: dict[str, Any]) -> dict[str, Any]:
-        out = []
-        for spec_text in v["specs"]:
-            spec = json.loads(spec_text)
-            keys = spec["keys"]
-            rows = [
-                {k: r[k] for k in keys}
-                for r in self._rows(v["name"])
-                if all(k in r for k in keys)
-            ]
-            out.append(rows[: spec.get("samples", 500)])
+        out = self._sampled(v["name"], v["specs"])
         return self._run_op(v, {"sampledHistory": out})
 
     def _op_RunHistoryKeys(self, v: dict[str, Any]) -> dict[str, Any]:

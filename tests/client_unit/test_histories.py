@@ -74,13 +74,16 @@ def test_default_format_rows(client: runs_gql.Client, fake: FakeWandb) -> None:
     assert "note" not in rows[3]  # default rows are what each run logged
 
 
-def test_one_history_request_per_run(client: runs_gql.Client, fake: FakeWandb) -> None:
+def test_one_bulk_request_for_all_runs(
+    client: runs_gql.Client, fake: FakeWandb
+) -> None:
+    # One page of runs with their history: no RunsPage, no per-run request.
     seed_mixed(fake)
-    runs_of(client, per_page=2).histories(samples=7)
-    assert fake.calls == {"RunsPage": 2, "RunHistory": 3}
-    sent = [b["variables"] for b in fake.bodies if b["operationName"] == "RunHistory"]
-    assert [v["name"] for v in sent] == ["a", "b", "quiet"]
-    assert all(v["samples"] == 7 for v in sent)
+    runs_of(client, per_page=2).histories(samples=100)
+    assert fake.calls == {"RunsHistoryPage": 1}
+    (sent,) = [b["variables"] for b in fake.bodies]
+    # Runs per request by the row budget (64,000 rows), not by per_page.
+    assert sent["samples"] == 100 and sent["perPage"] == 640
 
 
 def test_histories_keeps_iteration_position(
@@ -98,13 +101,9 @@ def test_keys_use_sampled_history_with_x_axis(
 ) -> None:
     seed_mixed(fake)
     rows = runs_of(client).histories(samples=20, keys=["loss", "acc"])
-    specs = [
-        json.loads(b["variables"]["specs"][0])
-        for b in fake.bodies
-        if b["operationName"] == "RunSampledHistory"
-    ]
-    assert specs == [{"keys": ["_step", "loss", "acc"], "samples": 20}] * 3
-    assert fake.calls["RunHistory"] == 0
+    specs = [json.loads(spec) for b in fake.bodies for spec in b["variables"]["specs"]]
+    assert specs == [{"keys": ["_step", "loss", "acc"], "samples": 20}]
+    assert fake.calls == {"RunsSampledHistoryPage": 1}
     # AND rule: only run a's rows hold both keys; rows hold just those keys.
     assert [set(r) for r in rows] == [{"_step", "loss", "acc", "run_id"}] * 3
     assert [r["run_id"] for r in rows] == ["a", "a", "a"]
@@ -114,7 +113,7 @@ def test_keys_with_custom_x_axis(client: runs_gql.Client, fake: FakeWandb) -> No
     seed_mixed(fake)
     rows = runs_of(client).histories(keys=["loss"], x_axis="acc")
     assert [r["acc"] for r in rows] == [math.inf, 0.5, -math.inf]  # step order
-    spec = json.loads(fake.bodies[1]["variables"]["specs"][0])
+    spec = json.loads(fake.bodies[0]["variables"]["specs"][0])
     assert spec["keys"] == ["acc", "loss"]
 
 
@@ -123,7 +122,7 @@ def test_x_axis_among_keys_is_asked_once(
 ) -> None:
     seed_mixed(fake)
     runs_of(client).histories(keys=["_step", "loss"])
-    spec = json.loads(fake.bodies[1]["variables"]["specs"][0])
+    spec = json.loads(fake.bodies[0]["variables"]["specs"][0])
     assert spec["keys"] == ["_step", "loss"]
 
 
@@ -139,7 +138,7 @@ def test_system_stream_uses_events_by_timestamp(
         "b": [line(_timestamp=5.0, **{"system.gpu.0.gpu": 99})],
     }
     rows = runs_of(client).histories(stream="system", x_axis="ignored")
-    assert fake.calls == {"RunsPage": 1, "RunEvents": 2}
+    assert fake.calls == {"RunsEventsPage": 1}
     assert [(r["run_id"], r["_timestamp"]) for r in rows] == [
         ("a", 10.0),
         ("a", 20.0),
@@ -157,15 +156,16 @@ def test_pandas_one_frame_all_columns(client: runs_gql.Client, fake: FakeWandb) 
     seed_mixed(fake)
     frame = runs_of(client).histories(format="pandas")
     assert isinstance(frame, pd.DataFrame)
+    # Sorted, run_id first, as the official SDK sorts them (was first-seen).
     assert list(frame.columns) == [
         "run_id",
         "_step",
-        "loss",
         "acc",
-        "note",
         "img",
-        "val.acc",
+        "loss",
         "lst",
+        "note",
+        "val.acc",
     ]
     assert frame["run_id"].tolist() == ["a", "a", "a", "b", "b"]
     assert frame["_step"].tolist() == [0, 1, 2, 1, 3]
@@ -199,12 +199,12 @@ def test_polars_one_frame_all_columns(client: runs_gql.Client, fake: FakeWandb) 
     assert frame.columns == [
         "run_id",
         "_step",
-        "loss",
         "acc",
-        "note",
         "img",
-        "val.acc",
+        "loss",
         "lst",
+        "note",
+        "val.acc",
     ]
     assert frame.schema["run_id"] == pl.String
     assert frame.schema["_step"] == pl.Int64

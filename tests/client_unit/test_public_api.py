@@ -13,6 +13,7 @@ PUBLIC_MODULES = [
     "runs_client._exceptions",
     "runs_client._transport",
     "runs_client.api",
+    "runs_client.histories",
     "runs_client.run",
     "runs_client.run_table",
     "runs_client.runs",
@@ -33,6 +34,7 @@ NOT_REEXPORTED = {
     "runs_client._transport": {"parse_retry_after"},
     "runs_client.run": {"fetch_run"},
     "runs_client.run_table": {"RUN_COLUMNS", "flatten", "run_row"},
+    "runs_client.histories": {"FORMATS", "fetch_histories", "iter_batches"},
     "runs_client.sweep": {"app_url", "fetch_sweep"},
 }
 

@@ -82,6 +82,8 @@ def test_history_frame_keeps_nan_infinity_strings_and_media(
     assert all(math.isnan(a) for a in acc[1::2])
     assert frame["text"].tolist() == [f"t{s}" for s in range(len(spec.history))]
     assert "run_id" not in frame.columns
+    # Columns sorted as in histories() (was first-seen order).
+    assert list(frame.columns) == sorted(frame.columns)
 
     image = hand_run(api, 3).history()["img"].tolist()
     assert image[:-1] == [None] * (len(image) - 1)
@@ -328,7 +330,8 @@ def test_histories_system_stream(api: runs_client.Api) -> None:
     ]
     assert rows == expected
     frame = runs.histories(format="polars", stream="system")
-    assert frame.columns == ["run_id", "_timestamp", "_runtime", "system.cpu"]
+    # Sorted, run_id first, as the official SDK sorts them (was first-seen).
+    assert frame.columns == ["run_id", "_runtime", "_timestamp", "system.cpu"]
     assert frame["system.cpu"].to_list() == [e["system.cpu"] for e in expected]
 
 

@@ -1,0 +1,362 @@
+"""``Runs.histories()`` and ``Runs.iter_histories()``: many runs' history,
+a page of runs per request, into one frame or a stream of typed batches.
+
+``HistoryBatch`` is what ``iter_histories`` yields: the rows of whole runs
+(``run_ids``), as a list of dicts or a pandas/polars/arrow frame, and the
+``resume_token`` that continues after it. ``IncompleteHistoriesError`` is
+what a fetch that fails part-way raises: the runs completed and the token.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ._bulk import (
+    MAX_IN_FLIGHT,
+    ROW_BUDGET,
+    BulkFetcher,
+    BulkHistoryWarning,
+    HistoryQuery,
+    Join,
+    Page,
+    Position,
+    decode_token,
+    encode_token,
+    fingerprint,
+)
+from ._exceptions import (
+    IncompleteHistoriesError,
+    InvalidArgumentError,
+    NotFoundError,
+    RunsClientError,
+)
+from ._history import Stream, check_history_args
+from .frames import (
+    RUN_ID,
+    Columns,
+    ColumnType,
+    Schema,
+    import_polars,
+    import_pyarrow,
+)
+
+if TYPE_CHECKING:
+    from .runs import Runs
+
+__all__ = [
+    "FORMATS",
+    "BulkHistoryWarning",
+    "Format",
+    "HistoryBatch",
+    "Join",
+    "fetch_histories",
+    "iter_batches",
+]
+
+Format = Literal["default", "pandas", "polars", "arrow"]
+FORMATS: tuple[str, ...] = ("default", "pandas", "polars", "arrow")
+JOINS: tuple[str, ...] = ("and", "outer")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HistoryBatch(Generic[T]):
+    """One page of ``iter_histories``: the complete history of ``run_ids``.
+
+    Attributes:
+        run_ids: the runs this batch completes, in collection order (runs
+            with no rows included).
+        data: their rows: a list of dicts with ``run_id``, or one frame.
+        resume_token: ``iter_histories(after=resume_token)`` continues with
+            the runs after this batch.
+        schema: with ``union_schema=True``, the column types every batch of
+            the iteration shares (``run_id`` first); otherwise None.
+    """
+
+    run_ids: tuple[str, ...]
+    data: T
+    resume_token: str
+    schema: Schema | None = None
+
+    @property
+    def num_rows(self) -> int:
+        data: Any = self.data
+        if isinstance(data, list):
+            return len(data)
+        return int(data.shape[0]) if hasattr(data, "shape") else int(data.num_rows)
+
+
+def _check_arguments(
+    samples: object,
+    keys: object,
+    x_axis: object,
+    format: object,
+    stream: object,
+    join: object,
+) -> None:
+    """Every argument checked before any request; format's library imported."""
+    check_history_args(samples, keys, x_axis, stream)
+    if format not in FORMATS:
+        raise InvalidArgumentError(
+            "format must be 'default' (list of dicts), 'pandas', 'polars' or "
+            f"'arrow' (a pyarrow Table); got {format!r}."
+        )
+    if join not in JOINS:
+        raise InvalidArgumentError(
+            "join must be 'and' (rows holding every key, W&B's rule) or 'outer' "
+            f"(each key sampled on its own, merged on x_axis); got {join!r}."
+        )
+    if format == "polars":
+        import_polars()
+    if format == "arrow":
+        import_pyarrow()
+
+
+def _query(
+    samples: int, keys: list[str] | None, x_axis: str, stream: Stream, join: Join
+) -> HistoryQuery:
+    # None or [] means full rows, as in the SDK's `if keys:`.
+    return HistoryQuery(samples, tuple(keys) if keys else None, x_axis, stream, join)
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return bool(progress)
+    shell = sys.modules.get("IPython")
+    if shell is not None:
+        get_ipython = getattr(shell, "get_ipython", None)
+        ip = get_ipython() if callable(get_ipython) else None
+        if ip is not None and type(ip).__name__ == "ZMQInteractiveShell":
+            return True  # a notebook
+    return sys.stderr is not None and sys.stderr.isatty()
+
+
+class _Progress:
+    """Runs done of the total, with tqdm's auto mode (notebook or terminal)."""
+
+    def __init__(self, enabled: bool, runs: Runs) -> None:
+        self._bar: Any = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            total = runs._count if runs._count is not None else len(runs)
+            self._bar = tqdm(total=total, unit="run", desc="histories")
+
+    def update(self, runs: int) -> None:
+        if self._bar is not None:
+            self._bar.update(runs)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _union_schema(runs: Runs, query: HistoryQuery) -> Schema:
+    """Column types every batch shares, from the runs' ``historyKeys``.
+
+    historyKeys tells numbers from text but not ints from floats, so numbers
+    are float64 (``_step`` int64); text stays text; bools stay bools; a key
+    whose runs logged several types, or media, maps and lists, is JSON text.
+    """
+    if query.stream == "system":
+        raise InvalidArgumentError(
+            "union_schema=True is not available for stream='system': historyKeys "
+            "does not describe system metrics. Drop union_schema."
+        )
+    runs._load_through(None)
+    types: dict[str, set[str]] = {}
+    for run in runs.objects:
+        keys = run.history_keys.get("keys")
+        for key, info in (keys if isinstance(keys, dict) else {}).items():
+            seen = types.setdefault(key, set())
+            counts = info.get("typeCounts") if isinstance(info, dict) else None
+            for entry in counts if isinstance(counts, list) else ():
+                if isinstance(entry, dict) and entry.get("type") != "nil":
+                    seen.add(str(entry.get("type")))
+    wanted = query.row_keys or (
+        [query.x_axis, *(query.keys or ())] if query.keys else sorted(types)
+    )
+    schema: Schema = {RUN_ID: "str"}
+    for key in sorted(set(wanted) - {RUN_ID}):
+        schema[key] = _column_type(key, types.get(key, set()))
+    return schema
+
+
+def _column_type(key: str, seen: set[str]) -> ColumnType:
+    if seen == {"number"}:
+        return "int" if key == "_step" else "float"
+    if seen == {"string"}:
+        return "str"
+    if seen == {"boolean"}:
+        return "bool"
+    return "json"
+
+
+def _records(page: Page) -> list[dict[str, Any]]:
+    return page.records(RUN_ID)
+
+
+def _frame(columns: Columns, format: str, schema: Schema | None) -> Any:
+    if format == "pandas":
+        return columns.to_pandas(schema)
+    if format == "polars":
+        return columns.to_polars(schema)
+    return columns.to_arrow(schema)
+
+
+def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
+    columns.add_page(
+        page.run_ids,
+        page.counts,
+        page.rows,
+        keys=query.row_keys,
+        order_by=page.order_by,
+        nonfinite_strings=page.nonfinite,
+    )
+
+
+def _start(runs: Runs, after: str | None, print_: str) -> Position:
+    if after is not None:
+        return decode_token(after, print_)
+    return Position(tuple(r.id for r in runs.objects), runs.cursor, runs.more)
+
+
+def _fetcher(runs: Runs, query: HistoryQuery, rows_per_request: int) -> BulkFetcher:
+    return BulkFetcher(
+        runs.client,
+        runs.entity,
+        runs.project,
+        runs.filters,
+        runs.order,
+        query,
+        rows_per_request=rows_per_request,
+        max_in_flight=MAX_IN_FLIGHT,
+    )
+
+
+def _pages(
+    runs: Runs,
+    query: HistoryQuery,
+    start: Position,
+    print_: str,
+    rows_per_request: int,
+    progress: bool | None,
+) -> Iterator[tuple[Page, Position]]:
+    """Pages with their positions; a failure becomes IncompleteHistoriesError."""
+    done: list[str] = []
+    position = start
+    bar = _Progress(_show_progress(progress) and not start.done, runs)
+    try:
+        fetcher = _fetcher(runs, query, rows_per_request)
+        for page, position in fetcher.pages(start):
+            done.extend(page.run_ids)
+            bar.update(len(page.run_ids))
+            yield page, position
+    except (InvalidArgumentError, NotFoundError):
+        raise
+    except RunsClientError as exc:
+        token = encode_token(print_, position)
+        raise IncompleteHistoriesError(
+            f"histories() of {runs.entity}/{runs.project} stopped after "
+            f"{len(done)} complete run(s): {exc} Resume with "
+            "runs.iter_histories(..., after=error.resume_token), same arguments.",
+            completed_run_ids=done,
+            resume_token=token,
+            cause=exc,
+        ) from exc
+    finally:
+        bar.close()
+
+
+def fetch_histories(
+    runs: Runs,
+    samples: int,
+    keys: list[str] | None,
+    x_axis: str,
+    format: Format,
+    stream: Stream,
+    *,
+    join: Join,
+    progress: bool | None,
+    rows_per_request: int,
+) -> Any:
+    """Every run's rows: one list, or one frame built once from all pages."""
+    _check_arguments(samples, keys, x_axis, format, stream, join)
+    query = _query(samples, keys, x_axis, stream, join)
+    print_ = fingerprint(runs.entity, runs.project, runs.variables["filters"],
+                         runs.order, query)  # fmt: skip
+    start = _start(runs, None, print_)
+    pages = _pages(runs, query, start, print_, rows_per_request, progress)
+    if format == "default":
+        rows: list[dict[str, Any]] = []
+        for page, _ in pages:
+            rows.extend(_records(page))
+        return rows
+    columns = Columns()
+    for page, _ in pages:
+        _add(columns, page, query)
+    return _frame(columns, format, None)
+
+
+def iter_batches(
+    runs: Runs,
+    samples: int,
+    keys: list[str] | None,
+    x_axis: str,
+    format: Format,
+    stream: Stream,
+    *,
+    join: Join,
+    union_schema_: bool,
+    after: str | None,
+    progress: bool | None,
+    rows_per_request: int,
+) -> Iterator[HistoryBatch[Any]]:
+    """Checks arguments now; the returned iterator fetches page by page."""
+    _check_arguments(samples, keys, x_axis, format, stream, join)
+    if union_schema_ and format == "default":
+        raise InvalidArgumentError(
+            "union_schema=True needs a frame format ('pandas', 'polars' or "
+            "'arrow'): dict rows have no column types."
+        )
+    query = _query(samples, keys, x_axis, stream, join)
+    print_ = fingerprint(runs.entity, runs.project, runs.variables["filters"],
+                         runs.order, query)  # fmt: skip
+    if after is not None:
+        decode_token(after, print_)  # a bad token fails now, not at next()
+    return _batches(runs, query, format, union_schema_, after, print_,
+                    progress, rows_per_request)  # fmt: skip
+
+
+def _batches(
+    runs: Runs,
+    query: HistoryQuery,
+    format: Format,
+    use_union: bool,
+    after: str | None,
+    print_: str,
+    progress: bool | None,
+    rows_per_request: int,
+) -> Iterator[HistoryBatch[Any]]:
+    schema = _union_schema(runs, query) if use_union else None
+    start = _start(runs, after, print_)
+    for page, position in _pages(
+        runs, query, start, print_, rows_per_request, progress
+    ):
+        data: Any
+        if format == "default":
+            data = _records(page)
+        else:
+            columns = Columns()
+            _add(columns, page, query)
+            data = _frame(columns, format, schema)
+        yield HistoryBatch(
+            tuple(page.run_ids), data, encode_token(print_, position), schema
+        )
+
+
+DEFAULT_ROWS_PER_REQUEST = ROW_BUDGET
