@@ -17,13 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from runs_cli.errors import CliError
-from runs_cli.export import (
-    ExportResult,
-    Stream,
-    export_histories,
-    history_pages,
-    union_columns,
-)
+from runs_cli.export import ExportResult, Stream, check_keys_logged, export_histories
 from runs_cli.options import resolve_column
 from runs_cli.table import OutputFormat, cell, make_console, print_frame
 from runs_client import Api, Runs, runs_frame
@@ -44,13 +38,19 @@ def select_runs(
     filters: dict[str, Any] | None,
     order: str,
     limit: int | None,
-) -> Runs | list[Any]:
-    """The runs to work on: all of ``api.runs(...)``, or only its first ``limit``."""
+) -> Runs:
+    """The runs to work on: all of ``api.runs(...)``, or only its first ``limit``.
+
+    A limit becomes a filter on the first ``limit`` run ids, so the result is
+    still a ``Runs`` whose histories come a page of runs per request.
+    """
     per_page = min(limit, 500) if limit else 100
     runs = api.runs(path, filters=filters, order=order, per_page=per_page)
     if limit is None:
         return runs
-    return runs[:limit]
+    names = {"name": {"$in": [run.id for run in runs[:limit]]}}
+    narrowed = {"$and": [filters, names]} if filters else names
+    return api.runs(path, filters=narrowed, order=order, per_page=per_page)
 
 
 def _default_columns(frame: pd.DataFrame) -> list[str]:
@@ -151,7 +151,7 @@ def export(
     samples: int = 500,
     x_axis: str = "_step",
     stream: Stream = "default",
-    per_page: int = 50,
+    per_page: int | None = None,
     console: Console | None = None,
 ) -> ExportResult:
     """Export histories with a progress bar (on stderr); print the summary line."""
@@ -210,25 +210,16 @@ def plot(
     if not output.lower().endswith((".png", ".svg", ".pdf", ".jpg", ".jpeg")):
         raise CliError(f"-o {output}: end the name with .png (or .svg, .pdf, .jpg).")
     runs = select_runs(api, path, filters=filters, order=order, limit=limit)
-    run_list = list(runs)
+    run_list = runs[:]
     if not run_list:
         raise CliError(f"no runs in {path} match; loosen --filter/--where.")
-    union_columns(run_list, [key], x_axis, "default")  # names a key nobody logged
-    table = runs_frame(run_list)
+    check_keys_logged(run_list, [key], x_axis)
+    table = runs_frame(runs)
     group_column = None
     if group_by is not None:
         group_column = resolve_column(group_by, list(table.columns), "--group-by")
-    rows: list[dict[str, Any]] = []
-    for _, page in history_pages(
-        run_list,
-        samples=samples,
-        keys=[key],
-        x_axis=x_axis,
-        stream="default",
-        page_runs=100,
-    ):
-        rows.extend(page)
-    history = pd.DataFrame(rows, columns=["run_id", x_axis, key])
+    frame = runs.histories(samples, [key], x_axis, format="pandas", progress=False)
+    history = frame.reindex(columns=["run_id", x_axis, key])
     figure = build_figure(
         history,
         table,

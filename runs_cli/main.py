@@ -141,7 +141,11 @@ def run_command(
 @click.option("--samples", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--x", "x_axis", default="_step", show_default=True)
 @click.option("--stream", type=click.Choice(["default", "system"]), default="default")
-@click.option("--per-page", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--per-page",
+    type=click.IntRange(min=1),
+    help="At most N runs per request (default: as many as a row budget allows).",
+)
 @_filter_options
 @click.option("--order", default="+created_at")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
@@ -153,7 +157,7 @@ def histories_command(
     samples: int,
     x_axis: str,
     stream: str,
-    per_page: int,
+    per_page: int | None,
     filter_json: str | None,
     where: tuple[str, ...],
     order: str,
