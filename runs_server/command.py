@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
+import tempfile
 
 # Only argparse at import time: ``runs-client`` builds its parser from this
 # module and must not pay for the server (ariadne, uvicorn) unless it serves.
@@ -12,7 +14,9 @@ import sys
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", default=":memory:", help="SQLite file (default: in memory)"
+        "--db",
+        default=None,
+        help="SQLite file (default: a temporary file, removed at exit)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument(
@@ -49,6 +53,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Open the store, seed it if asked, bind, print the URL and serve."""
+    # A file even when none is named: WAL lets readers run side by side, one
+    # connection each, which an in-memory database cannot.
+    scratch = None
+    if args.db is None:
+        scratch = tempfile.TemporaryDirectory(prefix="runs_server-")
+        args.db = os.path.join(scratch.name, "runs.db")
+    try:
+        return _serve(args)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _serve(args: argparse.Namespace) -> int:
     from runs_server.http.app import RunsServerApp, ServerConfig
     from runs_server.http.auth import is_loopback
     from runs_server.http.faults import FaultConfig
@@ -72,7 +90,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except sqlite3.Error as exc:
         print(f"runs-client serve: cannot open {args.db}: {exc}", file=sys.stderr)
         return 2
-    require_auth = args.require_auth or not is_loopback(args.host)
+    loopback = is_loopback(args.host)
+    require_auth = args.require_auth or not loopback
     demo = seed_demo(store) if args.demo else None
     try:
         sock = bind_socket(args.host, args.port)
@@ -87,7 +106,10 @@ def run_serve(args: argparse.Namespace) -> int:
     app = RunsServerApp(
         store,
         ServerConfig(
-            require_auth=require_auth, latency_ms=args.latency_ms, faults=faults
+            require_auth=require_auth,
+            latency_ms=args.latency_ms,
+            faults=faults,
+            loopback_hosts=loopback,
         ),
     )
     print(f"runs_server listening on {url} (GraphQL at {url}/graphql)")
@@ -99,7 +121,10 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"auth required; demo API key: {shown}")
         print(f"  export WANDB_BASE_URL={url} WANDB_API_KEY={shown}")
     else:
-        print(f"auth off on loopback; export WANDB_BASE_URL={url}")
+        print(
+            "auth off on loopback: any API key, or none, acts as the demo user; "
+            f"export WANDB_BASE_URL={url}"
+        )
     sys.stdout.flush()
     try:
         serve_forever(app, sock, args.log_level)
