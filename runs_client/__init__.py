@@ -15,9 +15,17 @@ from importlib import metadata as _metadata
 
 from runs_gql import RunFields, RunFieldsUser, ViewerViewer
 
-from ._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven
+from ._constants import (
+    DEADLINE_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    NOT_GIVEN,
+    NotGiven,
+)
 from ._exceptions import (
     AuthenticationError,
+    ConnectionError,
     GraphQLError,
     InvalidArgumentError,
     NotFoundError,
@@ -25,7 +33,9 @@ from ._exceptions import (
     RequestInfo,
     RunsClientError,
     ServerError,
+    ServerGraphQLError,
     TimeoutError,
+    TransientError,
 )
 from ._transport import RetryingClient
 from .api import Api
@@ -39,11 +49,14 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "DEADLINE_FACTOR",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
     "Api",
     "AuthenticationError",
+    "ConnectionError",
     "GraphQLError",
     "InvalidArgumentError",
     "NotFoundError",
@@ -58,8 +71,10 @@ __all__ = [
     "Runs",
     "RunsClientError",
     "ServerError",
+    "ServerGraphQLError",
     "Sweep",
     "TimeoutError",
+    "TransientError",
     "ViewerViewer",
     "__version__",
 ]
