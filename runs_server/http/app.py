@@ -124,6 +124,7 @@ class RunsServerApp:
         self.config = config or ServerConfig()
         self.faults = FaultInjector(self.config.faults)
         self.schema = executable_schema()
+        self.requests_seen = 0  # HTTP requests received, for reports
         # Requests execute on these threads only: at most max_in_flight hold
         # a connection and build a response at once; the others wait their
         # turn holding only their body.
@@ -138,6 +139,7 @@ class RunsServerApp:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
+        self.requests_seen += 1
         fault, status = self.faults.draw()
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1")
