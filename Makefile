@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
 
-.PHONY: install demo generate check-generated lint test sdk-venv bench
+.PHONY: install demo generate check-generated lint test sdk-venv bench reliability
 
 install: $(STAMP)
 
@@ -48,6 +48,11 @@ $(SDK_STAMP):
 
 test: lint check-generated sdk-venv
 	$(BIN)/python -m pytest
+
+# Reruns the reliability suite; its summary prints the figures the README
+# quotes (requests tried, faults injected, bad inputs tried, rows lost).
+reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -q
 
 # Ratios measured side by side in one run: the server against its
 # read-and-serialize floor, then histories() against the per-run client

@@ -16,9 +16,17 @@ from importlib import metadata as _metadata
 from runs_gql import RunFields, RunFieldsUser, ViewerViewer
 
 from ._bulk import BulkHistoryWarning
-from ._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven
+from ._constants import (
+    DEADLINE_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    NOT_GIVEN,
+    NotGiven,
+)
 from ._exceptions import (
     AuthenticationError,
+    ConnectionError,
     GraphQLError,
     IncompleteHistoriesError,
     InvalidArgumentError,
@@ -27,7 +35,9 @@ from ._exceptions import (
     RequestInfo,
     RunsClientError,
     ServerError,
+    ServerGraphQLError,
     TimeoutError,
+    TransientError,
 )
 from ._transport import RetryingClient
 from .api import Api
@@ -44,6 +54,8 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "DEADLINE_FACTOR",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
@@ -51,6 +63,7 @@ __all__ = [
     "AuthenticationError",
     "BulkHistoryWarning",
     "ColumnType",
+    "ConnectionError",
     "Format",
     "GraphQLError",
     "HistoryBatch",
@@ -70,8 +83,10 @@ __all__ = [
     "RunsClientError",
     "Schema",
     "ServerError",
+    "ServerGraphQLError",
     "Sweep",
     "TimeoutError",
+    "TransientError",
     "ViewerViewer",
     "__version__",
     "runs_frame",

@@ -11,7 +11,9 @@ from typing import Final
 import httpx
 
 __all__ = [
+    "DEADLINE_FACTOR",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "GRAPHQL_PATH",
@@ -29,6 +31,15 @@ GRAPHQL_PATH: Final = "/graphql"
 # Large projects answer slowly (complaint 5 in wandb-api.md): generous read,
 # short connect so an unreachable host fails fast and is retried.
 DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
+
+# An attempt's overall deadline, by default this many times the read timeout:
+# the read timeout bounds each wait for bytes, so a server dripping a byte at
+# a time could otherwise hold an attempt for ever. Api(deadline=...) sets it.
+DEADLINE_FACTOR: Final = 3.0
+
+# Decompressed bytes of one answer; far above any real page (a gzip bomb of
+# a few MB would otherwise inflate whole). Api(max_response_bytes=...) sets it.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 1024 * 1024 * 1024
 
 # Retries after the first attempt; all our operations are read-only queries.
 DEFAULT_MAX_RETRIES: Final = 4

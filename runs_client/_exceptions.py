@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "ConnectionError",
     "GraphQLError",
     "IncompleteHistoriesError",
     "InvalidArgumentError",
@@ -21,7 +22,9 @@ __all__ = [
     "RequestInfo",
     "RunsClientError",
     "ServerError",
+    "ServerGraphQLError",
     "TimeoutError",
+    "TransientError",
 ]
 
 
@@ -75,7 +78,20 @@ class NotFoundError(RunsClientError):
     """The entity, project, run or sweep does not exist or is not visible."""
 
 
-class RateLimitError(RunsClientError):
+class TransientError(RunsClientError):
+    """An outage that may pass: the kinds worth trying again later.
+
+    ``ConnectionError``, ``TimeoutError``, ``RateLimitError`` and
+    ``ServerError`` (and errors built on them) derive from it, so one
+    ``except TransientError`` catches every outage after the retries.
+    """
+
+
+class ConnectionError(TransientError):  # shadows the builtin on purpose
+    """No server answered: connection refused, DNS failure, unreachable host."""
+
+
+class RateLimitError(TransientError):
     """HTTP 429 after all retries; ``retry_after`` is the server's hint in seconds."""
 
     def __init__(
@@ -96,8 +112,9 @@ class RateLimitError(RunsClientError):
         self.retry_after = retry_after
 
 
-class ServerError(RunsClientError):
-    """HTTP 5xx, a dropped connection or an unreadable body, after all retries."""
+class ServerError(TransientError):
+    """HTTP 5xx, a dropped connection, an unreadable or impossible answer (a
+    body that is not JSON, a pager that does not end), after all retries."""
 
 
 class GraphQLError(RunsClientError):
@@ -129,8 +146,17 @@ class GraphQLError(RunsClientError):
         return [e.get("path") for e in self.errors]
 
 
-class TimeoutError(RunsClientError):  # shadows the builtin on purpose: W&B naming
-    """The request timed out after all retries."""
+class ServerGraphQLError(ServerError, GraphQLError):
+    """HTTP 5xx whose body carried GraphQL ``errors``, after all retries.
+
+    Both a ``ServerError`` (a transient outage: ``except ServerError`` sees
+    it) and a ``GraphQLError`` (``errors`` and ``messages`` keep what the
+    server said).
+    """
+
+
+class TimeoutError(TransientError):  # shadows the builtin on purpose: W&B naming
+    """The request timed out after all retries, or ran past its deadline."""
 
 
 class IncompleteHistoriesError(RunsClientError):

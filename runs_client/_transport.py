@@ -24,6 +24,7 @@ import runs_gql
 from runs_gql.base_model import UNSET
 
 from ._constants import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     INITIAL_BACKOFF,
     MAX_BACKOFF,
@@ -32,12 +33,14 @@ from ._constants import (
 )
 from ._exceptions import (
     AuthenticationError,
+    ConnectionError,
     GraphQLError,
     NotFoundError,
     RateLimitError,
     RequestInfo,
     RunsClientError,
     ServerError,
+    ServerGraphQLError,
     TimeoutError,
 )
 from ._json import loads
@@ -109,7 +112,12 @@ class RetryingClient(runs_gql.Client):
     Retries HTTP 408, 429 and 5xx, connection errors, timeouts and bodies that
     are not valid JSON, with full-jitter exponential backoff that honours
     ``Retry-After`` up to ``MAX_RETRY_AFTER`` seconds. Never retries 400, 401,
-    403, 404, 409 or 422. ``sleep`` and ``jitter`` are injectable for tests.
+    403, 404, 409 or 422. ``sleep``, ``jitter`` and ``clock`` are injectable
+    for tests.
+
+    Each attempt has an overall ``deadline`` in seconds (None: none), beside
+    the httpx timeouts that bound each wait, and its answer may hold at most
+    ``max_response_bytes`` once decompressed.
     """
 
     def __init__(
@@ -121,11 +129,17 @@ class RetryingClient(runs_gql.Client):
         max_retries: int = DEFAULT_MAX_RETRIES,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        deadline: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(url, http_client, headers)
         self.max_retries = max_retries
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
         self._sleep = sleep
         self._jitter = jitter
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"RetryingClient(url={self.url!r}, max_retries={self.max_retries})"
@@ -198,7 +212,9 @@ class RetryingClient(runs_gql.Client):
         kwargs: dict[str, Any],
     ) -> httpx.Response:
         try:
-            response = super().execute(query, operation_name, variables, **kwargs)
+            response = self._send(info, query, operation_name, variables, kwargs)
+        except _Retry:
+            raise
         except httpx.TimeoutException as exc:
             raise _Retry(
                 TimeoutError(
@@ -206,6 +222,15 @@ class RetryingClient(runs_gql.Client):
                     f"{self.max_retries + 1} attempt(s). Raise `timeout` on Api "
                     "(or WANDB_HTTP_TIMEOUT), or ask for less per request "
                     "(a smaller per_page or samples).",
+                    request=info,
+                )
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise _Retry(
+                ConnectionError(
+                    f"{info}: no server answered ({type(exc).__name__}: {exc}) "
+                    f"after {self.max_retries + 1} attempt(s). Check the base URL "
+                    "(host and port) and that the server is running and reachable.",
                     request=info,
                 )
             ) from exc
@@ -269,7 +294,8 @@ class RetryingClient(runs_gql.Client):
                 server_message=server_message,
             )
         elif body is not None and body.get("errors"):
-            error = _graphql_error(body["errors"], info, status)
+            # Still an outage (a ServerError) that also carries the errors.
+            error = _graphql_error(body["errors"], info, status, tries)
         else:
             error = ServerError(
                 f"{info} failed with HTTP {status} {tries}{detail}.",
@@ -278,6 +304,72 @@ class RetryingClient(runs_gql.Client):
                 server_message=server_message,
             )
         return error, retry_after
+
+    def _send(
+        self,
+        info: RequestInfo,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any],
+        kwargs: dict[str, Any],
+    ) -> httpx.Response:
+        """POST the operation; read the answer within the deadline and the
+        size cap, decompressed, into a response whose body is in memory."""
+        payload: dict[str, Any] = {"query": query, "variables": variables}
+        if operation_name:
+            payload["operationName"] = operation_name
+        started = self._clock()
+        request = self.http_client.build_request(
+            "POST", self.url, json=payload, headers=self.headers or None, **kwargs
+        )
+        streamed = self.http_client.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in streamed.iter_bytes():
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise ServerError(
+                        f"{info}: the server's answer is larger than "
+                        f"{self.max_response_bytes:,} bytes decompressed; refused. "
+                        "Ask for less per request (a smaller per_page or "
+                        "samples), or raise Api(max_response_bytes=...).",
+                        request=info,
+                        status_code=streamed.status_code,
+                    )
+                chunks.append(chunk)
+                self._check_deadline(info, started)
+        finally:
+            streamed.close()
+        self._check_deadline(info, started)
+        # Decompressed already: the copy must not claim an encoding.
+        headers = [
+            (k, v)
+            for k, v in streamed.headers.raw
+            if k.lower() not in (b"content-encoding", b"content-length")
+        ]
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=request,
+            extensions={"http_version": streamed.extensions.get("http_version")},
+        )
+
+    def _check_deadline(self, info: RequestInfo, started: float) -> None:
+        if self.deadline is None:
+            return
+        elapsed = self._clock() - started
+        if elapsed > self.deadline:
+            raise _Retry(
+                TimeoutError(
+                    f"{info} ran past its {self.deadline:g}s deadline (the server "
+                    f"was still sending after {elapsed:.1f}s) after "
+                    f"{self.max_retries + 1} attempt(s). Raise `deadline` (or "
+                    "`timeout`) on Api, or ask for less per request.",
+                    request=info,
+                )
+            )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -292,6 +384,13 @@ class RetryingClient(runs_gql.Client):
 def _parse_body(response: httpx.Response, info: RequestInfo) -> dict[str, Any]:
     try:
         body = loads(response.content)
+    except RecursionError:
+        raise ServerError(
+            f"{info}: the server's answer (HTTP {response.status_code}) nests "
+            "JSON too deeply to read; no W&B answer does.",
+            request=info,
+            status_code=response.status_code,
+        ) from None
     except ValueError as exc:
         raise ServerError(
             f"{info}: the server's answer (HTTP {response.status_code}) is not "
@@ -312,7 +411,7 @@ def _parse_body(response: httpx.Response, info: RequestInfo) -> dict[str, Any]:
 def _try_parse_body(response: httpx.Response) -> dict[str, Any] | None:
     try:
         body = loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
@@ -334,11 +433,21 @@ def _server_message(
     return text[:300] or None
 
 
-def _graphql_error(errors: Any, info: RequestInfo, status: int) -> GraphQLError:
+def _graphql_error(
+    errors: Any, info: RequestInfo, status: int, tries: str | None = None
+) -> GraphQLError:
+    """GraphQLError; ServerGraphQLError for an exhausted 5xx (``tries`` given)."""
     if not isinstance(errors, list):
         errors = [errors]
     dicts = [e if isinstance(e, dict) else {"message": str(e)} for e in errors]
     messages = "; ".join(str(e.get("message", "")) for e in dicts)
+    if tries is not None:
+        return ServerGraphQLError(
+            f"{info} failed with HTTP {status} {tries}; its GraphQL errors: {messages}",
+            errors=dicts,
+            request=info,
+            status_code=status,
+        )
     return GraphQLError(
         f"{info} returned GraphQL errors (HTTP {status}): {messages}",
         errors=dicts,

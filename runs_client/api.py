@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from runs_gql import ViewerViewer
 
-from ._constants import DEFAULT_MAX_RETRIES, GRAPHQL_PATH, NOT_GIVEN, NotGiven
+from ._constants import (
+    DEADLINE_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    GRAPHQL_PATH,
+    NOT_GIVEN,
+    NotGiven,
+)
 from ._credentials import (
     ENV_ENTITY,
     ENV_PROJECT,
@@ -62,7 +69,14 @@ class Api:
       host. With no key, no Authorization header is sent at all.
     - ``base_url``: ``WANDB_BASE_URL``, else ``https://api.wandb.ai``.
     - ``timeout``: seconds, an ``httpx.Timeout``, or None for none; by default
-      ``WANDB_HTTP_TIMEOUT`` or ``DEFAULT_TIMEOUT``.
+      ``WANDB_HTTP_TIMEOUT`` or ``DEFAULT_TIMEOUT``. It bounds each wait (to
+      connect, for the next bytes), not the whole answer.
+    - ``deadline``: seconds one attempt may take in all, however the server
+      drips its answer; by default ``DEADLINE_FACTOR`` (3) times the read
+      timeout, none when the timeout is None. A late attempt is retried, then
+      raises ``TimeoutError``.
+    - ``max_response_bytes``: the largest answer accepted, decompressed
+      (default 1 GiB, far above any real page); larger raises ``ServerError``.
     - ``max_retries``: retries of transient failures (429, 5xx, dropped
       connections, timeouts) after the first attempt.
     - ``verify``, ``proxy``: TLS and proxy settings for self-hosted servers; the
@@ -80,6 +94,8 @@ class Api:
         *,
         timeout: float | httpx.Timeout | None | NotGiven = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None | NotGiven = NOT_GIVEN,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         verify: bool | str | ssl.SSLContext = True,
         proxy: str | None = None,
         default_entity: str | None = None,
@@ -100,6 +116,9 @@ class Api:
                 f"default_entity={default_entity!r} is not accepted; pass a "
                 "non-empty entity name or None."
             )
+        _check_positive("max_response_bytes", max_response_bytes, integer=True)
+        if not isinstance(deadline, NotGiven) and deadline is not None:
+            _check_positive("deadline", deadline, integer=False)
         if proxy is not None:
             _check_proxy(proxy)
         self.base_url = resolve_base_url(base_url)
@@ -127,8 +146,15 @@ class Api:
             ) from None
         self._has_key = key is not None
         #: The retrying generated client; ``Runs`` and ``Run`` make requests with it.
+        if isinstance(deadline, NotGiven):
+            read = resolved_timeout.read
+            deadline = None if read is None else DEADLINE_FACTOR * read
         self.client = RetryingClient(
-            self.base_url + GRAPHQL_PATH, self._http, max_retries=max_retries
+            self.base_url + GRAPHQL_PATH,
+            self._http,
+            max_retries=max_retries,
+            deadline=deadline,
+            max_response_bytes=max_response_bytes,
         )
         self._default_entity = default_entity or env_value(ENV_ENTITY)
         self._viewer: ViewerViewer | None = None
@@ -274,6 +300,17 @@ class Api:
 
 
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _check_positive(name: str, value: object, *, integer: bool) -> None:
+    kinds = (int,) if integer else (int, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kinds)
+        or not 0 < value < float("inf")
+    ):
+        what = "an int > 0" if integer else "a number of seconds > 0, or None"
+        raise InvalidArgumentError(f"{name}={value!r} is not accepted; pass {what}.")
 
 
 def _check_proxy(proxy: object) -> None:

@@ -20,6 +20,7 @@ from ._bulk import ROW_BUDGET, Join
 from ._exceptions import InvalidArgumentError, NotFoundError, ServerError
 from ._history import Stream
 from ._json import dumps_compact
+from ._pager import PageGuard
 from .histories import Format, HistoryBatch, fetch_histories, iter_batches
 from .run import Run
 from .sweep import Sweep, fetch_sweep
@@ -138,6 +139,7 @@ class Runs:
         self._count: int | None = None
         self._more = True
         self._seen_cursors: set[str] = set()
+        self._guard = PageGuard(entity, project, per_page)
         self._sweeps: dict[str, Sweep | None] = {}
 
     # -- paging -----------------------------------------------------------
@@ -206,6 +208,8 @@ class Runs:
         page_info = project.runs.page_info if project.runs else None
         has_next = page_info is not None and page_info.has_next_page
         end = page_info.end_cursor if page_info else None
+        edges = len(project.runs.edges or ()) if project.runs else 0
+        self._guard.check(edges, has_next, project.run_count, len(self.objects))
         if has_next and (end is None or end in self._seen_cursors):
             # A repeated or missing cursor would make us loop forever.
             raise ServerError(

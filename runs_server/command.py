@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
+import tempfile
 from typing import Any
 
 # Only argparse at import time: ``runs-client`` builds its parser from this
@@ -13,7 +15,9 @@ from typing import Any
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", default=":memory:", help="SQLite file (default: in memory)"
+        "--db",
+        default=None,
+        help="SQLite file (default: a temporary file, removed at exit)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument(
@@ -109,6 +113,20 @@ def _schema_from(path: str) -> Any:
 
 def run_serve(args: argparse.Namespace, prog: str = "runs-client serve") -> int:
     """Open the store, seed it if asked, bind, print the URL and serve."""
+    # A file even when none is named: WAL lets readers run side by side, one
+    # connection each, which an in-memory database cannot.
+    scratch = None
+    if args.db is None:
+        scratch = tempfile.TemporaryDirectory(prefix="runs_server-")
+        args.db = os.path.join(scratch.name, "runs.db")
+    try:
+        return _serve(args, prog)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _serve(args: argparse.Namespace, prog: str) -> int:
     from runs_server.http.app import RunsServerApp, ServerConfig
     from runs_server.http.auth import is_loopback
     from runs_server.http.faults import FaultConfig
@@ -130,7 +148,8 @@ def run_serve(args: argparse.Namespace, prog: str = "runs-client serve") -> int:
         return _error(prog, str(exc))
     except sqlite3.Error as exc:
         return _error(prog, f"cannot open {args.db}: {exc}")
-    require_auth = args.require_auth or not is_loopback(args.host)
+    loopback = is_loopback(args.host)
+    require_auth = args.require_auth or not loopback
     demo = seed_demo(store) if args.demo else None
     schema = None
     notes: list[str] = []  # printed after the banner's first line
@@ -164,7 +183,10 @@ def run_serve(args: argparse.Namespace, prog: str = "runs-client serve") -> int:
     app = RunsServerApp(
         store,
         ServerConfig(
-            require_auth=require_auth, latency_ms=args.latency_ms, faults=faults
+            require_auth=require_auth,
+            latency_ms=args.latency_ms,
+            faults=faults,
+            loopback_hosts=loopback,
         ),
     )
     if schema is not None:
@@ -181,7 +203,10 @@ def run_serve(args: argparse.Namespace, prog: str = "runs-client serve") -> int:
         print(f"auth required; demo API key: {shown}")
         print(f"  export WANDB_BASE_URL={url} WANDB_API_KEY={shown}")
     else:
-        print(f"auth off on loopback; export WANDB_BASE_URL={url}")
+        print(
+            "auth off on loopback: any API key, or none, acts as the demo user; "
+            f"export WANDB_BASE_URL={url}"
+        )
     sys.stdout.flush()
     try:
         serve_forever(app, sock, args.log_level)

@@ -26,6 +26,23 @@ MAX_DEPTH = 20
 MAX_FIELDS = 5_000
 MAX_QUERY_BYTES = 100_000
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# Any string in the variables (filters, cursors, specs, names); the query text
+# bounds its literals. A cursor holds a run's sort-key value, so it is generous.
+MAX_VARIABLE_STRING_CHARS = 300_000
+# Output bytes of one response (estimated as fields resolve, then checked on
+# the encoded body), and requests executing at once: peak memory is bounded by
+# about MAX_REQUESTS_IN_FLIGHT * 3 * MAX_RESPONSE_BYTES (result objects, the
+# encoded body and its gzip copy) plus one MAX_BODY_BYTES request per connection.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MAX_REQUESTS_IN_FLIGHT = 4
+# Wall-clock seconds one request may execute, and may take to send its body.
+MAX_REQUEST_SECONDS = 120.0
+BODY_TIMEOUT_SECONDS = 30.0
+
+# ``extensions.code`` of refusals: too large (rows or bytes; ask for less, e.g.
+# half a page) and over the time limit.
+RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
+TIMED_OUT = "REQUEST_TIMEOUT"
 
 
 class QueryShapeRule(ValidationRule):

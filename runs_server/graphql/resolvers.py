@@ -11,7 +11,7 @@ from ariadne import ObjectType, QueryType
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from runs_server import listing
-from runs_server.graphql.context import RequestContext, request_context
+from runs_server.graphql.context import RequestContext, charged, request_context
 from runs_server.graphql.limits import DEFAULT_FIRST, MAX_FIRST
 from runs_server.graphql.run_fields import RunNode, RunPage
 from runs_server.store import Project, User
@@ -29,7 +29,7 @@ def _b64(text: str) -> str:
 
 
 def _listing(sql: listing.SqlQuery, context: RequestContext) -> sqlite3.Cursor:
-    return context.store.conn.execute(sql.sql, sql.params)
+    return context.conn.execute(sql.sql, sql.params)
 
 
 def _user_error(exc: ValueError) -> GraphQLError:
@@ -91,8 +91,12 @@ def resolve_user_teams(
 
 
 @user_type.field("apiKeys")
-def resolve_user_api_keys(user: User, _info: GraphQLResolveInfo) -> dict[str, Any]:
-    if user.api_key is None:
+def resolve_user_api_keys(user: User, info: GraphQLResolveInfo) -> dict[str, Any]:
+    # A key is shown only to the request that authenticated with that very
+    # key: never to a keyless or any-key request on an open server (a web
+    # page could read it through DNS rebinding), nor to another user.
+    sent = request_context(info).api_key
+    if user.api_key is None or sent is None or sent != user.api_key:
         return {"edges": []}
     node = {"id": _b64(f"ApiKey:{user.id}"), "name": user.api_key, "description": None}
     return {"edges": [{"node": node}]}
@@ -182,6 +186,7 @@ def resolve_runs(
             "lower per_page"
         )
     context = request_context(info)
+    context.check()
     try:
         sql = listing.page_runs(project.id, filters, order, after, size)
     except ValueError as exc:
@@ -196,7 +201,7 @@ def resolve_run(
     project: Project, info: GraphQLResolveInfo, name: str
 ) -> RunNode | None:
     context = request_context(info)
-    row = context.store.conn.execute(
+    row = context.conn.execute(
         "SELECT * FROM runs WHERE project_id=? AND name=?", (project.id, name)
     ).fetchone()
     if row is None:
@@ -212,7 +217,7 @@ def resolve_sweep(
 ) -> sqlite3.Row | None:
     row: sqlite3.Row | None = (
         request_context(info)
-        .store.conn.execute(
+        .conn.execute(
             "SELECT sweeps.*, (SELECT count(*) FROM runs WHERE runs.project_id="
             "sweeps.project_id AND runs.sweep_name=sweeps.name) AS run_count "
             "FROM sweeps WHERE project_id=? AND name=?",
@@ -242,10 +247,10 @@ def resolve_edge_node(
 
 @edge_type.field("cursor")
 def resolve_edge_cursor(
-    edge: tuple[RunNode, RunConnection], _info: GraphQLResolveInfo
+    edge: tuple[RunNode, RunConnection], info: GraphQLResolveInfo
 ) -> str:
     node, connection = edge
-    return listing.cursor_for(connection.order, node.row)
+    return str(charged(info, listing.cursor_for(connection.order, node.row)))
 
 
 @connection_type.field("pageInfo")

@@ -21,7 +21,7 @@ from graphql import GraphQLError, GraphQLResolveInfo
 
 from runs_server import history
 from runs_server.graphql import limits
-from runs_server.graphql.context import request_context
+from runs_server.graphql.context import charged, request_context
 from runs_server.store import Project
 
 
@@ -95,8 +95,8 @@ _COLUMNS = {
 
 
 def _column(column: str) -> Callable[..., Any]:
-    def resolve(node: RunNode, _info: GraphQLResolveInfo) -> Any:
-        return node.row[column]
+    def resolve(node: RunNode, info: GraphQLResolveInfo) -> Any:
+        return charged(info, node.row[column])
 
     return resolve
 
@@ -118,8 +118,8 @@ def resolve_id(node: RunNode, _info: GraphQLResolveInfo) -> str:
 
 
 @run_type.field("tags")
-def resolve_tags(node: RunNode, _info: GraphQLResolveInfo) -> Any:
-    return orjson.loads(node.row["tags"])
+def resolve_tags(node: RunNode, info: GraphQLResolveInfo) -> Any:
+    return orjson.loads(charged(info, node.row["tags"]))
 
 
 @run_type.field("readOnly")
@@ -133,11 +133,11 @@ def resolve_project(node: RunNode, _info: GraphQLResolveInfo) -> Project:
 
 
 @run_type.field("historyKeys")
-def resolve_history_keys(node: RunNode, _info: GraphQLResolveInfo) -> orjson.Fragment:
+def resolve_history_keys(node: RunNode, info: GraphQLResolveInfo) -> orjson.Fragment:
     # Stored text spliced in as is; -1 means "no history" (an int, so clients
     # computing lastStep + 1 keep working).
     last = node.row["last_step"]
-    keys = node.row["history_keys"]
+    keys = charged(info, node.row["history_keys"])
     return orjson.Fragment(
         f'{{"lastStep":{-1 if last is None else last},"keys":{keys}}}'
     )
@@ -148,7 +148,7 @@ def resolve_user(node: RunNode, info: GraphQLResolveInfo) -> dict[str, Any] | No
     user_id = node.row["user_id"]
     if user_id is None:
         return None
-    conn = request_context(info).store.conn
+    conn = request_context(info).conn
 
     def load() -> dict[int, Any]:
         ids = sorted({r["user_id"] for r in node.page.rows if r["user_id"] is not None})
@@ -191,7 +191,7 @@ def resolve_history(
         span = None if minStep is None or maxStep is None else maxStep - minStep
         context.spend_rows(_budget(node, checked, span))
         return history.fetch_history(
-            context.store.conn,
+            context.conn,
             node.page.ids,
             samples=checked,
             min_step=minStep,
@@ -199,7 +199,7 @@ def resolve_history(
         )
 
     rows = node.page.load((info.path.key, "history", samples, minStep, maxStep), load)
-    return None if rows is None else _encoded(rows[node.id])
+    return None if rows is None else _encoded(info, rows[node.id])
 
 
 @run_type.field("sampledHistory")
@@ -218,8 +218,7 @@ def resolve_sampled_history(
         for spec in parsed:
             context.spend_rows(_budget(node, spec.samples, None))
         per_spec = [
-            history.fetch_sampled(context.store.conn, node.page.ids, spec)
-            for spec in parsed
+            history.fetch_sampled(context.conn, node.page.ids, spec) for spec in parsed
         ]
         return {
             run_id: [lists[run_id] for lists in per_spec] for run_id in node.page.ids
@@ -230,7 +229,7 @@ def resolve_sampled_history(
         return None
     # One list per spec; a spec matching nothing is an empty list, so one
     # spec that matches nothing gives [[]], never a bare [].
-    return orjson.Fragment(b"[" + b",".join(lists[node.id]) + b"]")
+    return orjson.Fragment(charged(info, b"[" + b",".join(lists[node.id]) + b"]"))
 
 
 @run_type.field("events")
@@ -241,17 +240,19 @@ def resolve_events(
 
     def load() -> dict[int, Any]:
         checked = _checked(history.check_samples, samples)
-        rows = history.fetch_events(context.store.conn, node.page.ids, samples=checked)
+        rows = history.fetch_events(context.conn, node.page.ids, samples=checked)
         context.spend_rows(sum(len(r) for r in rows.values()))
         return rows
 
     rows = node.page.load((info.path.key, "events", samples), load)
-    return None if rows is None else _encoded(rows[node.id])
+    return None if rows is None else _encoded(info, rows[node.id])
 
 
-def _encoded(rows: list[str]) -> orjson.Fragment:
+def _encoded(info: GraphQLResolveInfo, rows: list[str]) -> orjson.Fragment:
     """The list of stored row strings as JSON, spliced into the response as is
-    (see ``runs_server.graphql.execution``)."""
+    (see ``runs_server.graphql.execution``), charged to the byte cap."""
+    context = request_context(info)
+    context.spend_bytes(sum(len(r) + 4 for r in rows))
     return orjson.Fragment(orjson.dumps(rows))
 
 

@@ -8,6 +8,7 @@ the loaders, GraphQL or HTTP.
 """
 
 from runs_server.history.reads import (
+    MAX_KEYS_PER_SPEC,
     SPEC_FORM,
     HistoryArgumentError,
     Spec,
@@ -19,6 +20,7 @@ from runs_server.history.reads import (
 )
 
 __all__ = [
+    "MAX_KEYS_PER_SPEC",
     "SPEC_FORM",
     "HistoryArgumentError",
     "Spec",

@@ -35,6 +35,9 @@ class Spec:
     max_step: int | None = None
 
 
+# Each key is one SQL condition; SQLite refuses an expression tree 1,000 deep.
+MAX_KEYS_PER_SPEC = 200
+
 SPEC_FORM = (
     'a JSON object like {"keys": ["_step", "loss"], "samples": 500, '
     '"minStep": 0, "maxStep": 99} (keys required)'
@@ -90,8 +93,15 @@ def parse_spec(text: str) -> Spec:
             f"sampledHistory spec keys must be a non-empty list of strings; "
             f"expected {SPEC_FORM}"
         )
+    unique = tuple(dict.fromkeys(keys))
+    if len(unique) > MAX_KEYS_PER_SPEC:
+        raise HistoryArgumentError(
+            f"a sampledHistory spec takes at most {MAX_KEYS_PER_SPEC} keys, got "
+            f"{len(unique)}: split the keys over several specs, or fetch full "
+            "rows with history"
+        )
     return Spec(
-        keys=tuple(dict.fromkeys(keys)),
+        keys=unique,
         samples=check_samples(raw.get("samples"), "spec samples"),
         min_step=_step_bound(raw.get("minStep"), "minStep"),
         max_step=_step_bound(raw.get("maxStep"), "maxStep"),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,14 +24,21 @@ from graphql import GraphQLError
 from runs_server.graphql.context import RequestContext
 from runs_server.graphql.execution import PreEncodedExecutionContext
 from runs_server.graphql.limits import (
+    BODY_TIMEOUT_SECONDS,
     MAX_BODY_BYTES,
     MAX_QUERY_BYTES,
+    MAX_REQUEST_SECONDS,
+    MAX_REQUESTS_IN_FLIGHT,
+    MAX_RESPONSE_BYTES,
     MAX_RESPONSE_ROWS,
+    MAX_VARIABLE_STRING_CHARS,
+    RESPONSE_TOO_LARGE,
     QueryShapeRule,
 )
 from runs_server.graphql.schema import executable_schema
-from runs_server.http.auth import AuthError, authenticate
+from runs_server.http.auth import AuthError, api_key_from_header, authenticate
 from runs_server.http.faults import Fault, FaultConfig, FaultInjector
+from runs_server.http.guards import host_problem, json_content_type
 from runs_server.store import Store
 
 Scope = MutableMapping[str, Any]
@@ -63,12 +72,22 @@ REQUEST_FORM = 'a JSON object like {"query": "...", "variables": {...}}'
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Behaviour knobs; ``latency_ms`` is added to every response."""
+    """Behaviour knobs; ``latency_ms`` is added to every response.
+
+    ``loopback_hosts``: refuse ``Host`` headers that are not loopback names
+    (on by default; ``serve`` turns it off when bound elsewhere). The limits
+    default to those of ``runs_server.graphql.limits`` (the README's table).
+    """
 
     require_auth: bool = False
     latency_ms: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     max_response_rows: int = MAX_RESPONSE_ROWS
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    max_in_flight: int = MAX_REQUESTS_IN_FLIGHT
+    request_seconds: float = MAX_REQUEST_SECONDS
+    body_timeout_s: float = BODY_TIMEOUT_SECONDS
+    loopback_hosts: bool = True
 
 
 @dataclass
@@ -105,6 +124,13 @@ class RunsServerApp:
         self.config = config or ServerConfig()
         self.faults = FaultInjector(self.config.faults)
         self.schema = executable_schema()
+        self.requests_seen = 0  # HTTP requests received, for reports
+        # Requests execute on these threads only: at most max_in_flight hold
+        # a connection and build a response at once; the others wait their
+        # turn holding only their body.
+        self._executor = ThreadPoolExecutor(
+            self.config.max_in_flight, thread_name_prefix="runs_server"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -113,6 +139,7 @@ class RunsServerApp:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
+        self.requests_seen += 1
         fault, status = self.faults.draw()
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1")
@@ -177,6 +204,7 @@ class RunsServerApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self._executor.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -184,6 +212,10 @@ class RunsServerApp:
         self, scope: Scope, receive: Receive, headers: dict[str, str]
     ) -> Reply:
         path, method = scope["path"], scope["method"]
+        if self.config.loopback_hosts:
+            problem = host_problem(headers.get("host"))
+            if problem is not None:
+                return _error_reply(403, problem)
         if path in ("/", "/healthz") and method in ("GET", "HEAD"):
             return Reply(200, b'{"ok":true}', [(b"content-type", b"application/json")])
         if path not in GRAPHQL_PATHS:
@@ -194,20 +226,46 @@ class RunsServerApp:
             return _error_reply(
                 405, "GraphQL requests must be POSTed to /graphql", (b"allow", b"POST")
             )
-        body = await _read_body(receive)
+        content_type = headers.get("content-type")
+        if not json_content_type(content_type):
+            # Forms and text/plain are what a web page may POST anywhere
+            # without asking first; JSON needs a CORS preflight we never grant.
+            return _error_reply(
+                415,
+                f"Content-Type {content_type!r} is not accepted; send the "
+                f"request as application/json: {REQUEST_FORM}",
+            )
+        try:
+            body = await asyncio.wait_for(
+                _read_body(receive), self.config.body_timeout_s
+            )
+        except asyncio.TimeoutError:
+            return _error_reply(
+                408,
+                f"the request body did not arrive within "
+                f"{self.config.body_timeout_s:g} s; send it whole",
+            )
         if body is None:
             return _error_reply(413, f"request body over {MAX_BODY_BYTES} bytes")
-        # The key lookup needs the store lock, which a long query may hold:
-        # wait for it in a worker thread, never on the event loop.
-        return await asyncio.to_thread(
-            self._respond, body, headers.get("authorization")
-        )
+        gone = threading.Event()
+        watcher = asyncio.create_task(_watch_disconnect(receive, gone))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._respond, body, headers.get("authorization"), gone
+            )
+        finally:
+            watcher.cancel()
 
-    def _respond(self, body: bytes, authorization: str | None) -> Reply:
+    def _respond(
+        self, body: bytes, authorization: str | None, gone: threading.Event
+    ) -> Reply:
+        if gone.is_set():  # hung up while waiting for a thread: skip the work
+            return _error_reply(499, "the client hung up")
         try:
             user = authenticate(
                 self.store, authorization, require_auth=self.config.require_auth
             )
+            key = api_key_from_header(authorization)
         except AuthError as exc:
             return _error_reply(
                 401, str(exc), (b"www-authenticate", b'Basic realm="runs_server"')
@@ -220,30 +278,89 @@ class RunsServerApp:
             )
         if not isinstance(data, dict):
             return _error_reply(400, f"the request body must be {REQUEST_FORM}")
-        return self._execute(
-            data, RequestContext(self.store, user, self.config.max_response_rows)
+        context = RequestContext(
+            self.store,
+            user,
+            max_rows=self.config.max_response_rows,
+            max_bytes=self.config.max_response_bytes,
+            # Only a key the store knows (it authenticated this request) may
+            # be shown back; on an open server any other key acts as the
+            # default user and must not reveal that user's key.
+            api_key=key if user is not None and key == user.api_key else None,
+            deadline=time.monotonic() + self.config.request_seconds,
+            cancelled=gone,
         )
+        try:
+            return self._execute(data, context)
+        finally:
+            context.close()
 
     def _execute(self, data: dict[str, Any], context: RequestContext) -> Reply:
         query = data.get("query")
         if isinstance(query, str) and len(query) > MAX_QUERY_BYTES:
             message = f"query text over {MAX_QUERY_BYTES} characters; send less"
             return _graphql_reply({"errors": [{"message": message}]})
+        longest = _longest_string(data.get("variables"))
+        if longest > MAX_VARIABLE_STRING_CHARS:
+            message = (
+                f"a string in the variables is {longest:,} characters long; the "
+                f"limit is {MAX_VARIABLE_STRING_CHARS:,}: send less"
+            )
+            return _graphql_reply({"errors": [{"message": message}]})
         if data.get("operationName") == "":
             data["operationName"] = None  # some clients send "" for "absent"
         if data.get("variables") is None:
             data.pop("variables", None)
-        with self.store.lock:
-            _ok, result = graphql_sync(
-                self.schema,
-                data,
-                context_value=context,
-                validation_rules=[QueryShapeRule],
-                introspection=True,
-                logger=graphql_logger,
-                execution_context_class=PreEncodedExecutionContext,
+        # No lock here: parsing and validation touch no store, and the
+        # resolvers take the request's connection on first use.
+        _ok, result = graphql_sync(
+            self.schema,
+            data,
+            context_value=context,
+            validation_rules=[QueryShapeRule],
+            introspection=True,
+            logger=graphql_logger,
+            execution_context_class=PreEncodedExecutionContext,
+        )
+        context.close()  # serialisation needs no connection
+        if context.refusal is not None:
+            # One error, no partial data: the other fields stopped short.
+            return _graphql_reply({"data": None, "errors": [context.refusal.formatted]})
+        reply = _graphql_reply(result)
+        if len(reply.body) > context.max_bytes:  # the estimate fell short
+            refusal = context.refuse(
+                f"this response would be larger than {context.max_bytes:,} bytes; "
+                "ask for less in one request (a smaller per_page, fewer fields "
+                "or aliases, or lower samples)",
+                RESPONSE_TOO_LARGE,
             )
-        return _graphql_reply(result)
+            return _graphql_reply({"data": None, "errors": [refusal.formatted]})
+        return reply
+
+
+def _longest_string(value: Any, depth: int = 0) -> int:
+    """The length of the longest string key or value inside ``value``."""
+    if isinstance(value, str):
+        return len(value)
+    if depth > 64:  # orjson refuses deeper documents anyway
+        return 0
+    if isinstance(value, dict):
+        return max(
+            (max(len(k), _longest_string(v, depth + 1)) for k, v in value.items()),
+            default=0,
+        )
+    if isinstance(value, list):
+        return max((_longest_string(v, depth + 1) for v in value), default=0)
+    return 0
+
+
+async def _watch_disconnect(receive: Receive, gone: threading.Event) -> None:
+    """Set ``gone`` when the client hangs up before its answer is sent."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
 
 
 def _graphql_reply(result: dict[str, Any]) -> Reply:

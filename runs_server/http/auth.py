@@ -48,9 +48,11 @@ def authenticate(
 ) -> User | None:
     """Who the request acts as.
 
-    A valid key acts as its user and a wrong key is refused, always. Without
-    a key an open server acts as the default (demo) user; a server that
-    requires auth refuses.
+    A key the store knows acts as its user, always; a malformed Authorization
+    header is refused, always. A server that requires auth refuses a missing
+    or unknown key. An open server acts as the default (demo) user for any
+    other well-formed key, or none: W&B users have a cloud key exported, and
+    the official SDK will not run without some key.
     """
     key = api_key_from_header(header)
     if key is None:
@@ -59,5 +61,7 @@ def authenticate(
         return store.users.default()
     user = store.users.by_key(key)
     if user is None:
-        raise AuthError("invalid API key")
+        if require_auth:
+            raise AuthError("invalid API key")
+        return store.users.default()
     return user

@@ -48,6 +48,7 @@ class FaultInjector:
         self.config = config
         self._rng = random.Random(config.seed)
         self._lock = threading.Lock()
+        self.injected = 0  # faults drawn so far, for reports
 
     def draw(self) -> tuple[Fault | None, int]:
         """The fault for the next request (or None) and a 5xx status to use."""
@@ -64,6 +65,8 @@ class FaultInjector:
             (Fault.TRUNCATE, c.rate_truncate),
         ):
             if r < rate:
+                with self._lock:
+                    self.injected += 1
                 return fault, status
             r -= rate
         return None, status

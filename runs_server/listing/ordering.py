@@ -39,6 +39,8 @@ from runs_server.listing.sql import Frag
 __all__ = ["Component", "OrderError", "SortOrder", "keyset_after", "parse_order"]
 
 DEFAULT_ORDER = "+created_at"
+# Far above any real field path; a long order once cost seconds per page.
+MAX_ORDER_CHARS = 1_000
 
 # What a component holds, so that cursors can be checked against it.
 Kind = Literal["flag", "rank", "text", "number", "json"]
@@ -89,6 +91,11 @@ class SortOrder:
 
 def parse_order(order: str | None) -> SortOrder:
     """Parse ``order`` (None or "" = "+created_at"); OrderError if unknown."""
+    if order is not None and len(order) > MAX_ORDER_CHARS:
+        raise OrderError(
+            f"order is {len(order):,} characters long; the limit is "
+            f"{MAX_ORDER_CHARS:,}: pass +/- and one field, e.g. -summary_metrics.loss"
+        )
     text = (order or "").strip() or DEFAULT_ORDER
     descending = text.startswith("-")
     field = text[1:] if text[0] in "+-" else text

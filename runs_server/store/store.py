@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from runs_server.store.database import Database
 from runs_server.store.history_rows import HistoryRows
@@ -43,6 +43,17 @@ class Store:
     @property
     def lock(self) -> threading.RLock:
         return self._db.lock
+
+    @property
+    def in_memory(self) -> bool:
+        """An in-memory store serves one reader at a time (one connection)."""
+        return self._db.in_memory
+
+    def reader(
+        self, progress: Callable[[], int] | None = None
+    ) -> AbstractContextManager[sqlite3.Connection]:
+        """A read-only connection with a consistent snapshot (see ``Database``)."""
+        return self._db.reader(progress)
 
     def close(self) -> None:
         self._db.close()

@@ -16,12 +16,15 @@ import respx
 from runs_client._constants import INITIAL_BACKOFF, MAX_BACKOFF, MAX_RETRY_AFTER
 from runs_client._exceptions import (
     AuthenticationError,
+    ConnectionError,
     GraphQLError,
     NotFoundError,
     RateLimitError,
     RunsClientError,
     ServerError,
+    ServerGraphQLError,
     TimeoutError,
+    TransientError,
 )
 from runs_client._transport import RetryingClient, parse_retry_after
 
@@ -216,10 +219,22 @@ def test_dropped_connection_then_success(respx_mock, http, slept) -> None:
 
 
 def test_dropped_connection_exhausted_is_server_error(respx_mock, http, slept):
-    route = respx_mock.post(URL).mock(side_effect=httpx.ConnectError("refused"))
-    with pytest.raises(ServerError, match="ConnectError") as info:
+    # Was ConnectError: a refused connection is now ConnectionError (no server
+    # answered); a connection dropped mid-answer stays ServerError.
+    route = respx_mock.post(URL).mock(side_effect=httpx.ReadError("reset"))
+    with pytest.raises(ServerError, match="ReadError") as info:
         make(http, slept, max_retries=2).viewer()
     assert route.call_count == 3
+    assert isinstance(info.value.__cause__, httpx.ReadError)
+
+
+def test_refused_connection_exhausted_is_connection_error(respx_mock, http, slept):
+    route = respx_mock.post(URL).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(ConnectionError, match="no server answered") as info:
+        make(http, slept, max_retries=2).viewer()
+    assert route.call_count == 3
+    assert isinstance(info.value, TransientError)
+    assert not isinstance(info.value, ServerError)
     assert isinstance(info.value.__cause__, httpx.ConnectError)
 
 
@@ -288,10 +303,16 @@ def test_graphql_errors_on_5xx_after_retries(respx_mock, http, slept) -> None:
     route = respx_mock.post(URL).mock(
         return_value=httpx.Response(500, json={"errors": ERRORS})
     )
-    with pytest.raises(GraphQLError) as info:
+    # Was GraphQLError only: an exhausted 5xx is an outage, so it is now a
+    # ServerGraphQLError, both a ServerError and a GraphQLError.
+    with pytest.raises(ServerError) as info:
         make(http, slept, max_retries=1).viewer()
     assert route.call_count == 2
     assert info.value.status_code == 500
+    assert isinstance(info.value, GraphQLError)
+    assert isinstance(info.value, ServerGraphQLError)
+    assert info.value.messages == [e["message"] for e in ERRORS]
+    assert "unknown operator $foo" in str(info.value)
 
 
 def test_request_info_on_errors(respx_mock, http, slept) -> None:

@@ -152,13 +152,14 @@ def test_rate_limited_every_time_raises_rate_limit_error() -> None:
 
 
 def test_server_errors_every_time_raise_the_last_answer() -> None:
-    # The injected 5xx carries a GraphQL `errors` body, and design.md maps a
-    # body with `errors` to GraphQLError whatever the HTTP status.
+    # The injected 5xx carries a GraphQL `errors` body; after retries that is
+    # both a ServerError (an outage) and a GraphQLError (was GraphQLError only).
     error, sleeps = exhausted(FaultConfig(rate_5xx=1.0), max_retries=2)
-    assert isinstance(error, GraphQLError)
+    assert isinstance(error, GraphQLError) and isinstance(error, ServerError)
     assert error.status_code in (500, 502, 503, 504)
     assert error.messages == ["server error (injected fault)"]
-    assert f"(HTTP {error.status_code}): server error (injected fault)" in str(error)
+    assert f"HTTP {error.status_code} after 3 attempt(s)" in str(error)
+    assert "server error (injected fault)" in str(error)
     # Exponential backoff with full jitter: attempt n waits at most 0.5 * 2**n.
     assert all(0 <= s <= 0.5 * 2**n for n, s in enumerate(sleeps))
 

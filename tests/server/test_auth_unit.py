@@ -84,8 +84,12 @@ def test_authenticate_rules() -> None:
     assert authenticate(store, basic("api", other.api_key), require_auth=True) == other
     with pytest.raises(AuthError, match="requires an API key"):
         authenticate(store, None, require_auth=True)
+    # Open means open: an unknown but well-formed key acts as the default user.
+    assert authenticate(store, basic("api", "wrong"), require_auth=False) == demo
     with pytest.raises(AuthError, match="invalid API key"):
-        authenticate(store, basic("api", "wrong"), require_auth=False)
+        authenticate(store, basic("api", "wrong"), require_auth=True)
+    with pytest.raises(AuthError, match="malformed"):
+        authenticate(store, "Basic !!!", require_auth=False)
 
 
 @pytest.mark.parametrize(

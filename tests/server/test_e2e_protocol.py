@@ -104,7 +104,8 @@ def test_introspection_available(gql: Gql) -> None:
 
 
 def test_bad_requests_are_4xx_with_errors(http: httpx.Client) -> None:
-    not_json = http.post("/graphql", content=b"{nope")
+    json_type = {"Content-Type": "application/json"}
+    not_json = http.post("/graphql", content=b"{nope", headers=json_type)
     assert not_json.status_code == 400
     assert "not JSON" in not_json.json()["errors"][0]["message"]
     not_object = http.post("/graphql", json=[1, 2])

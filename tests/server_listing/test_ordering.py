@@ -17,6 +17,8 @@ from runs_server.listing import (
     cursor_for,
     page_runs,
 )
+from runs_server.listing.cursors import order_digest
+from runs_server.listing.ordering import parse_order
 from tests.server_listing.conftest import (
     PROJECT,
     fetch_page,
@@ -146,6 +148,13 @@ def _cursor(body: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
 
 
+def _digest(order: str) -> str:
+    return order_digest(parse_order(order))
+
+
+_DEFAULT = _digest("+created_at")
+
+
 @pytest.mark.parametrize(
     ("cursor", "message"),
     [
@@ -153,11 +162,13 @@ def _cursor(body: object) -> str:
         ("!!!!", "malformed cursor"),
         ("YXJyYXljb25uZWN0aW9uOjQ5", "malformed cursor"),  # arrayconnection:49
         (_cursor([1, 2]), "malformed cursor"),
-        (_cursor({"v": 1, "o": "+created_at", "k": [5], "n": "r1"}), "malformed"),
-        (_cursor({"v": 1, "o": "+created_at", "k": [], "n": "r1"}), "malformed"),
-        (_cursor({"v": 1, "o": "+created_at", "k": ["x"], "n": 3}), "malformed"),
-        (_cursor({"v": 1, "o": "-name", "k": [], "n": "r1"}), 'order "-name"'),
-        (_cursor({"v": 2, "o": "+created_at", "k": ["x"], "n": "r1"}), "malformed"),
+        (_cursor({"v": 2, "o": _DEFAULT, "k": [5], "n": "r1"}), "malformed"),
+        (_cursor({"v": 2, "o": _DEFAULT, "k": [], "n": "r1"}), "malformed"),
+        (_cursor({"v": 2, "o": _DEFAULT, "k": ["x"], "n": 3}), "malformed"),
+        (_cursor({"v": 2, "o": _digest("-name"), "k": [], "n": "r1"}), "another"),
+        (_cursor({"v": 3, "o": _DEFAULT, "k": ["x"], "n": "r1"}), "malformed"),
+        # Version 1 held the order itself: such cursors are refused plainly.
+        (_cursor({"v": 1, "o": "+created_at", "k": ["x"], "n": "r1"}), "malformed"),
         ("é", "malformed cursor"),
         ("x" * 400_000, "malformed cursor"),
     ],
@@ -171,8 +182,22 @@ def test_cursor_orders_must_match(conn: sqlite3.Connection) -> None:
     _, after = fetch_page(conn, None, "-config.lr", None, 2)
     assert after is not None
     page_runs(PROJECT, None, "-config.lr.value", after, 2)  # same order, alias
-    with pytest.raises(CursorError, match=r'belongs to order "-config.lr"'):
+    with pytest.raises(CursorError, match=r'another order than "\+config.lr"'):
         page_runs(PROJECT, None, "+config.lr", after, 2)
+
+
+def test_cursor_size_does_not_grow_with_the_order(conn: sqlite3.Connection) -> None:
+    # The order was copied into every cursor: a 300 KB order made a 128 MB page.
+    long_order = "-config." + "k" * 900
+    _, short = fetch_page(conn, None, "-config.k", None, 1)
+    _, long = fetch_page(conn, None, long_order, None, 1)
+    assert short is not None and long is not None
+    assert len(long) == len(short)
+
+
+def test_order_length_is_capped() -> None:
+    with pytest.raises(OrderError, match="the limit is 1,000"):
+        page_runs(PROJECT, None, "-config." + "k" * 2000, None, 10)
 
 
 def test_cursor_for_row(conn: sqlite3.Connection) -> None:
