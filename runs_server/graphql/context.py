@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from runs_server.graphql.limits import MAX_RESPONSE_ROWS
+from runs_server.history import HistoryExports
 from runs_server.store import Store, User
 
 
@@ -16,6 +17,10 @@ class RequestContext:
     user: User | None
     max_rows: int = MAX_RESPONSE_ROWS
     rows_spent: int = 0
+    # Where parquetHistory writes files, and the URL links to them start with
+    # (the server as the client reached it); None: exports not served.
+    exports: HistoryExports | None = None
+    base_url: str = ""
 
     def spend_rows(self, count: int) -> None:
         """Charge ``count`` history/event rows to this response's row cap."""

@@ -1,4 +1,5 @@
-"""The ASGI application: POST /graphql over the store.
+"""The ASGI application: POST /graphql over the store, and the history exports
+that ``Run.parquetHistory`` links to (GET/HEAD, range requests, signed links).
 
 A plain ASGI callable (no framework) so that every byte of the response is
 under our control: orjson serialisation (with pre-encoded fragments for rows
@@ -10,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from ariadne import graphql_sync
@@ -28,6 +31,7 @@ from runs_server.graphql.limits import (
     QueryShapeRule,
 )
 from runs_server.graphql.schema import executable_schema
+from runs_server.history import EXPORT_PATH_PREFIX, HistoryExports, LinkError
 from runs_server.http.auth import AuthError, authenticate
 from runs_server.http.faults import Fault, FaultConfig, FaultInjector
 from runs_server.store import Store
@@ -57,6 +61,18 @@ class _UnexpectedErrorsOnly(logging.Filter):
 graphql_logger.addFilter(_UnexpectedErrorsOnly())
 
 GRAPHQL_PATHS = ("/graphql", "/graphql/")
+# The official SDK 0.31 posts its telemetry (OTLP protobuf) here; accepted, dropped.
+TELEMETRY_PATHS = ("/sdk/otel/v1/metrics",)
+PARQUET_TYPE = b"application/vnd.apache.parquet"
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# Fields of W&B's artifact API: answered with one clear error, not a
+# schema error the SDKs cannot explain.
+_UNSERVED_FIELD = re.compile(r"Cannot query field '(\w*[Aa]rtifact\w*)'")
+ARTIFACTS_MESSAGE = (
+    "artifacts are not served here: runs_server serves runs, their config, "
+    "summary, history and sweeps (asked for field {field!r}); read artifacts "
+    "from W&B itself"
+)
 GZIP_MIN_BYTES = 1024
 REQUEST_FORM = 'a JSON object like {"query": "...", "variables": {...}}'
 
@@ -69,6 +85,8 @@ class ServerConfig:
     latency_ms: float = 0.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     max_response_rows: int = MAX_RESPONSE_ROWS
+    # How long a parquetHistory link stays valid.
+    export_url_ttl_s: float = 3600.0
 
 
 @dataclass
@@ -76,6 +94,8 @@ class Reply:
     status: int
     body: bytes
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # Set for HEAD: the length the body would have (the body itself is empty).
+    content_length: int | None = None
 
 
 def _error_reply(status: int, message: str, *extra: tuple[bytes, bytes]) -> Reply:
@@ -105,6 +125,7 @@ class RunsServerApp:
         self.config = config or ServerConfig()
         self.faults = FaultInjector(self.config.faults)
         self.schema = executable_schema()
+        self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -141,6 +162,7 @@ class RunsServerApp:
         if (
             reply.status == 200
             and len(reply.body) >= GZIP_MIN_BYTES
+            and dict(reply.headers).get(b"content-type") == b"application/json"
             and _accepts_gzip(headers.get("accept-encoding", ""))
         ):
             # Level 1: on loopback, speed matters more than the last bytes.
@@ -159,7 +181,10 @@ class RunsServerApp:
         if fault is Fault.TRUNCATE:
             # A complete HTTP exchange whose JSON is cut short.
             body = body[: len(body) // 2]
-        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+        length = (
+            len(reply.body) if reply.content_length is None else reply.content_length
+        )
+        headers = [*reply.headers, (b"content-length", str(length).encode())]
         if fault is Fault.TRUNCATE:
             headers[-1] = (b"content-length", str(len(body)).encode())
         await send(
@@ -177,6 +202,7 @@ class RunsServerApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.exports.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -186,6 +212,18 @@ class RunsServerApp:
         path, method = scope["path"], scope["method"]
         if path in ("/", "/healthz") and method in ("GET", "HEAD"):
             return Reply(200, b'{"ok":true}', [(b"content-type", b"application/json")])
+        if path in TELEMETRY_PATHS and method == "POST":
+            await _read_body(receive)
+            return Reply(204, b"")
+        if path.startswith(EXPORT_PATH_PREFIX):
+            if method not in ("GET", "HEAD"):
+                return _error_reply(
+                    405, "history exports are read with GET", (b"allow", b"GET, HEAD")
+                )
+            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            return await asyncio.to_thread(
+                self._export, path, query, method, headers.get("range")
+            )
         if path not in GRAPHQL_PATHS:
             return _error_reply(
                 404, f"no such endpoint {path!r}; POST GraphQL to /graphql"
@@ -200,10 +238,41 @@ class RunsServerApp:
         # The key lookup needs the store lock, which a long query may hold:
         # wait for it in a worker thread, never on the event loop.
         return await asyncio.to_thread(
-            self._respond, body, headers.get("authorization")
+            self._respond, body, headers.get("authorization"), _base_url(scope, headers)
         )
 
-    def _respond(self, body: bytes, authorization: str | None) -> Reply:
+    def _export(
+        self, path: str, query: dict[str, str], method: str, range_header: str | None
+    ) -> Reply:
+        """A history export named by a signed link, whole or one byte range."""
+        try:
+            file = self.exports.resolve(path, query)
+            data = file.read_bytes()
+        except LinkError as exc:
+            return _error_reply(exc.status, str(exc))
+        except FileNotFoundError:  # replaced between the check and the read
+            return _error_reply(404, "this history export was replaced; ask again")
+        size = len(data)
+        headers = [(b"content-type", PARQUET_TYPE), (b"accept-ranges", b"bytes")]
+        status, body = 200, data
+        if range_header is not None:
+            span = _byte_range(range_header, size)
+            if span is None:
+                return Reply(
+                    416,
+                    b"",
+                    [(b"content-range", f"bytes */{size}".encode()), *headers],
+                )
+            start, end = span
+            status, body = 206, data[start : end + 1]
+            headers.append((b"content-range", f"bytes {start}-{end}/{size}".encode()))
+        if method == "HEAD":
+            return Reply(status, b"", headers, content_length=len(body))
+        return Reply(status, body, headers)
+
+    def _respond(
+        self, body: bytes, authorization: str | None, base_url: str = ""
+    ) -> Reply:
         try:
             user = authenticate(
                 self.store, authorization, require_auth=self.config.require_auth
@@ -220,9 +289,14 @@ class RunsServerApp:
             )
         if not isinstance(data, dict):
             return _error_reply(400, f"the request body must be {REQUEST_FORM}")
-        return self._execute(
-            data, RequestContext(self.store, user, self.config.max_response_rows)
+        context = RequestContext(
+            self.store,
+            user,
+            self.config.max_response_rows,
+            exports=self.exports,
+            base_url=base_url,
         )
+        return self._execute(data, context)
 
     def _execute(self, data: dict[str, Any], context: RequestContext) -> Reply:
         query = data.get("query")
@@ -243,7 +317,44 @@ class RunsServerApp:
                 logger=graphql_logger,
                 execution_context_class=PreEncodedExecutionContext,
             )
+        _explain_unserved(result)
         return _graphql_reply(result)
+
+
+def _explain_unserved(result: dict[str, Any]) -> None:
+    """Say plainly that artifacts are not served, instead of a schema error."""
+    for error in result.get("errors") or []:
+        found = _UNSERVED_FIELD.search(str(error.get("message", "")))
+        if found:
+            error["message"] = ARTIFACTS_MESSAGE.format(field=found.group(1))
+            error.setdefault("extensions", {})["code"] = "NOT_SERVED"
+
+
+def _base_url(scope: Scope, headers: dict[str, str]) -> str:
+    """The server as this request reached it, for links in responses."""
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` byte of one ``Range: bytes=a-b`` (inclusive), clamped;
+    None when it cannot be satisfied (several ranges are not served)."""
+    found = _RANGE.fullmatch(header.strip())
+    if found is None or size == 0:
+        return None
+    first, last = found.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        return max(size - int(last), 0), size - 1
+    start = int(first)
+    end = size - 1 if not last else min(int(last), size - 1)
+    if start > end:
+        return None
+    return start, end
 
 
 def _graphql_reply(result: dict[str, Any]) -> Reply:
