@@ -44,7 +44,7 @@ sdk31-venv: $(SDK31_STAMP)
 $(SDK31_STAMP):
 	$(PYTHON) -m venv $(SDK31_VENV)
 	$(SDK31_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SDK31_VENV)/bin/python -m pip install --quiet 'wandb==0.31.0' pyarrow pandas
+	$(SDK31_VENV)/bin/python -m pip install --quiet 'wandb==0.31.0' pyarrow pandas polars
 	touch $(SDK31_STAMP)
 
 test: lint check-generated sdk-venv sdk31-venv
