@@ -29,6 +29,7 @@ from ._exceptions import (
 )
 from ._transport import RetryingClient
 from .api import Api
+from .project import Project
 from .run import Run, RunUser
 from .runs import Runs
 from .sweep import Sweep
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "NotGiven",
+    "Project",
     "RateLimitError",
     "RequestInfo",
     "RetryingClient",
