@@ -18,7 +18,8 @@ from runs_server.store import Store, jsonrows
 from tests.server.conftest import EXACT, TESTER_KEY, Gql, Live, add_exact_project
 
 PARQUET = """query($run: String!) { project(name: "exact", entityName: "test") {
-  run(name: $run) { parquetHistory(liveKeys: ["_step"]) { parquetUrls liveData } } } }"""
+  run(name: $run) {
+    parquetHistory(liveKeys: ["_step"]) { parquetUrls liveData } } } }"""
 
 
 def _links(gql: Gql, run: str = "cadence") -> dict[str, Any]:
@@ -157,7 +158,8 @@ def test_fields_newer_sdks_ask_for(gql: Gql, live_server: Live) -> None:
         project(name: "exact", entityName: "test") { totalSweeps
           sweeps { edges { node { name } } totalCount }
           run(name: "cadence") { fileCount
-            files(names: [], first: 10) { edges { node { name } } pageInfo { hasNextPage } } } } }"""
+            files(names: [], first: 10) {
+              edges { node { name } } pageInfo { hasNextPage } } } } }"""
     )
     assert "errors" not in body, body
     data = body["data"]
@@ -209,7 +211,8 @@ def test_sweeps_page_through_every_sweep(gql: Gql, live_server: Live) -> None:
     ]
     assert names == expected
     bad = gql(
-        '{ project(name: "mnist", entityName: "demo") { sweeps(after: "x") { totalCount } } }'
+        '{ project(name: "mnist", entityName: "demo") '
+        '{ sweeps(after: "x") { totalCount } } }'
     )
     assert "malformed cursor" in bad["errors"][0]["message"]
 
@@ -218,7 +221,8 @@ def test_telemetry_and_artifacts(http: httpx.Client, gql: Gql) -> None:
     telemetry = http.post("/sdk/otel/v1/metrics", content=b"\x0a\x00")
     assert telemetry.status_code == 204
     body = gql(
-        '{ project(name: "mnist", entityName: "demo") { artifactTypes { edges { node { name } } } } }'
+        '{ project(name: "mnist", entityName: "demo") '
+        "{ artifactTypes { edges { node { name } } } } }"
     )
     (error,) = body["errors"]
     assert error["message"].startswith("artifacts are not served here")
