@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 # The official SDK at the seed's version, apart from ours, for the compatibility test.
 SDK_VENV := .venv-sdk
 SDK_STAMP := $(SDK_VENV)/.installed
+# The newest official SDK we test (its scan_history reads Parquet with pyarrow).
+SDK31_VENV := .venv-sdk31
+SDK31_STAMP := $(SDK31_VENV)/.installed
 
-.PHONY: install demo generate check-generated lint test sdk-venv bench reliability
+.PHONY: install demo generate check-generated lint test sdk-venv sdk31-venv bench reliability
 
 install: $(STAMP)
 
@@ -46,7 +49,15 @@ $(SDK_STAMP):
 	$(SDK_VENV)/bin/python -m pip install --quiet 'wandb==0.18.0' pandas
 	touch $(SDK_STAMP)
 
-test: lint check-generated sdk-venv
+sdk31-venv: $(SDK31_STAMP)
+
+$(SDK31_STAMP):
+	$(PYTHON) -m venv $(SDK31_VENV)
+	$(SDK31_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SDK31_VENV)/bin/python -m pip install --quiet 'wandb==0.31.0' pyarrow pandas polars
+	touch $(SDK31_STAMP)
+
+test: lint check-generated sdk-venv sdk31-venv
 	$(BIN)/python -m pytest
 
 # Reruns the reliability suite; its summary prints the figures the README

@@ -43,6 +43,7 @@ from ._transport import RetryingClient
 from .api import Api
 from .frames import ColumnType, Schema
 from .histories import Format, HistoryBatch, Join
+from .project import Project
 from .run import Run, RunUser
 from .run_table import runs_frame
 from .runs import Runs
@@ -72,6 +73,7 @@ __all__ = [
     "Join",
     "NotFoundError",
     "NotGiven",
+    "Project",
     "RateLimitError",
     "RequestInfo",
     "RetryingClient",

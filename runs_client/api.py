@@ -44,6 +44,7 @@ from ._paths import (
 from ._transport import RetryingClient
 
 if TYPE_CHECKING:
+    from .project import Project
     from .run import Run
     from .runs import Runs
     from .sweep import Sweep
@@ -277,6 +278,45 @@ class Api:
         from .run import fetch_run
 
         return fetch_run(self.client, entity, where.project, where.run_id)
+
+    def projects(self, entity: str | None = None) -> list[Project]:
+        """The projects of ``entity`` (the default entity if None) the caller
+        may read, oldest first.
+
+        Raises:
+            InvalidArgumentError: ``entity`` is not a non-empty string.
+            NotFoundError: the server lists no projects for that entity.
+        """
+        entity = self._entity_arg(entity)
+        from .project import iter_projects
+
+        return list(iter_projects(self.client, entity))
+
+    def project(self, name: str, entity: str | None = None) -> Project:
+        """One project by name, in ``entity`` (the default entity if None).
+
+        Raises:
+            InvalidArgumentError: a malformed name or entity; nothing was sent.
+            NotFoundError: no such project (or one the caller may not read).
+        """
+        if not isinstance(name, str) or not name.strip() or "/" in name:
+            raise InvalidArgumentError(
+                f"project name must be a non-empty string without '/', got "
+                f"{name!r}; pass the entity as entity=..."
+            )
+        entity = self._entity_arg(entity)
+        from .project import fetch_project
+
+        return fetch_project(self.client, entity, name.strip())
+
+    def _entity_arg(self, entity: object) -> str:
+        if entity is None:
+            return self.default_entity
+        if not isinstance(entity, str) or not entity.strip() or "/" in entity:
+            raise InvalidArgumentError(
+                f"entity must be a non-empty string without '/', got {entity!r}"
+            )
+        return entity.strip()
 
     def sweep(self, path: str) -> Sweep:
         """One sweep, by ``entity/project/sweep_id`` (or ``.../sweeps/sweep_id``,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import runs_gql
@@ -11,6 +11,10 @@ from runs_gql import SweepByNameProjectSweep
 
 from ._exceptions import NotFoundError
 from ._json import loads
+
+if TYPE_CHECKING:
+    from .run import Run
+    from .runs import Runs
 
 __all__ = ["Sweep", "app_url", "fetch_sweep"]
 
@@ -46,6 +50,7 @@ class Sweep:
         project: str,
         *,
         base_url: str = "https://api.wandb.ai",
+        client: runs_gql.Client | None = None,
     ) -> None:
         self.id = fields.id
         self.name = fields.name
@@ -63,6 +68,64 @@ class Sweep:
         self.entity = entity
         self.project = project
         self._app_url = app_url(base_url)
+        self._client = client
+
+    @property
+    def runs(self) -> Runs:
+        """The sweep's runs (a ``Runs``, lazily paged, oldest first)."""
+        from .runs import Runs  # runs.py imports this module
+
+        return Runs(
+            self._require_client(),
+            self.entity,
+            self.project,
+            filters={"sweep": self.name},
+            include_sweeps=False,
+        )
+
+    def best_run(self, order: str | None = None) -> Run | None:
+        """The sweep's best run, or None when it has none.
+
+        ``order`` defaults to the sweep config's metric: ``{"metric": {"name":
+        "loss", "goal": "minimize"}}`` gives ``+summary_metrics.loss``. Runs
+        whose metric is NaN come after every number, runs lacking it last.
+
+        Raises:
+            InvalidArgumentError: no order given and the config names no metric.
+        """
+        if order is None:
+            metric = self.config.get("metric")
+            name = metric.get("name") if isinstance(metric, dict) else None
+            if not isinstance(name, str) or not name:
+                from ._exceptions import InvalidArgumentError
+
+                raise InvalidArgumentError(
+                    f"sweep {self.name} names no metric in its config; pass "
+                    "best_run(order='-summary_metrics.acc') or similar"
+                )
+            goal = metric.get("goal") if isinstance(metric, dict) else None
+            order = f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
+        from .runs import Runs
+
+        runs = Runs(
+            self._require_client(),
+            self.entity,
+            self.project,
+            filters={"sweep": self.name},
+            order=order,
+            per_page=1,
+            include_sweeps=False,
+        )
+        return runs[0] if len(runs) else None
+
+    def _require_client(self) -> runs_gql.Client:
+        if self._client is None:
+            from ._exceptions import InvalidArgumentError
+
+            raise InvalidArgumentError(
+                "this Sweep was built without a client; get it from Api.sweep(path)"
+            )
+        return self._client
 
     @property
     def path(self) -> list[str]:
@@ -104,7 +167,10 @@ def _parse_config(text: str | None) -> dict[str, Any]:
 
 
 def fetch_sweep(
-    client: runs_gql.Client, entity: str, project: str, name: str
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    name: str,
 ) -> Sweep | None:
     """Fetch one sweep by name; ``None`` when the project has no such sweep.
 
@@ -116,4 +182,10 @@ def fetch_sweep(
         raise NotFoundError(f"Project {entity}/{project} not found.")
     if result.project.sweep is None:
         return None
-    return Sweep(result.project.sweep, entity, project, base_url=client.url)
+    return Sweep(
+        result.project.sweep,
+        entity,
+        project,
+        base_url=client.url,
+        client=client,
+    )

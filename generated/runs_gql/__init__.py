@@ -3,8 +3,10 @@
 from .base_client import BaseClient
 from .base_model import BaseModel
 from .client import Client
-from .fragments import RunFields, RunFieldsUser
+from .fragments import ProjectFields, RunFields, RunFieldsUser
 from .operations import (
+    PROJECT_BY_NAME_GQL,
+    PROJECTS_GQL,
     RUN_BY_NAME_GQL,
     RUN_COUNT_GQL,
     RUN_EVENTS_GQL,
@@ -18,6 +20,14 @@ from .operations import (
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
     SWEEP_BY_NAME_GQL,
     VIEWER_GQL,
+)
+from .project_by_name import ProjectByName, ProjectByNameProject
+from .projects import (
+    Projects,
+    ProjectsModels,
+    ProjectsModelsEdges,
+    ProjectsModelsEdgesNode,
+    ProjectsModelsPageInfo,
 )
 from .run_by_name import RunByName, RunByNameProject, RunByNameProjectRun
 from .run_count import RunCount, RunCountProject
@@ -83,6 +93,16 @@ __all__ = [
     "BaseClient",
     "BaseModel",
     "Client",
+    "PROJECTS_GQL",
+    "PROJECT_BY_NAME_GQL",
+    "ProjectByName",
+    "ProjectByNameProject",
+    "ProjectFields",
+    "Projects",
+    "ProjectsModels",
+    "ProjectsModelsEdges",
+    "ProjectsModelsEdgesNode",
+    "ProjectsModelsPageInfo",
     "RUNS_EVENTS_PAGE_GQL",
     "RUNS_HISTORY_PAGE_GQL",
     "RUNS_PAGE_GQL",

@@ -6,6 +6,8 @@ from typing import Any, Optional, Union
 from .base_client import BaseClient
 from .base_model import UNSET, UnsetType
 from .operations import (
+    PROJECT_BY_NAME_GQL,
+    PROJECTS_GQL,
     RUN_BY_NAME_GQL,
     RUN_COUNT_GQL,
     RUN_EVENTS_GQL,
@@ -20,6 +22,8 @@ from .operations import (
     SWEEP_BY_NAME_GQL,
     VIEWER_GQL,
 )
+from .project_by_name import ProjectByName
+from .projects import Projects
 from .run_by_name import RunByName
 from .run_count import RunCount
 from .run_events import RunEvents
@@ -234,6 +238,40 @@ class Client(BaseClient):
         )
         data = self.get_data(response)
         return RunHistoryWindow.model_validate(data)
+
+    def projects(
+        self,
+        entity: Union[Optional[str], UnsetType] = UNSET,
+        cursor: Union[Optional[str], UnsetType] = UNSET,
+        per_page: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> Projects:
+        variables: dict[str, object] = {
+            "entity": entity,
+            "cursor": cursor,
+            "perPage": per_page,
+        }
+        response = self.execute(
+            query=PROJECTS_GQL, operation_name="Projects", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Projects.model_validate(data)
+
+    def project_by_name(
+        self,
+        entity: Union[Optional[str], UnsetType] = UNSET,
+        name: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> ProjectByName:
+        variables: dict[str, object] = {"entity": entity, "name": name}
+        response = self.execute(
+            query=PROJECT_BY_NAME_GQL,
+            operation_name="ProjectByName",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return ProjectByName.model_validate(data)
 
     def run_by_name(
         self, entity: str, project: str, name: str, **kwargs: Any

@@ -10,6 +10,17 @@ from .base_model import BaseModel
 from .scalars import parse_datetime
 
 
+class ProjectFields(BaseModel):
+    id: str
+    name: str
+    entity_name: str = Field(alias="entityName")
+    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+        alias="createdAt"
+    )
+    read_only: Optional[bool] = Field(alias="readOnly")
+    total_sweeps: int = Field(alias="totalSweeps")
+
+
 class RunFields(BaseModel):
     id: str
     name: str
@@ -47,4 +58,5 @@ class RunFieldsUser(BaseModel):
     username: Optional[str]
 
 
+ProjectFields.model_rebuild()
 RunFields.model_rebuild()

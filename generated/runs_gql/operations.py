@@ -2,6 +2,8 @@
 # Source: queries
 
 __all__ = [
+    "PROJECTS_GQL",
+    "PROJECT_BY_NAME_GQL",
     "RUNS_EVENTS_PAGE_GQL",
     "RUNS_HISTORY_PAGE_GQL",
     "RUNS_PAGE_GQL",
@@ -121,6 +123,48 @@ query RunHistoryWindow($entity: String!, $project: String!, $name: String!, $min
       history(minStep: $minStep, maxStep: $maxStep, samples: $samples)
     }
   }
+}
+"""
+
+PROJECTS_GQL = """
+query Projects($entity: String, $cursor: String, $perPage: Int) {
+  models(entityName: $entity, after: $cursor, first: $perPage) {
+    edges {
+      node {
+        ...ProjectFields
+      }
+    }
+    pageInfo {
+      endCursor
+      hasNextPage
+    }
+  }
+}
+
+fragment ProjectFields on Project {
+  id
+  name
+  entityName
+  createdAt
+  readOnly
+  totalSweeps
+}
+"""
+
+PROJECT_BY_NAME_GQL = """
+query ProjectByName($entity: String, $name: String) {
+  project(name: $name, entityName: $entity) {
+    ...ProjectFields
+  }
+}
+
+fragment ProjectFields on Project {
+  id
+  name
+  entityName
+  createdAt
+  readOnly
+  totalSweeps
 }
 """
 

@@ -26,6 +26,7 @@ from runs_server.graphql.limits import (
     RESPONSE_TOO_LARGE,
     TIMED_OUT,
 )
+from runs_server.history import HistoryExports
 from runs_server.store import Store, User
 
 
@@ -94,6 +95,11 @@ class RequestContext:
         if self.refusal is None:
             self.refusal = Refused(message, code)
         return self.refusal
+
+    # Where parquetHistory writes files, and the URL links to them start with
+    # (the server as the client reached it); None: exports not served.
+    exports: HistoryExports | None = None
+    base_url: str = ""
 
     def spend_rows(self, count: int) -> None:
         """Charge ``count`` history/event rows to this response's row cap."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import dataclasses
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,109 @@ def resolve_server_info(_root: Any, _info: GraphQLResolveInfo) -> dict[str, Any]
     return {"latestLocalVersionInfo": None, "features": []}
 
 
+def _without_key(user: User) -> User:
+    """A user shown by a lookup (``users``, ``Project.user``): never its API key.
+
+    Only ``viewer`` is the caller's own record; the key rule applies there."""
+    return dataclasses.replace(user, api_key=None)
+
+
+def _page_size(first: int | None, what: str) -> int:
+    size = DEFAULT_FIRST if first is None else first
+    if not 0 <= size <= MAX_FIRST:
+        raise GraphQLError(
+            f"first must be between 0 and {MAX_FIRST} {what} per page, got {size}"
+        )
+    return size
+
+
+def _after_id(after: str | None, kind: str) -> int:
+    """The id a ``kind`` cursor (``base64("<kind>:<id>")``) points after; 0 for none."""
+    if not after:
+        return 0
+    try:
+        text = base64.b64decode(after.encode("ascii"), validate=True).decode()
+    except (ValueError, UnicodeError, binascii.Error):
+        text = ""
+    prefix, _, number = text.partition(":")
+    if prefix != kind or not number.isdigit():
+        raise GraphQLError(
+            f"malformed cursor {after[:40]!r}; pass the endCursor of the previous page"
+        )
+    return int(number)
+
+
+def _connection(
+    items: list[Any], ids: list[int], size: int, kind: str
+) -> dict[str, Any]:
+    """A forward connection over ``items`` (fetched ``size + 1``) keyed by ``ids``."""
+    shown = items[:size]
+    cursors = [_b64(f"{kind}:{i}") for i in ids[:size]]
+    return {
+        "edges": [
+            {"node": item, "cursor": cursor}
+            for item, cursor in zip(shown, cursors, strict=True)
+        ],
+        "pageInfo": {
+            "startCursor": cursors[0] if cursors else None,
+            "endCursor": cursors[-1] if cursors else None,
+            "hasNextPage": len(items) > size,
+            "hasPreviousPage": False,
+        },
+        "totalCount": None,
+    }
+
+
+@query_type.field("models")
+def resolve_models(
+    _root: Any,
+    info: GraphQLResolveInfo,
+    entityName: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+) -> dict[str, Any] | None:
+    context = request_context(info)
+    entity = entityName or (context.user.entity if context.user else None)
+    if not entity:
+        return None
+    size = _page_size(first, "projects")
+    rows = context.conn.execute(
+        "SELECT projects.name FROM projects JOIN entities "
+        "ON entities.id=projects.entity_id WHERE entities.name=? AND projects.id>? "
+        "ORDER BY projects.id",
+        (entity, _after_id(after, "Project")),
+    ).fetchall()
+    projects: list[Project] = []
+    for row in rows:
+        project = context.store.projects.find(entity, row[0])
+        # Unreadable projects are left out, as project() hides them.
+        if project is not None and context.store.projects.can_read(
+            context.user, project
+        ):
+            projects.append(project)
+            if len(projects) > size:
+                break
+    return _connection(projects, [p.id for p in projects], size, "Project")
+
+
+@query_type.field("users")
+def resolve_users(
+    _root: Any, info: GraphQLResolveInfo, query: str | None = None
+) -> dict[str, Any]:
+    context = request_context(info)
+    text = (query or "").strip().lower()
+    if not text:
+        return {"edges": []}
+    rows = context.conn.execute(
+        "SELECT username FROM users WHERE instr(lower(username), ?) > 0 "
+        "OR instr(lower(IFNULL(email, '')), ?) > 0 ORDER BY "
+        "(lower(username) = ? OR lower(IFNULL(email, '')) = ?) DESC, id LIMIT ?",
+        (text, text, text, text, MAX_FIRST),
+    ).fetchall()
+    users = [context.store.users.by_name(r[0]) for r in rows]
+    return {"edges": [{"node": _without_key(u)} for u in users if u is not None]}
+
+
 @query_type.field("project")
 def resolve_project(
     _root: Any,
@@ -88,6 +193,11 @@ def resolve_user_teams(
     if first is not None:
         names = names[: max(first, 0)]
     return {"edges": [{"node": {"id": _b64(f"Entity:{n}"), "name": n}} for n in names]}
+
+
+@user_type.field("deletedAt")
+def resolve_user_deleted_at(_user: User, _info: GraphQLResolveInfo) -> None:
+    return None  # the store deletes no users
 
 
 @user_type.field("apiKeys")
@@ -154,6 +264,72 @@ def resolve_run_count(
     return _count(request_context(info), project, filters)
 
 
+@project_type.field("isBenchmark")
+def resolve_is_benchmark(_project: Project, _info: GraphQLResolveInfo) -> bool:
+    return False
+
+
+@project_type.field("user")
+def resolve_project_user(project: Project, info: GraphQLResolveInfo) -> User | None:
+    context = request_context(info)
+    store = context.store
+    row = context.conn.execute(
+        "SELECT username FROM users WHERE entity_id=? ORDER BY id LIMIT 1",
+        (project.entity_id,),
+    ).fetchone()
+    user = None if row is None else store.users.by_name(row[0])
+    return None if user is None else _without_key(user)
+
+
+@project_type.field("totalSweeps")
+def resolve_total_sweeps(project: Project, info: GraphQLResolveInfo) -> int:
+    row = (
+        request_context(info)
+        .conn.execute("SELECT count(*) FROM sweeps WHERE project_id=?", (project.id,))
+        .fetchone()
+    )
+    return int(row[0])
+
+
+_SWEEP_SELECT = (
+    "SELECT sweeps.*, (SELECT count(*) FROM runs WHERE runs.project_id="
+    "sweeps.project_id AND runs.sweep_name=sweeps.name) AS run_count FROM sweeps "
+)
+
+
+@project_type.field("sweeps")
+def resolve_sweeps(
+    project: Project,
+    info: GraphQLResolveInfo,
+    filters: str | None = None,
+    after: str | None = None,
+    first: int | None = None,
+    order: str | None = None,
+) -> dict[str, Any]:
+    if (filters or "").strip() not in ("", "{}", "null"):
+        raise GraphQLError(
+            "sweeps(filters:) is not supported by this server: pass {} (or "
+            "nothing) and select sweeps by name with project.sweep(sweepName:)"
+        )
+    if (order or "").strip() not in ("", "+created_at", "created_at", "createdAt"):
+        raise GraphQLError(
+            "sweeps(order:) accepts only +created_at here (sweeps come in the "
+            "order they were created)"
+        )
+    size = _page_size(first, "sweeps")
+    rows = (
+        request_context(info)
+        .conn.execute(
+            _SWEEP_SELECT + "WHERE project_id=? AND id>? ORDER BY id LIMIT ?",
+            (project.id, _after_id(after, "Sweep"), size + 1),
+        )
+        .fetchall()
+    )
+    connection = _connection(rows, [int(r["id"]) for r in rows], size, "Sweep")
+    connection["totalCount"] = resolve_total_sweeps(project, info)
+    return connection
+
+
 @dataclass
 class RunConnection:
     page: RunPage
@@ -218,10 +394,7 @@ def resolve_sweep(
     row: sqlite3.Row | None = (
         request_context(info)
         .conn.execute(
-            "SELECT sweeps.*, (SELECT count(*) FROM runs WHERE runs.project_id="
-            "sweeps.project_id AND runs.sweep_name=sweeps.name) AS run_count "
-            "FROM sweeps WHERE project_id=? AND name=?",
-            (project.id, sweepName),
+            _SWEEP_SELECT + "WHERE project_id=? AND name=?", (project.id, sweepName)
         )
         .fetchone()
     )

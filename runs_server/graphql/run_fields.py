@@ -261,3 +261,47 @@ def _checked(check: Callable[[Any], Any], value: Any) -> Any:
         return check(value)
     except ValueError as exc:
         raise GraphQLError(str(exc)) from None
+
+
+@run_type.field("parquetHistory")
+def resolve_parquet_history(
+    node: RunNode, info: GraphQLResolveInfo, liveKeys: list[str]
+) -> dict[str, Any]:
+    """Links to the run's history as Parquet (see ``runs_server.history.parquet``).
+
+    The file holds every row the store holds now, so no row is live:
+    ``liveData`` is empty whatever ``liveKeys`` asks for.
+    """
+    context = request_context(info)
+    if context.exports is None or not context.base_url:
+        raise GraphQLError(
+            "parquetHistory is not served by this server configuration; read "
+            "history with history(minStep:, maxStep:) or sampledHistory"
+        )
+    row = node.row
+    export = context.exports.ensure(
+        context.conn,
+        node.id,
+        int(row["history_line_count"]),
+        row["last_step"],
+    )
+    url = context.base_url + context.exports.signed_path(export)
+    return {"parquetUrls": [url], "liveData": []}
+
+
+@run_type.field("fileCount")
+def resolve_file_count(_node: RunNode, _info: GraphQLResolveInfo) -> int:
+    return 0  # the store holds no run files
+
+
+@run_type.field("files")
+def resolve_files(
+    _node: RunNode, _info: GraphQLResolveInfo, **_args: Any
+) -> dict[str, Any]:
+    page = {
+        "endCursor": None,
+        "hasNextPage": False,
+        "startCursor": None,
+        "hasPreviousPage": False,
+    }
+    return {"edges": [], "pageInfo": page}

@@ -3,7 +3,8 @@
 Rows are served as stored: ``history`` and ``events`` return the stored JSON
 strings untouched. ``sampledHistory`` must cut each row down to the spec's
 keys, so only the rows it keeps are decoded; each run's list is returned as
-one pre-encoded JSON array (written with NaN tokens, like W&B).
+one pre-encoded JSON array, strict JSON: non-finite numbers are the strings
+``"NaN"``, ``"Infinity"``, ``"-Infinity"`` there, as W&B's consumers read them.
 """
 
 from __future__ import annotations
@@ -185,10 +186,11 @@ def _project(texts: list[str], keys: tuple[str, ...]) -> bytes:
         try:
             row = orjson.loads(text)
         except orjson.JSONDecodeError:
-            # NaN/Infinity tokens: the stdlib keeps them as floats and writes
-            # them back as tokens, which orjson would turn into null.
+            # NaN/Infinity tokens: the stdlib reads them as floats; the
+            # response must stay strict JSON, so they go out as the strings
+            # "NaN", "Infinity", "-Infinity" (orjson would write null).
             row = json.loads(text)
-            parts.append(jsonrows.dumps({k: row[k] for k in keys}).encode())
+            parts.append(orjson.dumps(jsonrows.wire_copy({k: row[k] for k in keys})))
         else:
             parts.append(orjson.dumps({k: row[k] for k in keys}))
     return b"[" + b",".join(parts) + b"]"

@@ -1,4 +1,5 @@
-"""The ASGI application: POST /graphql over the store.
+"""The ASGI application: POST /graphql over the store, and the history exports
+that ``Run.parquetHistory`` links to (GET/HEAD, range requests, signed links).
 
 A plain ASGI callable (no framework) so that every byte of the response is
 under our control: orjson serialisation (with pre-encoded fragments for rows
@@ -10,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from ariadne import graphql_sync
@@ -36,6 +39,7 @@ from runs_server.graphql.limits import (
     QueryShapeRule,
 )
 from runs_server.graphql.schema import executable_schema
+from runs_server.history import EXPORT_PATH_PREFIX, HistoryExports, LinkError
 from runs_server.http.auth import AuthError, api_key_from_header, authenticate
 from runs_server.http.faults import Fault, FaultConfig, FaultInjector
 from runs_server.http.guards import host_problem, json_content_type
@@ -66,6 +70,18 @@ class _UnexpectedErrorsOnly(logging.Filter):
 graphql_logger.addFilter(_UnexpectedErrorsOnly())
 
 GRAPHQL_PATHS = ("/graphql", "/graphql/")
+# The official SDK 0.31 posts its telemetry (OTLP protobuf) here; accepted, dropped.
+TELEMETRY_PATHS = ("/sdk/otel/v1/metrics",)
+PARQUET_TYPE = b"application/vnd.apache.parquet"
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# Fields of W&B's artifact API: answered with one clear error, not a
+# schema error the SDKs cannot explain.
+_UNSERVED_FIELD = re.compile(r"Cannot query field '(\w*[Aa]rtifact\w*)'")
+ARTIFACTS_MESSAGE = (
+    "artifacts are not served here: runs_server serves runs, their config, "
+    "summary, history and sweeps (asked for field {field!r}); read artifacts "
+    "from W&B itself"
+)
 GZIP_MIN_BYTES = 1024
 REQUEST_FORM = 'a JSON object like {"query": "...", "variables": {...}}'
 
@@ -88,6 +104,8 @@ class ServerConfig:
     request_seconds: float = MAX_REQUEST_SECONDS
     body_timeout_s: float = BODY_TIMEOUT_SECONDS
     loopback_hosts: bool = True
+    # How long a parquetHistory link stays valid.
+    export_url_ttl_s: float = 3600.0
 
 
 @dataclass
@@ -95,6 +113,8 @@ class Reply:
     status: int
     body: bytes
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # Set for HEAD: the length the body would have (the body itself is empty).
+    content_length: int | None = None
 
 
 def _error_reply(status: int, message: str, *extra: tuple[bytes, bytes]) -> Reply:
@@ -131,6 +151,7 @@ class RunsServerApp:
         self._executor = ThreadPoolExecutor(
             self.config.max_in_flight, thread_name_prefix="runs_server"
         )
+        self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -168,6 +189,7 @@ class RunsServerApp:
         if (
             reply.status == 200
             and len(reply.body) >= GZIP_MIN_BYTES
+            and dict(reply.headers).get(b"content-type") == b"application/json"
             and _accepts_gzip(headers.get("accept-encoding", ""))
         ):
             # Level 1: on loopback, speed matters more than the last bytes.
@@ -186,7 +208,10 @@ class RunsServerApp:
         if fault is Fault.TRUNCATE:
             # A complete HTTP exchange whose JSON is cut short.
             body = body[: len(body) // 2]
-        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+        length = (
+            len(reply.body) if reply.content_length is None else reply.content_length
+        )
+        headers = [*reply.headers, (b"content-length", str(length).encode())]
         if fault is Fault.TRUNCATE:
             headers[-1] = (b"content-length", str(len(body)).encode())
         await send(
@@ -205,6 +230,7 @@ class RunsServerApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._executor.shutdown(wait=False, cancel_futures=True)
+                self.exports.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -218,6 +244,18 @@ class RunsServerApp:
                 return _error_reply(403, problem)
         if path in ("/", "/healthz") and method in ("GET", "HEAD"):
             return Reply(200, b'{"ok":true}', [(b"content-type", b"application/json")])
+        if path in TELEMETRY_PATHS and method == "POST":
+            await _read_body(receive)
+            return Reply(204, b"")
+        if path.startswith(EXPORT_PATH_PREFIX):
+            if method not in ("GET", "HEAD"):
+                return _error_reply(
+                    405, "history exports are read with GET", (b"allow", b"GET, HEAD")
+                )
+            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            return await asyncio.to_thread(
+                self._export, path, query, method, headers.get("range")
+            )
         if path not in GRAPHQL_PATHS:
             return _error_reply(
                 404, f"no such endpoint {path!r}; POST GraphQL to /graphql"
@@ -251,13 +289,51 @@ class RunsServerApp:
         watcher = asyncio.create_task(_watch_disconnect(receive, gone))
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._respond, body, headers.get("authorization"), gone
+                self._executor,
+                self._respond,
+                body,
+                headers.get("authorization"),
+                gone,
+                _base_url(scope, headers),
             )
         finally:
             watcher.cancel()
 
+    def _export(
+        self, path: str, query: dict[str, str], method: str, range_header: str | None
+    ) -> Reply:
+        """A history export named by a signed link, whole or one byte range."""
+        try:
+            file = self.exports.resolve(path, query)
+            data = file.read_bytes()
+        except LinkError as exc:
+            return _error_reply(exc.status, str(exc))
+        except FileNotFoundError:  # replaced between the check and the read
+            return _error_reply(404, "this history export was replaced; ask again")
+        size = len(data)
+        headers = [(b"content-type", PARQUET_TYPE), (b"accept-ranges", b"bytes")]
+        status, body = 200, data
+        if range_header is not None:
+            span = _byte_range(range_header, size)
+            if span is None:
+                return Reply(
+                    416,
+                    b"",
+                    [(b"content-range", f"bytes */{size}".encode()), *headers],
+                )
+            start, end = span
+            status, body = 206, data[start : end + 1]
+            headers.append((b"content-range", f"bytes {start}-{end}/{size}".encode()))
+        if method == "HEAD":
+            return Reply(status, b"", headers, content_length=len(body))
+        return Reply(status, body, headers)
+
     def _respond(
-        self, body: bytes, authorization: str | None, gone: threading.Event
+        self,
+        body: bytes,
+        authorization: str | None,
+        gone: threading.Event,
+        base_url: str = "",
     ) -> Reply:
         if gone.is_set():  # hung up while waiting for a thread: skip the work
             return _error_reply(499, "the client hung up")
@@ -289,6 +365,8 @@ class RunsServerApp:
             api_key=key if user is not None and key == user.api_key else None,
             deadline=time.monotonic() + self.config.request_seconds,
             cancelled=gone,
+            exports=self.exports,
+            base_url=base_url,
         )
         try:
             return self._execute(data, context)
@@ -326,6 +404,7 @@ class RunsServerApp:
         if context.refusal is not None:
             # One error, no partial data: the other fields stopped short.
             return _graphql_reply({"data": None, "errors": [context.refusal.formatted]})
+        _explain_unserved(result)
         reply = _graphql_reply(result)
         if len(reply.body) > context.max_bytes:  # the estimate fell short
             refusal = context.refuse(
@@ -361,6 +440,42 @@ async def _watch_disconnect(receive: Receive, gone: threading.Event) -> None:
         if message["type"] == "http.disconnect":
             gone.set()
             return
+
+
+def _explain_unserved(result: dict[str, Any]) -> None:
+    """Say plainly that artifacts are not served, instead of a schema error."""
+    for error in result.get("errors") or []:
+        found = _UNSERVED_FIELD.search(str(error.get("message", "")))
+        if found:
+            error["message"] = ARTIFACTS_MESSAGE.format(field=found.group(1))
+            error.setdefault("extensions", {})["code"] = "NOT_SERVED"
+
+
+def _base_url(scope: Scope, headers: dict[str, str]) -> str:
+    """The server as this request reached it, for links in responses."""
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` byte of one ``Range: bytes=a-b`` (inclusive), clamped;
+    None when it cannot be satisfied (several ranges are not served)."""
+    found = _RANGE.fullmatch(header.strip())
+    if found is None or size == 0:
+        return None
+    first, last = found.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        return max(size - int(last), 0), size - 1
+    start = int(first)
+    end = size - 1 if not last else min(int(last), size - 1)
+    if start > end:
+        return None
+    return start, end
 
 
 def _graphql_reply(result: dict[str, Any]) -> Reply:

@@ -1,9 +1,12 @@
 """Field names of filters and orders, resolved to SQL over the ``runs`` table.
 
 A field is a *source* of one value per run, described by its type class
-(``missing``, ``null``, ``true``, ``false``, ``number``, ``string``, ``other``
-for arrays/objects) and its SQL value. ``tags`` is the one array field; filters
-treat it element-wise, as MongoDB does.
+(``missing``, ``null``, ``true``, ``false``, ``number``, ``string``, ``nan``,
+``other`` for arrays/objects) and its SQL value. ``number`` includes the
+infinities (the query copy holds them as SQLite reals); ``nan`` is NaN, held
+as the marker object ``{"": "NaN"}`` (see ``jsonrows.dumps_query``), a class of
+its own: it equals nothing and satisfies no comparison. ``tags`` is the one
+array field; filters treat it element-wise, as MongoDB does.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ __all__ = [
 Domain = Literal["any", "date", "number"]
 
 ALL_CLASSES = frozenset(
-    {"missing", "null", "true", "false", "number", "string", "other"}
+    {"missing", "null", "true", "false", "number", "string", "nan", "other"}
 )
 # SQLite json_type() names of each class ("missing" is json_type() IS NULL).
 _JSON_TYPES = {
@@ -38,6 +41,7 @@ _JSON_TYPES = {
     "false": ("false",),
     "number": ("integer", "real"),
     "string": ("text",),
+    "nan": ("nan",),
     "other": ("array", "object"),
 }
 
@@ -131,18 +135,37 @@ class JsonSource(Source):
         """SQL json_type() of the value; NULL when the path is missing."""
         return Frag(f"json_type(runs.{self.column}, ?)", (self.path,))
 
+    def is_nan(self) -> Frag:
+        """0/1 SQL: the value is the NaN marker ``{"": "NaN"}``."""
+        return Frag(
+            f"IFNULL(json_extract(runs.{self.column}, ?) = 'NaN', 0)",
+            (self.path + '.""',),
+        )
+
+    def kind(self) -> Frag:
+        """SQL naming the value's class: a json_type() name, 'nan' or 'missing'."""
+        jt, nan = self.json_type(), self.is_nan()
+        return Frag(
+            f"CASE WHEN {jt.sql} IS NULL THEN 'missing' "
+            f"WHEN {jt.sql} = 'object' AND {nan.sql} THEN 'nan' ELSE {jt.sql} END",
+            (*jt.params, *jt.params, *nan.params, *jt.params),
+        )
+
     def has_class(self, classes: frozenset[str]) -> Frag:
         """See Source.has_class."""
         if classes >= ALL_CLASSES:
             return TRUE
-        jt = self.json_type()
-        types = _type_list(classes)
+        listed = _type_list(classes)
         if "missing" in classes:
-            listed = f"{types}, 'missing'" if types else "'missing'"
-            return Frag(f"IFNULL({jt.sql}, 'missing') IN ({listed})", jt.params)
-        if not types:
+            listed = f"{listed}, 'missing'" if listed else "'missing'"
+        if not listed:
             return FALSE
-        return Frag(f"IFNULL({jt.sql}, 'missing') IN ({types})", jt.params)
+        if "other" not in classes and "nan" not in classes:
+            # Neither objects nor NaN asked for: json_type() alone decides.
+            jt = self.json_type()
+            return Frag(f"IFNULL({jt.sql}, 'missing') IN ({listed})", jt.params)
+        kind = self.kind()
+        return Frag(f"{kind.sql} IN ({listed})", kind.params)
 
     def value(self) -> Frag:
         """See Source.value (booleans read as 1/0)."""

@@ -13,8 +13,10 @@ columns, ``config_q`` and ``summary_metrics_q`` (never the raw JSON columns) and
   ``$exists`` is true for every run (tags are always stored, maybe empty).
 - Config and summary values that are arrays or objects are opaque: they are
   unequal to every scalar; reach inside objects with dotted keys.
-- ``NaN``/``Infinity``/``-Infinity`` are stored (in the ``_q`` columns) and read
-  from filters as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+- ``+Infinity``/``-Infinity`` are numbers: above/below every finite number.
+  NaN satisfies no comparison and equals nothing (not even NaN), so ``$ne`` and
+  ``$nin`` match it. A logged *string* ``"NaN"`` is a string. In a filter, the
+  bare tokens ``NaN``/``Infinity``/``-Infinity`` are those numbers.
 - Dates are zone-less UTC ISO strings compared as strings, so a prefix such as
   ``"2024-03-09T10"`` works; a trailing ``Z`` or ``+00:00`` is dropped.
 - ``$regex`` is RE2, searched (not anchored), and only matches strings.
@@ -23,6 +25,7 @@ columns, ``config_q`` and ``summary_metrics_q`` (never the raw JSON columns) and
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -82,7 +85,7 @@ def parse_filter(filters: str | None) -> dict[str, Any] | None:
     """Decode the raw ``filters`` JSONString; None when it filters nothing.
 
     None, "", "null" and "{}" filter nothing. Bare NaN/Infinity tokens decode
-    to the strings "NaN"/"Infinity"/"-Infinity", as stored in the _q columns.
+    to those floats (numbers, under the rules of this module's docstring).
     """
     if filters is None:
         return None
@@ -97,7 +100,7 @@ def parse_filter(filters: str | None) -> dict[str, Any] | None:
             f"{MAX_FILTER_CHARS} are accepted"
         )
     try:
-        doc = json.loads(text, parse_constant=str)
+        doc = json.loads(text)
     except RecursionError:
         raise FilterError(
             f"filters are nested too deeply; at most {MAX_DEPTH} levels of "
@@ -277,7 +280,13 @@ class _Compiler:
         return source.exists_any(frag) if isinstance(source, TagsField) else frag
 
 
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def _eq(source: AnySource, value: Scalar) -> Frag:
+    if _is_nan(value):
+        return FALSE  # NaN equals nothing
     if value is None:
         return source.has_class(frozenset({"missing", "null"}))
     if isinstance(value, bool):
@@ -293,6 +302,7 @@ def _eq(source: AnySource, value: Scalar) -> Frag:
 
 
 def _in(source: AnySource, values: list[Scalar]) -> Frag:
+    values = [v for v in values if not _is_nan(v)]  # NaN equals nothing
     parts: list[Frag] = []
     if any(v is None for v in values):
         parts.append(source.has_class(frozenset({"missing", "null"})))
@@ -319,6 +329,8 @@ def _in(source: AnySource, values: list[Scalar]) -> Frag:
 
 
 def _compare(source: AnySource, sql_op: str, value: str | int | float | bool) -> Frag:
+    if _is_nan(value):
+        return FALSE  # NaN satisfies no comparison
     classes: frozenset[str]
     if isinstance(value, bool):
         classes, value = frozenset({"true", "false"}), int(value)

@@ -13,8 +13,9 @@ ascending one, except that runs lacking the field come last in both.
 Config and summary values of mixed types sort by type first, as MongoDB does:
 null < numbers < strings < objects < arrays < booleans (false < true); numbers
 by value, strings by code point; objects and arrays of one type tie (then run
-id). NaN/Infinity are stored as the strings "NaN"/"Infinity"/"-Infinity" and
-sort as such strings.
+id). +/-Infinity are numbers. NaN comes after every value and before runs that
+lack the field, in both directions, as pandas sorts: a "top 5" by
+``-summary_metrics.acc`` never shows diverged runs first.
 
 The sort key is a tuple of non-NULL *components* (SQL expressions); the page
 query selects them as ``_sort_key0``, ``_sort_key1``, ... and a cursor records
@@ -134,8 +135,15 @@ def parse_order(order: str | None) -> SortOrder:
 def _json_components(source: JsonSource, descending: bool) -> tuple[Component, ...]:
     jt = source.json_type()
     val = source.value()
+    nan = source.is_nan()
     missing = Frag(f"({jt.sql} IS NULL)", jt.params)
-    rank = Frag(_RANK_SQL.format(t=jt.sql), jt.params)
+    # NaN is an object in SQLite's eyes: rank and value 0, so the flag alone
+    # places it (after every value, before missing, in both directions).
+    nan_flag = Frag(f"({jt.sql} = 'object' AND {nan.sql})", (*jt.params, *nan.params))
+    rank = Frag(
+        f"CASE WHEN {nan_flag.sql} THEN 0 ELSE {_RANK_SQL.format(t=jt.sql)} END",
+        (*nan_flag.params, *jt.params),
+    )
     # Only scalars carry a value; null/object/array/missing collapse to 0 so
     # that every component is non-NULL and row-value comparisons are total.
     value = Frag(
@@ -144,6 +152,7 @@ def _json_components(source: JsonSource, descending: bool) -> tuple[Component, .
     )
     return (
         Component(missing, False, "flag"),
+        Component(Frag(f"IFNULL({nan_flag.sql}, 0)", nan_flag.params), False, "flag"),
         Component(rank, descending, "rank"),
         Component(value, descending, "json"),
     )

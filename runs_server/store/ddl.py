@@ -4,13 +4,15 @@ One place for the tables so that the store, the filter compiler and the
 resolvers agree on column names. JSON columns hold JSON text. Columns ending in
 ``_q`` hold a query copy of a JSON column that SQLite's JSON1 can read: bare
 ``NaN``/``Infinity`` tokens (valid for W&B, rejected by SQLite 3.40) are
-replaced there by the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; the
-original text is what is served.
+replaced there by ``1e999``/``-1e999`` (reals: infinities) and the marker
+object ``{"": "NaN"}`` (see ``jsonrows.dumps_query``); the original text is
+what is served. Version 2 changed the query copy (version 1 held the strings
+``"NaN"``, ``"Infinity"``, ``"-Infinity"``), not the tables.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (

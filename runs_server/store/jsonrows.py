@@ -1,5 +1,9 @@
 """JSON helpers for W&B rows, which may hold bare ``NaN``/``Infinity`` tokens.
 
+Three forms of a value: the stored text (bare tokens, as W&B writes them
+inside JSON strings), the query copy (``dumps_query``: what SQLite's JSON1
+reads in filters and orders) and the wire copy (``wire_copy``: strict JSON).
+
 orjson is the fast path but rejects those tokens on input and writes ``null``
 for them on output, so every helper falls back to the stdlib ``json`` module
 (C-accelerated, NaN-aware) exactly when non-finite numbers are involved.
@@ -54,22 +58,64 @@ def key_probes(key: str) -> tuple[str, str]:
     return "[" + quoted, "," + quoted
 
 
-def query_copy(value: Any) -> Any:
-    """Replace non-finite floats by the strings SQLite's JSON1 can read."""
+NAN_MARKER_KEY = ""
+"""The key of the object that stands for NaN in the query copy (``{"": "NaN"}``).
+
+No filter or order path can name an empty key (the listing refuses empty
+segments), so the query copy drops empty keys from logged objects and the
+marker cannot be confused with anything a run logged, such as the string
+``"NaN"``."""
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        if math.isnan(value):
+            return {NAN_MARKER_KEY: "NaN"}
+        # Infinities become JSON numbers past the double range (see dumps_query).
+        return {NAN_MARKER_KEY: "Infinity" if value > 0 else "-Infinity"}
+    if isinstance(value, Mapping):
+        return {
+            str(k): _query_value(v)
+            for k, v in value.items()
+            if str(k) != NAN_MARKER_KEY
+        }
+    if isinstance(value, (list, tuple)):
+        return [_query_value(v) for v in value]
+    return value
+
+
+_INFINITIES = (('{"":"Infinity"}', "1e999"), ('{"":"-Infinity"}', "-1e999"))
+
+
+def dumps_query(value: Any) -> str:
+    """Encode the query copy (``*_q`` columns) of a JSON value for SQLite's JSON1.
+
+    +/-Infinity are written ``1e999``/``-1e999``, which SQLite reads as real
+    infinities (numbers: they compare and sort as such); NaN, which SQLite
+    cannot hold, is the object ``{"": "NaN"}`` (see ``NAN_MARKER_KEY``), so a
+    logged string ``"NaN"`` stays a string. A JSON string cannot contain the
+    replaced text unescaped, so the replacement touches only the markers.
+    """
+    text = orjson.dumps(_query_value(value)).decode()
+    if '{"":"' in text:
+        for marker, number in _INFINITIES:
+            text = text.replace(marker, number)
+    return text
+
+
+def wire_copy(value: Any) -> Any:
+    """``value`` with non-finite floats as the strings ``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``: strict JSON for JSON-typed response fields, the form W&B's
+    own consumers read there."""
     if isinstance(value, float) and not math.isfinite(value):
         return (
             "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
         )
     if isinstance(value, Mapping):
-        return {str(k): query_copy(v) for k, v in value.items()}
+        return {str(k): wire_copy(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [query_copy(v) for v in value]
+        return [wire_copy(v) for v in value]
     return value
-
-
-def dumps_query(value: Any) -> str:
-    """Encode the query copy (``*_q`` columns) of a JSON value."""
-    return orjson.dumps(query_copy(value)).decode()
 
 
 def type_name(value: Any) -> str:

@@ -4,6 +4,7 @@ The rule: every change of ``ddl.DDL`` raises ``SCHEMA_VERSION`` by one and adds
 ``MIGRATIONS[old_version]``, a function that upgrades a connection from the
 previous layout, together with a test that opens a file written by that
 previous layout (``tests/server/test_store_migrations.py`` keeps the files).
+A change of what a column holds (not only of ``DDL``) counts as a layout change.
 """
 
 from __future__ import annotations
@@ -11,4 +12,26 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+from runs_server.store import jsonrows
+
+
+def _v1_query_copies(conn: sqlite3.Connection) -> None:
+    """1 -> 2: the query copies (``config_q``, ``summary_metrics_q``) held NaN and
+    the infinities as the strings "NaN"/"Infinity"/"-Infinity", so a logged
+    string "NaN" could not be told from a NaN, and infinities were not numbers.
+    Rewrite them from the stored text (``jsonrows.dumps_query``)."""
+    rows = conn.execute("SELECT id, config, summary_metrics FROM runs").fetchall()
+    conn.executemany(
+        "UPDATE runs SET config_q=?, summary_metrics_q=? WHERE id=?",
+        [
+            (
+                jsonrows.dumps_query(jsonrows.loads(config)),
+                jsonrows.dumps_query(jsonrows.loads(summary)),
+                run_id,
+            )
+            for run_id, config, summary in rows
+        ],
+    )
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_query_copies}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from runs_server.http.app import RunsServerApp, ServerConfig
@@ -133,10 +134,9 @@ def gql(http: httpx.Client) -> Gql:
 
 
 def parse_body(content: bytes) -> Any:
-    """Parse a response body keeping bare NaN/Infinity tokens (as W&B sends)."""
-    import json
-
-    return json.loads(content)
+    """Parse a response body with a strict JSON parser (orjson): newer official
+    SDKs parse in Go and reject bare NaN/Infinity tokens in a body."""
+    return orjson.loads(content)
 
 
 def errors_of(body: dict[str, Any]) -> str:

@@ -87,7 +87,9 @@ def test_sampled_history_and_rule(gql: Gql) -> None:
     # rows holding every key: every 10th step, plus step 3 (text row with val)
     assert steps(rows) == [0, 3, 10, 20, 30, 40, 50, 60, 70, 80, 90]
     assert all(set(r) == {"_step", "loss", "val"} for r in rows)
-    assert math.isnan(rows[1]["loss"])  # bare NaN token on the wire
+    # strict JSON on the wire: NaN is the string "NaN" in a JSON-typed field
+    # (changed: was a bare NaN token)
+    assert rows[1]["loss"] == "NaN"
 
 
 def test_sampled_history_keys_logged_apart_give_nested_empty_list(gql: Gql) -> None:

@@ -47,10 +47,15 @@ def test_newer_file_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-def test_older_file_without_migration_is_refused(tmp_path: Path) -> None:
+def test_older_file_without_migration_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runs_server.store import migrations as store_module
+
     path = tmp_path / "runs.db"
     Store(path).close()
     _set_version(path, SCHEMA_VERSION - 1)
+    monkeypatch.delitem(store_module.MIGRATIONS, SCHEMA_VERSION - 1)
     with pytest.raises(StoreVersionError, match="no migration exists"):
         Store(path)
 
@@ -91,9 +96,10 @@ def test_add_run_wraps_config_and_fills_query_copies(store: Store) -> None:
         row["config"]
         == '{"lr":{"value":0.1,"desc":null},"bad":{"value":NaN,"desc":null}}'
     )
-    assert json.loads(row["config_q"])["bad"] == {"value": "NaN", "desc": None}
+    # the query copy: NaN is the marker object, infinities are numbers
+    assert json.loads(row["config_q"])["bad"] == {"value": {"": "NaN"}, "desc": None}
     assert row["summary_metrics"] == '{"x":-Infinity}'
-    assert json.loads(row["summary_metrics_q"]) == {"x": "-Infinity"}
+    assert row["summary_metrics_q"] == '{"x":-1e999}'
     assert row["display_name"] == "r1" and row["state"] == "finished"
 
 
@@ -118,7 +124,7 @@ def test_log_history_rows(store: Store) -> None:
     keys = json.loads(run_row["history_keys"])
     assert keys["img"] == {"typeCounts": [{"type": "image-file", "count": 1}]}
     assert keys["loss"] == {"typeCounts": [{"type": "number", "count": 3}]}
-    assert json.loads(run_row["summary_metrics_q"])["loss"] == "Infinity"
+    assert json.loads(run_row["summary_metrics_q"])["loss"] == math.inf
     # appending continues the counts
     store.history.log(run, [{"loss": "diverged"}])
     keys = json.loads(store.conn.execute("SELECT history_keys FROM runs").fetchone()[0])
@@ -370,7 +376,7 @@ def test_update_run_fields(store: Store) -> None:
     row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
     assert row["state"] == "finished"
     assert row["summary_metrics"] == '{"loss":NaN}'
-    assert json.loads(row["summary_metrics_q"]) == {"loss": "NaN"}
+    assert json.loads(row["summary_metrics_q"]) == {"loss": {"": "NaN"}}
     assert json.loads(row["config"]) == {"lr": {"value": 0.2, "desc": None}}
     assert json.loads(row["config_q"]) == {"lr": {"value": 0.2, "desc": None}}
     assert json.loads(row["tags"]) == ["b", "c"]

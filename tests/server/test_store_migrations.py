@@ -71,3 +71,29 @@ def test_file_of_each_version_opens_with_its_data(version: int, tmp_path: Path) 
         ]
         # The file takes new writes after opening.
         assert store.history.log(run, [{"loss": 0.25}]) == 1
+
+
+def test_v1_query_copies_are_rewritten(tmp_path: Path) -> None:
+    # Layout 1 held NaN and the infinities as strings in the query copies, so
+    # a logged string "NaN" and a NaN number were one value there.
+    path = _written_by(1, tmp_path / "v1.db")
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "UPDATE runs SET summary_metrics=?, summary_metrics_q=? WHERE name='r1'",
+        (
+            '{"acc":NaN,"word":"NaN","top":Infinity,"low":-Infinity}',
+            '{"acc":"NaN","word":"NaN","top":"Infinity","low":"-Infinity"}',
+        ),
+    )
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        q = store.conn.execute(
+            "SELECT summary_metrics_q FROM runs WHERE name='r1'"
+        ).fetchone()[0]
+        assert q == '{"acc":{"":"NaN"},"word":"NaN","top":1e999,"low":-1e999}'
+        kinds = store.conn.execute(
+            "SELECT json_type(summary_metrics_q, '$.top'), "
+            "json_extract(summary_metrics_q, '$.top') > 1e308 FROM runs"
+        ).fetchone()
+        assert tuple(kinds) == ("real", 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from runs_server.listing import count_runs, cursor_for, install_functions, page_runs
+from runs_server.store import jsonrows
 from runs_server.store.ddl import DDL
 
 PROJECT = 1
@@ -52,19 +52,6 @@ def db() -> Iterator[sqlite3.Connection]:
     conn.close()
 
 
-def _queryable(value: Any) -> Any:
-    """What the store writes to the _q columns: non-finite floats as strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return (
-            "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-        )
-    if isinstance(value, dict):
-        return {k: _queryable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_queryable(v) for v in value]
-    return value
-
-
 def insert_run(
     conn: sqlite3.Connection, run: dict[str, Any], project_id: int = PROJECT
 ) -> None:
@@ -83,9 +70,9 @@ def insert_run(
             project_id,
             *cols.values(),
             json.dumps(config),
-            json.dumps(_queryable(config), ensure_ascii=False, allow_nan=False),
+            jsonrows.dumps_query(config),  # the store's query copy
             json.dumps(summary),
-            json.dumps(_queryable(summary), ensure_ascii=False, allow_nan=False),
+            jsonrows.dumps_query(summary),
             json.dumps(run.get("tags", []), ensure_ascii=False),
         ),
     )

@@ -2,8 +2,12 @@
 
 It reads runs as the tests hold them (dicts as given to ``conftest.insert_run``)
 and implements the documented semantics directly: Mongo rules for missing fields
-and types, tags element-wise, wrapped config values, NaN/Infinity as strings,
-dates as strings, missing values last, ties by run id.
+and types, tags element-wise, wrapped config values, dates as strings, missing
+values last, ties by run id, and W&B's value rules for non-finite numbers:
++/-Infinity are numbers; NaN equals nothing and satisfies no comparison (so
+``$ne``/``$nin`` match it); in an order NaN comes after every value and before
+missing, in both directions (as pandas sorts); a logged string "NaN" is a
+string.
 """
 
 from __future__ import annotations
@@ -34,13 +38,8 @@ _SCALAR_FIELDS = {
 }
 
 
-def _plain(value: Any) -> Any:
-    # Non-finite numbers are the strings the store writes for them.
-    if isinstance(value, float) and math.isnan(value):
-        return "NaN"
-    if isinstance(value, float) and math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def _walk(doc: Any, keys: list[str]) -> Any:
@@ -48,7 +47,7 @@ def _walk(doc: Any, keys: list[str]) -> Any:
         if not isinstance(doc, dict) or key not in doc:
             return MISSING
         doc = doc[key]
-    return _plain(doc)
+    return doc
 
 
 def field_value(run: dict[str, Any], field: str) -> Any:
@@ -84,6 +83,8 @@ def _kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "bool"
+    if _is_nan(value):
+        return "nan"
     if isinstance(value, (int, float)):
         return "number"
     if isinstance(value, str):
@@ -95,16 +96,20 @@ def _date_operand(field: str, operand: Any) -> Any:
     dates = ("createdAt", "created_at", "heartbeatAt", "heartbeat_at")
     if field in dates and isinstance(operand, str) and operand.endswith("Z"):
         return operand[:-1]
-    return _plain(operand)
+    return operand
 
 
 def _equal(value: Any, operand: Any) -> bool:
     if operand is None:
         return value is MISSING or value is None
+    if _is_nan(value) or _is_nan(operand):
+        return False  # NaN equals nothing, not even NaN
     return _kind(value) == _kind(operand) and value == operand
 
 
 def _compare(value: Any, op: str, operand: Any) -> bool:
+    if _is_nan(value) or _is_nan(operand):
+        return False  # NaN satisfies no comparison
     if _kind(value) != _kind(operand):
         return False
     if op == "$gt":
@@ -176,21 +181,29 @@ def _rank(value: Any) -> int:
 
 
 def sort_names(runs: list[dict[str, Any]], order: str | None) -> list[str]:
-    """Run ids in ``order``: missing last, ties by run id in the order's direction."""
+    """Run ids in ``order``: NaN after every value, then missing, in both
+    directions; ties by run id in the order's direction."""
     text = (order or "").strip() or "+created_at"
     descending = text.startswith("-")
     field = text.lstrip("+-")
     if field == "name":
         return sorted((r["name"] for r in runs), reverse=descending)
-    present, absent = [], []
+    present, nans, absent = [], [], []
     for run in runs:
         value = field_value(run, field)
         if value is MISSING:
             absent.append(run["name"])
+            continue
+        if _is_nan(value):
+            nans.append(run["name"])
             continue
         rank = _rank(value)
         plain = int(value) if isinstance(value, bool) else value
         key = plain if rank in (2, 3, 6) else 0
         present.append(((rank, key, run["name"]), run["name"]))
     present.sort(key=lambda item: item[0], reverse=descending)
-    return [name for _, name in present] + sorted(absent, reverse=descending)
+    return (
+        [name for _, name in present]
+        + sorted(nans, reverse=descending)
+        + sorted(absent, reverse=descending)
+    )

@@ -84,10 +84,24 @@ ORDERS = [
         "-config.lr.value",
         ["m5", "m6", "m4", "m3", "m1", "r2", "r1", "m7", "r3", "m2", "r4"],
     ),
-    # "Infinity" is a string in the query copy, so it sorts after numbers.
+    # Infinity is a number, above every finite one.
     (
         "summary_metrics.loss",
         ["r1", "r4", "r2", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "r3"],
+    ),
+    (
+        "-summary_metrics.loss",
+        ["r2", "r4", "r1", "r3", "m7", "m6", "m5", "m4", "m3", "m2", "m1"],
+    ),
+    # NaN (r1) after every value (r4 logged the string "NaN"), before missing,
+    # in both directions, as pandas sorts.
+    (
+        "summary_metrics.bad",
+        ["r4", "r1", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "r2", "r3"],
+    ),
+    (
+        "-summary_metrics.bad",
+        ["r4", "r1", "r3", "r2", "m7", "m6", "m5", "m4", "m3", "m2", "m1"],
     ),
     (
         "-summaryMetrics.val.acc",
@@ -140,8 +154,9 @@ def test_sort_columns_trail(conn: sqlite3.Connection) -> None:
     q = page_runs(PROJECT, None, "config.lr", None, 5)
     row = conn.execute(q.sql, q.params).fetchone()
     keys = row.keys()
-    assert keys[-3:] == [f"{SORT_COLUMN_PREFIX}{i}" for i in range(3)]
-    assert keys[:-3] == [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
+    # missing flag, NaN flag, type rank, value
+    assert keys[-4:] == [f"{SORT_COLUMN_PREFIX}{i}" for i in range(4)]
+    assert keys[:-4] == [r[1] for r in conn.execute("PRAGMA table_info(runs)")]
 
 
 def _cursor(body: object) -> str:
