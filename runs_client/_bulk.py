@@ -438,7 +438,9 @@ class BulkFetcher:
             return self._sampled(variables)
         data, _ = self._post(text, operation, variables)
         nodes, end, has_next = self._nodes(data)
-        groups = parse_line_groups([node.get(field_name) or [] for node in nodes])
+        groups = parse_line_groups(
+            [node.get(field_name) or [] for node in nodes], operation
+        )
         names = [str(n["name"]) for n in nodes]
         per_run = list(zip(names, groups, strict=True))
         page = Page.of(per_run, query.order_by)
@@ -564,11 +566,11 @@ class BulkFetcher:
         if query.stream == "system":
             events = client.run_events(entity, project, name, samples=query.samples)
             run = events.project.run if events.project else None
-            return parse_lines(run.events if run else None)
+            return parse_lines(run.events if run else None, "RunEvents")
         if query.keys is None:
             full = client.run_history(entity, project, name, samples=query.samples)
             run_h = full.project.run if full.project else None
-            return parse_lines(run_h.history if run_h else None)
+            return parse_lines(run_h.history if run_h else None, "RunHistory")
         lists: list[Any] = []
         specs = query.specs
         for begin in range(0, len(specs), MAX_SPECS):

@@ -97,9 +97,14 @@ def check_scan_args(
             )
 
 
-def parse_lines(lines: Sequence[str | None] | None) -> list[dict[str, Any]]:
-    """Parse history/events lines (JSON strings, NaN allowed); skip non-objects."""
-    rows = parse_line_groups([lines or []])[0]
+def parse_lines(
+    lines: Sequence[str | None] | None, operation: str
+) -> list[dict[str, Any]]:
+    """Parse history/events lines (JSON strings, NaN allowed); skip non-objects.
+
+    A line that is not JSON raises ``ServerError`` naming ``operation``.
+    """
+    rows = parse_line_groups([lines or []], operation)[0]
     normalise_steps(rows)
     return rows
 
@@ -151,12 +156,14 @@ def fetch_rows(
         events = client.run_events(entity, project, run_id, samples=samples)
         if events.project is None or events.project.run is None:
             raise _missing_run(entity, project, run_id, events.project is not None)
-        return in_order(parse_lines(events.project.run.events), "_timestamp")
+        return in_order(
+            parse_lines(events.project.run.events, "RunEvents"), "_timestamp"
+        )
     if not keys:  # None or [] (as the SDK's `if keys:`): full rows
         full = client.run_history(entity, project, run_id, samples=samples)
         if full.project is None or full.project.run is None:
             raise _missing_run(entity, project, run_id, full.project is not None)
-        return in_order(parse_lines(full.project.run.history), "_step")
+        return in_order(parse_lines(full.project.run.history, "RunHistory"), "_step")
     # x_axis may also be among keys: ask for each key once.
     spec_keys = list(dict.fromkeys([x_axis, *keys]))
     spec = dumps_compact({"keys": spec_keys, "samples": samples})
@@ -208,7 +215,9 @@ def scan_rows(
         )
         if window.project is None or window.project.run is None:
             raise _missing_run(entity, project, run_id, window.project is not None)
-        for row in in_order(parse_lines(window.project.run.history), "_step"):
+        for row in in_order(
+            parse_lines(window.project.run.history, "RunHistoryWindow"), "_step"
+        ):
             if keys is None:
                 yield row
             elif all(k in row for k in keys):

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ._exceptions import ServerError
+
 __all__ = [
     "NONFINITE_STRINGS",
     "fix_nonfinite_strings",
@@ -52,13 +54,20 @@ def fix_nonfinite_strings(rows: list[dict[str, Any]]) -> None:
                 row[key] = table[value]
 
 
-def _loads_array(text: str) -> list[Any]:
+def _loads_array(text: str, operation: str) -> list[Any]:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         # Bare NaN/Infinity tokens (and raw control characters, which W&B has
         # stored): only the standard library reads them.
-        value = json.loads(text, strict=False)
+        try:
+            value = json.loads(text, strict=False)
+        except (ValueError, RecursionError) as exc:
+            raise ServerError(
+                f"{operation}: the server sent a history line that is not JSON "
+                f"({type(exc).__name__}: {str(exc)[:200]}); the run's stored "
+                "history is damaged, so report it to the server's operator."
+            ) from None
     return value if isinstance(value, list) else []
 
 
@@ -69,13 +78,14 @@ def _dicts(values: list[Any]) -> list[dict[str, Any]]:
 
 
 def parse_line_groups(
-    groups: Sequence[Sequence[str | None] | None],
+    groups: Sequence[Sequence[str | None] | None], operation: str
 ) -> list[list[dict[str, Any]]]:
     """Parse groups of JSON lines (one group per run) into row dicts.
 
     The whole page is parsed as one JSON array when every line is strict JSON;
     otherwise each run's lines are, so only the runs holding bare tokens take
-    the slow parser. Lines that are empty or not objects are skipped.
+    the slow parser. Lines that are empty or not objects are skipped; a line
+    that is not JSON at all raises ``ServerError`` naming ``operation``.
     """
     cleaned = [[line for line in group or () if line] for group in groups]
     counts = [len(group) for group in cleaned]
@@ -83,7 +93,9 @@ def parse_line_groups(
     try:
         flat = orjson.loads(whole)
     except orjson.JSONDecodeError:
-        return [_dicts(_loads_array("[" + ",".join(g) + "]")) for g in cleaned]
+        return [
+            _dicts(_loads_array("[" + ",".join(g) + "]", operation)) for g in cleaned
+        ]
     out: list[list[dict[str, Any]]] = []
     start = 0
     for count in counts:

@@ -20,6 +20,7 @@ from runs_client import (
     HistoryBatch,
     IncompleteHistoriesError,
     InvalidArgumentError,
+    ServerError,
 )
 from runs_client._transport import RetryingClient
 from runs_client.runs import Runs
@@ -409,3 +410,23 @@ def test_progress_counts_runs(
     runs_of(client).histories(progress=True, rows_per_request=1000)
     assert "3/3" in capsys.readouterr().err
     assert fake.calls["RunCount"] == 1  # the total, asked once
+
+
+# -- damaged history lines ------------------------------------------------------
+
+
+def test_a_line_that_is_not_json_is_a_server_error_naming_the_operation(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    seed(fake, n=3)
+    fake.history["r01"][1] = '{"_step": 1, "loss": '  # cut short
+    with pytest.raises(IncompleteHistoriesError) as caught:
+        runs_of(client).histories(samples=100)
+    cause = caught.value.cause
+    assert isinstance(cause, ServerError)
+    assert "RunsHistoryPage" in str(cause)
+    assert "not JSON" in str(cause)
+    assert caught.value.completed_run_ids == []  # nothing passed off as done
+    run = runs_of(client)[1]
+    with pytest.raises(ServerError, match="RunHistory: the server sent a history"):
+        run.history(pandas=False)
