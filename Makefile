@@ -36,7 +36,7 @@ check-generated: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --exclude generated .
-	$(BIN)/mypy runs_client runs_server runs_cli generated/runs_gql benchmarks
+	$(BIN)/mypy runs_client runs_server runs_cli runs_mirror generated/runs_gql benchmarks
 
 sdk-venv: $(SDK_STAMP)
 

@@ -35,6 +35,9 @@ class MirrorRunStatesProjectRunsEdges(BaseModel):
 class MirrorRunStatesProjectRunsEdgesNode(BaseModel):
     name: str
     state: Optional[str]
+    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+        alias="createdAt"
+    )
     updated_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
         alias="updatedAt"
     )

@@ -138,6 +138,7 @@ query MirrorRunStates($entity: String!, $project: String!, $cursor: String, $per
         node {
           name
           state
+          createdAt
           updatedAt
           heartbeatAt
           historyLineCount
