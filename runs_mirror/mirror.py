@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -155,45 +156,41 @@ class _Mirror:
         """Each page's first response, up to ``max_in_flight`` requests ahead."""
         todo = iter(list(pages(fetches, self.row_budget)))
         with ThreadPoolExecutor(self.max_in_flight, "runs-mirror-page") as pool:
-            flight: deque[tuple[Page, Future[tuple[list[Node], int | None]]]] = deque()
+            flight: deque[Future[list[tuple[Page, list[Node], int | None]]]]
+            flight = deque()
 
             def submit() -> None:
                 page = next(todo, None)
                 if page is not None:
-                    flight.append((page, pool.submit(self._fetch_first, page)))
+                    flight.append(pool.submit(self._fetch_first, page))
 
             for _ in range(self.max_in_flight):
                 submit()
             while flight:
-                page, future = flight.popleft()
-                nodes, window = future.result()
+                parts = flight.popleft().result()
                 submit()
-                yield page, nodes, window
+                yield from parts
 
-    def _fetch_first(self, page: Page) -> tuple[list[Node], int | None]:
-        """The page's runs with their first window; halves it when refused."""
-        return self._first(page.names, page.start, page.window)
-
-    def _first(
-        self, names: list[str], start: int | None, window: int | None
-    ) -> tuple[list[Node], int | None]:
-        low = start if window is None else (start or 0)
-        high = None if window is None else low + window  # type: ignore[operator]
+    def _fetch_first(self, page: Page) -> list[tuple[Page, list[Node], int | None]]:
+        """The page's runs with their first window: the page as sub-pages, each
+        with the window it settled on (a page refused as too large is asked
+        as two halves, a single run in ever smaller step windows)."""
+        low = page.start if page.window is None else (page.start or 0)
+        high = None if page.window is None else low + page.window  # type: ignore[operator]
         try:
-            return self.source.first_page(names, low, high), window
+            nodes = self.source.first_page(page.names, low, high)
+            return [(page, nodes, page.window)]
         except Exception as exc:
-            if not is_too_large(exc):
+            if not is_too_large(exc) or page.window == 1:
                 raise
-            if len(names) > 1:
-                # Halves share one window: the one the first half settled on.
-                half = len(names) // 2
-                first, used = self._first(names[:half], start, window)
-                rest, _ = self._first(names[half:], start, used)
-                return first + rest, used
-            smaller = max(1, (window or self.row_budget) // 2)
-            if window == 1:
-                raise
-            return self._first(names, start, smaller)
+        if len(page.fetches) > 1:
+            half = len(page.fetches) // 2
+            return [
+                *self._fetch_first(replace(page, fetches=page.fetches[:half])),
+                *self._fetch_first(replace(page, fetches=page.fetches[half:])),
+            ]
+        window = max(1, (page.window or self.row_budget) // 2)
+        return self._fetch_first(replace(page, window=window))
 
     # -- writing -----------------------------------------------------------
 
