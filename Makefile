@@ -50,8 +50,10 @@ test: lint check-generated sdk-venv
 	$(BIN)/python -m pytest
 
 # Ratios measured side by side in one run: the server against its
-# read-and-serialize floor, then histories() against the per-run client
+# read-and-serialize floor, then histories() against the per-run client,
+# then mirroring against scan_history run by run
 # (exits non-zero on a missed target).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/server_speed.py
 	$(BIN)/python benchmarks/histories_speed.py
+	$(BIN)/python benchmarks/mirror_speed.py
