@@ -140,7 +140,6 @@ def test_mirror_uses_only_the_servers_store() -> None:
         for module, targets in GRAPH.items()
         if module.startswith("runs_mirror")
         for target in targets
-        if target.startswith("runs_server")
-        and not target.startswith(MIRROR_MAY_USE)
+        if target.startswith("runs_server") and not target.startswith(MIRROR_MAY_USE)
     ]
     assert not bad, "runs_mirror may use runs_server.store only: " + "; ".join(bad)
