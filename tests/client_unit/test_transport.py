@@ -418,6 +418,6 @@ def test_every_generated_operation_is_schema_checked() -> None:
         for name, method in vars(runs_gql.Client).items()
         if callable(method) and not name.startswith("_")
     ]
-    assert len(operations) == 13
+    assert len(operations) == 16
     for name in operations:
         assert vars(RetryingClient)[name].__wrapped__ is vars(runs_gql.Client)[name]
