@@ -39,7 +39,7 @@ check-generated: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --exclude generated .
-	$(BIN)/mypy runs_client runs_server runs_cli generated/runs_gql benchmarks
+	$(BIN)/mypy runs_client runs_server runs_cli runs_mirror generated/runs_gql benchmarks
 
 sdk-venv: $(SDK_STAMP)
 
@@ -66,8 +66,10 @@ reliability: $(STAMP)
 	$(BIN)/python -m pytest tests/reliability -q
 
 # Ratios measured side by side in one run: the server against its
-# read-and-serialize floor, then histories() against the per-run client
+# read-and-serialize floor, then histories() against the per-run client,
+# then mirroring against scan_history run by run
 # (exits non-zero on a missed target).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/server_speed.py
 	$(BIN)/python benchmarks/histories_speed.py
+	$(BIN)/python benchmarks/mirror_speed.py

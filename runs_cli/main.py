@@ -270,6 +270,39 @@ def load_command(file: str, db: str) -> None:
         sys.exit(code)
 
 
+@cli.command("mirror")
+@click.argument("path", metavar="ENTITY/PROJECT")
+@click.option(
+    "--db", required=True, metavar="PATH", help="SQLite file of the copy (made if new)."
+)
+@click.option(
+    "--filter",
+    "filter_json",
+    metavar="JSON",
+    help='Only runs matching a MongoDB-style filter, e.g. \'{"state": "finished"}\'.',
+)
+@click.option(
+    "--prune", is_flag=True, help="Delete runs from the copy that the source lost."
+)
+@client_options
+def mirror_command(
+    path: str,
+    db: str,
+    filter_json: str | None,
+    prune: bool,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+) -> None:
+    """Copy a project (runs, full history, system events) into a local store;
+    run it again to fetch only what changed. Serve the copy with
+    `runs-client serve --db PATH`."""
+    from runs_cli.mirror import mirror
+
+    with open_api(base_url, api_key, max_retries) as api:
+        mirror(api, path, db, filters=parse_filters(filter_json, ()), prune=prune)
+
+
 @cli.command("demo")
 @click.option(
     "--output",

@@ -17,14 +17,19 @@ PACKAGES = {
     "runs_client": ROOT / "runs_client",
     "runs_server": ROOT / "runs_server",
     "runs_cli": ROOT / "runs_cli",
+    "runs_mirror": ROOT / "runs_mirror",
 }
 # Which of our packages each one may import (besides itself).
 MAY_IMPORT = {
     "runs_gql": set(),
     "runs_client": {"runs_gql"},
     "runs_server": set(),
-    "runs_cli": {"runs_client", "runs_gql", "runs_server"},
+    "runs_cli": {"runs_client", "runs_gql", "runs_server", "runs_mirror"},
+    # Reads through the client, writes through the store's API (see below).
+    "runs_mirror": {"runs_client", "runs_gql", "runs_server"},
 }
+# Of runs_server, runs_mirror may use only the store (its typed API).
+MIRROR_MAY_USE = ("runs_server.store",)
 # runs_server's parts by layer, as in its __init__ docstring: a part may import
 # only itself and parts of lower layers (same layer: side by side, no imports).
 SERVER_LAYERS = {
@@ -127,3 +132,14 @@ def test_no_import_cycles() -> None:
         if module not in state:
             cycle = visit(module)
             assert cycle is None, " -> ".join(cycle)
+
+
+def test_mirror_uses_only_the_servers_store() -> None:
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if module.startswith("runs_mirror")
+        for target in targets
+        if target.startswith("runs_server") and not target.startswith(MIRROR_MAY_USE)
+    ]
+    assert not bad, "runs_mirror may use runs_server.store only: " + "; ".join(bad)

@@ -15,7 +15,7 @@ def test_every_package_folder_is_in_the_wheel() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     listed = set(config["tool"]["setuptools"]["packages"])
     found = set()
-    for top in ("runs_client", "runs_server", "runs_cli"):
+    for top in ("runs_client", "runs_server", "runs_cli", "runs_mirror"):
         for init in (ROOT / top).rglob("__init__.py"):
             found.add(".".join(init.parent.relative_to(ROOT).parts))
     assert found - listed == set(), "add these to [tool.setuptools] packages"

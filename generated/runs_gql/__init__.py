@@ -4,7 +4,16 @@ from .base_client import BaseClient
 from .base_model import BaseModel
 from .client import Client
 from .fragments import ProjectFields, RunFields, RunFieldsUser
+from .mirror_run_states import (
+    MirrorRunStates,
+    MirrorRunStatesProject,
+    MirrorRunStatesProjectRuns,
+    MirrorRunStatesProjectRunsEdges,
+    MirrorRunStatesProjectRunsEdgesNode,
+    MirrorRunStatesProjectRunsPageInfo,
+)
 from .operations import (
+    MIRROR_RUN_STATES_GQL,
     PROJECT_BY_NAME_GQL,
     PROJECTS_GQL,
     RUN_BY_NAME_GQL,
@@ -16,6 +25,8 @@ from .operations import (
     RUN_SAMPLED_HISTORY_GQL,
     RUNS_EVENTS_PAGE_GQL,
     RUNS_HISTORY_PAGE_GQL,
+    RUNS_HISTORY_WINDOW_PAGE_GQL,
+    RUNS_MIRROR_PAGE_GQL,
     RUNS_PAGE_GQL,
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
     SWEEP_BY_NAME_GQL,
@@ -64,6 +75,20 @@ from .runs_history_page import (
     RunsHistoryPageProjectRunsEdgesNode,
     RunsHistoryPageProjectRunsPageInfo,
 )
+from .runs_history_window_page import (
+    RunsHistoryWindowPage,
+    RunsHistoryWindowPageProject,
+    RunsHistoryWindowPageProjectRuns,
+    RunsHistoryWindowPageProjectRunsEdges,
+    RunsHistoryWindowPageProjectRunsEdgesNode,
+)
+from .runs_mirror_page import (
+    RunsMirrorPage,
+    RunsMirrorPageProject,
+    RunsMirrorPageProjectRuns,
+    RunsMirrorPageProjectRunsEdges,
+    RunsMirrorPageProjectRunsEdgesNode,
+)
 from .runs_page import (
     RunsPage,
     RunsPageProject,
@@ -93,6 +118,13 @@ __all__ = [
     "BaseClient",
     "BaseModel",
     "Client",
+    "MIRROR_RUN_STATES_GQL",
+    "MirrorRunStates",
+    "MirrorRunStatesProject",
+    "MirrorRunStatesProjectRuns",
+    "MirrorRunStatesProjectRunsEdges",
+    "MirrorRunStatesProjectRunsEdgesNode",
+    "MirrorRunStatesProjectRunsPageInfo",
     "PROJECTS_GQL",
     "PROJECT_BY_NAME_GQL",
     "ProjectByName",
@@ -105,6 +137,8 @@ __all__ = [
     "ProjectsModelsPageInfo",
     "RUNS_EVENTS_PAGE_GQL",
     "RUNS_HISTORY_PAGE_GQL",
+    "RUNS_HISTORY_WINDOW_PAGE_GQL",
+    "RUNS_MIRROR_PAGE_GQL",
     "RUNS_PAGE_GQL",
     "RUNS_SAMPLED_HISTORY_PAGE_GQL",
     "RUN_BY_NAME_GQL",
@@ -148,6 +182,16 @@ __all__ = [
     "RunsHistoryPageProjectRunsEdges",
     "RunsHistoryPageProjectRunsEdgesNode",
     "RunsHistoryPageProjectRunsPageInfo",
+    "RunsHistoryWindowPage",
+    "RunsHistoryWindowPageProject",
+    "RunsHistoryWindowPageProjectRuns",
+    "RunsHistoryWindowPageProjectRunsEdges",
+    "RunsHistoryWindowPageProjectRunsEdgesNode",
+    "RunsMirrorPage",
+    "RunsMirrorPageProject",
+    "RunsMirrorPageProjectRuns",
+    "RunsMirrorPageProjectRunsEdges",
+    "RunsMirrorPageProjectRunsEdgesNode",
     "RunsPage",
     "RunsPageProject",
     "RunsPageProjectRuns",

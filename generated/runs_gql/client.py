@@ -5,7 +5,9 @@ from typing import Any, Optional, Union
 
 from .base_client import BaseClient
 from .base_model import UNSET, UnsetType
+from .mirror_run_states import MirrorRunStates
 from .operations import (
+    MIRROR_RUN_STATES_GQL,
     PROJECT_BY_NAME_GQL,
     PROJECTS_GQL,
     RUN_BY_NAME_GQL,
@@ -17,6 +19,8 @@ from .operations import (
     RUN_SAMPLED_HISTORY_GQL,
     RUNS_EVENTS_PAGE_GQL,
     RUNS_HISTORY_PAGE_GQL,
+    RUNS_HISTORY_WINDOW_PAGE_GQL,
+    RUNS_MIRROR_PAGE_GQL,
     RUNS_PAGE_GQL,
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
     SWEEP_BY_NAME_GQL,
@@ -33,6 +37,8 @@ from .run_history_window import RunHistoryWindow
 from .run_sampled_history import RunSampledHistory
 from .runs_events_page import RunsEventsPage
 from .runs_history_page import RunsHistoryPage
+from .runs_history_window_page import RunsHistoryWindowPage
+from .runs_mirror_page import RunsMirrorPage
 from .runs_page import RunsPage
 from .runs_sampled_history_page import RunsSampledHistoryPage
 from .sweep_by_name import SweepByName
@@ -238,6 +244,91 @@ class Client(BaseClient):
         )
         data = self.get_data(response)
         return RunHistoryWindow.model_validate(data)
+
+    def mirror_run_states(
+        self,
+        entity: str,
+        project: str,
+        cursor: Union[Optional[str], UnsetType] = UNSET,
+        per_page: Union[Optional[int], UnsetType] = UNSET,
+        filters: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> MirrorRunStates:
+        variables: dict[str, object] = {
+            "entity": entity,
+            "project": project,
+            "cursor": cursor,
+            "perPage": per_page,
+            "filters": filters,
+        }
+        response = self.execute(
+            query=MIRROR_RUN_STATES_GQL,
+            operation_name="MirrorRunStates",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return MirrorRunStates.model_validate(data)
+
+    def runs_mirror_page(
+        self,
+        entity: str,
+        project: str,
+        per_page: Union[Optional[int], UnsetType] = UNSET,
+        filters: Union[Optional[str], UnsetType] = UNSET,
+        samples: Union[Optional[int], UnsetType] = UNSET,
+        min_step: Union[Optional[int], UnsetType] = UNSET,
+        max_step: Union[Optional[int], UnsetType] = UNSET,
+        events_samples: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RunsMirrorPage:
+        variables: dict[str, object] = {
+            "entity": entity,
+            "project": project,
+            "perPage": per_page,
+            "filters": filters,
+            "samples": samples,
+            "minStep": min_step,
+            "maxStep": max_step,
+            "eventsSamples": events_samples,
+        }
+        response = self.execute(
+            query=RUNS_MIRROR_PAGE_GQL,
+            operation_name="RunsMirrorPage",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RunsMirrorPage.model_validate(data)
+
+    def runs_history_window_page(
+        self,
+        entity: str,
+        project: str,
+        per_page: Union[Optional[int], UnsetType] = UNSET,
+        filters: Union[Optional[str], UnsetType] = UNSET,
+        samples: Union[Optional[int], UnsetType] = UNSET,
+        min_step: Union[Optional[int], UnsetType] = UNSET,
+        max_step: Union[Optional[int], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RunsHistoryWindowPage:
+        variables: dict[str, object] = {
+            "entity": entity,
+            "project": project,
+            "perPage": per_page,
+            "filters": filters,
+            "samples": samples,
+            "minStep": min_step,
+            "maxStep": max_step,
+        }
+        response = self.execute(
+            query=RUNS_HISTORY_WINDOW_PAGE_GQL,
+            operation_name="RunsHistoryWindowPage",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RunsHistoryWindowPage.model_validate(data)
 
     def projects(
         self,

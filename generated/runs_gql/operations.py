@@ -2,10 +2,13 @@
 # Source: queries
 
 __all__ = [
+    "MIRROR_RUN_STATES_GQL",
     "PROJECTS_GQL",
     "PROJECT_BY_NAME_GQL",
     "RUNS_EVENTS_PAGE_GQL",
     "RUNS_HISTORY_PAGE_GQL",
+    "RUNS_HISTORY_WINDOW_PAGE_GQL",
+    "RUNS_MIRROR_PAGE_GQL",
     "RUNS_PAGE_GQL",
     "RUNS_SAMPLED_HISTORY_PAGE_GQL",
     "RUN_BY_NAME_GQL",
@@ -121,6 +124,92 @@ query RunHistoryWindow($entity: String!, $project: String!, $name: String!, $min
   project(name: $project, entityName: $entity) {
     run(name: $name) {
       history(minStep: $minStep, maxStep: $maxStep, samples: $samples)
+    }
+  }
+}
+"""
+
+MIRROR_RUN_STATES_GQL = """
+query MirrorRunStates($entity: String!, $project: String!, $cursor: String, $perPage: Int = 1000, $filters: JSONString) {
+  project(name: $project, entityName: $entity) {
+    name
+    entityName
+    createdAt
+    runs(filters: $filters, after: $cursor, first: $perPage) {
+      edges {
+        node {
+          name
+          state
+          createdAt
+          updatedAt
+          heartbeatAt
+          historyLineCount
+        }
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+    }
+  }
+}
+"""
+
+RUNS_MIRROR_PAGE_GQL = """
+query RunsMirrorPage($entity: String!, $project: String!, $perPage: Int = 50, $filters: JSONString, $samples: Int, $minStep: Int64, $maxStep: Int64, $eventsSamples: Int) {
+  project(name: $project, entityName: $entity) {
+    runs(filters: $filters, first: $perPage) {
+      edges {
+        node {
+          ...RunFields
+          history(samples: $samples, minStep: $minStep, maxStep: $maxStep)
+          events(samples: $eventsSamples)
+        }
+      }
+    }
+  }
+}
+
+fragment RunFields on Run {
+  id
+  name
+  displayName
+  state
+  config
+  summaryMetrics
+  systemMetrics
+  historyKeys
+  historyLineCount
+  tags
+  group
+  jobType
+  commit
+  host
+  notes
+  description
+  sweepName
+  readOnly
+  projectId
+  createdAt
+  heartbeatAt
+  updatedAt
+  user {
+    name
+    username
+  }
+}
+"""
+
+RUNS_HISTORY_WINDOW_PAGE_GQL = """
+query RunsHistoryWindowPage($entity: String!, $project: String!, $perPage: Int = 50, $filters: JSONString, $samples: Int, $minStep: Int64, $maxStep: Int64) {
+  project(name: $project, entityName: $entity) {
+    runs(filters: $filters, first: $perPage) {
+      edges {
+        node {
+          name
+          history(samples: $samples, minStep: $minStep, maxStep: $maxStep)
+        }
+      }
     }
   }
 }

@@ -107,6 +107,20 @@ class HistoryRows:
                 )
             return len(records)
 
+    def clear(self, run: int, *, history: bool = True, events: bool = True) -> None:
+        """Delete run ``run``'s history rows (its keys and counts too) and/or
+        its events; its summary and system metrics stay as they are."""
+        with self._db.transaction() as c:
+            if history:
+                c.execute("DELETE FROM history WHERE run_id=?", (run,))
+                c.execute(
+                    "UPDATE runs SET history_keys='{}', history_line_count=0, "
+                    "last_step=NULL WHERE id=?",
+                    (run,),
+                )
+            if events:
+                c.execute("DELETE FROM events WHERE run_id=?", (run,))
+
     def log_events(self, run: int, rows: Iterable[Row]) -> int:
         """Append system-metrics rows (each with ``_timestamp``); returns the count.
 

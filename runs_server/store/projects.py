@@ -24,6 +24,19 @@ class Project:
     created_at: str
 
 
+_SWEEP_COLUMNS = (
+    "display_name",
+    "method",
+    "state",
+    "description",
+    "config",
+    "best_loss",
+    "run_count_expected",
+    "created_at",
+    "updated_at",
+)
+
+
 class Projects:
     """Projects and sweeps: ``store.projects``."""
 
@@ -109,8 +122,12 @@ class Projects:
         run_count_expected: int | None = None,
         created_at: datetime | str | None = None,
         updated_at: datetime | str | None = None,
+        replace: bool = False,
     ) -> int:
-        """Create a sweep; ``config`` is text (W&B serves YAML) or a mapping."""
+        """Create a sweep; ``config`` is text (W&B serves YAML) or a mapping.
+
+        With ``replace``, a sweep of that name in the project takes these values.
+        """
         project_id = self.id_of(project)
         config_text = (
             config
@@ -121,7 +138,13 @@ class Projects:
             cur = c.execute(
                 "INSERT INTO sweeps (project_id, name, display_name, method, state, "
                 "description, config, best_loss, run_count_expected, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                + (
+                    " ON CONFLICT(project_id, name) DO UPDATE SET "
+                    + ", ".join(f"{c}=excluded.{c}" for c in _SWEEP_COLUMNS)
+                    if replace
+                    else ""
+                ),
                 (
                     project_id,
                     name,
@@ -136,5 +159,11 @@ class Projects:
                     iso(updated_at),
                 ),
             )
+            if replace:
+                row = c.execute(
+                    "SELECT id FROM sweeps WHERE project_id=? AND name=?",
+                    (project_id, name),
+                ).fetchone()
+                return int(row[0])
             assert cur.lastrowid is not None
             return cur.lastrowid

@@ -49,7 +49,13 @@ def _copy_sources(target: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, target / name)
-    for folder in ("runs_client", "runs_server", "runs_cli", "generated/runs_gql"):
+    for folder in (
+        "runs_client",
+        "runs_server",
+        "runs_cli",
+        "runs_mirror",
+        "generated/runs_gql",
+    ):
         shutil.copytree(ROOT / folder, target / folder, ignore=ignore)
 
 

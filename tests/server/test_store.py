@@ -398,3 +398,64 @@ def test_update_run_leaves_unnamed_fields_and_refuses_unknown_runs(
         store.runs.update(999, state="finished")
     with pytest.raises(StoreError, match="tags must be a list"):
         store.runs.update(run, tags="a")
+
+
+def test_put_adds_then_sets_every_field_keeping_history(store: Store) -> None:
+    run = store.runs.put("e/p", "r1", group="g", notes="n", user="u", tags=["a"])
+    store.history.log(run, [{"_step": 0, "x": 1}], update_summary=False)
+    again = store.runs.put(
+        "e/p",
+        "r1",
+        state="crashed",
+        summary={"x": math.nan},
+        system_metrics={"cpu": 3},
+        updated_at="2024-01-02T00:00:00",
+    )
+    assert again == run
+    row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
+    # Fields not given are cleared, not kept (unlike update()).
+    assert (row["group_name"], row["notes"], row["username"], row["tags"]) == (
+        None,
+        None,
+        None,
+        "[]",
+    )
+    assert (row["state"], row["summary_metrics"], row["system_metrics"]) == (
+        "crashed",
+        '{"x":NaN}',
+        '{"cpu":3}',
+    )
+    assert row["summary_metrics_q"] == '{"x":{"":"NaN"}}'  # layout 2's NaN marker
+    assert row["updated_at"] == "2024-01-02T00:00:00"
+    assert (row["history_line_count"], row["last_step"]) == (1, 0)
+    index = store.runs.index("e/p")
+    assert list(index) == ["r1"]
+    assert index["r1"].id == run and index["r1"].history_line_count == 1
+    assert index["r1"].last_step == 0 and index["r1"].state == "crashed"
+
+
+def test_clear_history_and_events(store: Store) -> None:
+    run = store.runs.add("e/p", "r1")
+    store.history.log(run, [{"_step": 0, "x": 1}, {"_step": 1, "x": 2}])
+    store.history.log_events(run, [{"_timestamp": 1.0, "cpu": 1}])
+    store.history.clear(run, history=False)
+    assert store.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    assert store.conn.execute("SELECT count(*) FROM history").fetchone()[0] == 2
+    store.history.clear(run)
+    assert store.conn.execute("SELECT count(*) FROM history").fetchone()[0] == 0
+    assert store.runs.index("e/p")["r1"].last_step is None
+    store.history.log(run, [{"_step": 0, "y": 1}])  # starts over at step 0
+    keys = store.conn.execute("SELECT history_keys FROM runs").fetchone()[0]
+    assert list(json.loads(keys)) == ["_step", "y"]
+
+
+def test_create_sweep_with_replace_updates_it(store: Store) -> None:
+    first = store.projects.create_sweep("e/p", "s1", state="RUNNING", best_loss=1.0)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.projects.create_sweep("e/p", "s1")
+    second = store.projects.create_sweep(
+        "e/p", "s1", state="FINISHED", best_loss=0.5, replace=True
+    )
+    assert first == second
+    row = store.conn.execute("SELECT state, best_loss FROM sweeps").fetchall()
+    assert [tuple(r) for r in row] == [("FINISHED", 0.5)]
