@@ -249,10 +249,10 @@ def resolve_events(
     return None if rows is None else _encoded(rows[node.id])
 
 
-def _encoded(rows: list[str]) -> orjson.Fragment:
-    """The list of stored row strings as JSON, spliced into the response as is
-    (see ``runs_server.graphql.execution``)."""
-    return orjson.Fragment(orjson.dumps(rows))
+def _encoded(rows: list[str] | bytes) -> orjson.Fragment:
+    """The list of stored row strings as JSON (or already encoded), spliced
+    into the response as is (see ``runs_server.graphql.execution``)."""
+    return orjson.Fragment(rows if isinstance(rows, bytes) else orjson.dumps(rows))
 
 
 def _checked(check: Callable[[Any], Any], value: Any) -> Any:

@@ -30,6 +30,30 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=_COMPACT, ensure_ascii=False, allow_nan=True)
 
 
+def value_text(value: Any) -> str:
+    """One value as compact JSON text: orjson's, or ``dumps`` where orjson
+    cannot write it (non-finite floats, which it turns into null; integers
+    beyond 64 bits)."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return dumps(value)
+    if b"null" in text and value is not None:
+        return dumps(value)  # maybe a NaN that orjson wrote as null
+    return text.decode()
+
+
+def value_records(
+    run: int, step: int, row: Mapping[str, Any]
+) -> list[tuple[int, str, int, str]]:
+    """``history_values`` rows of one history row: each value's JSON text.
+
+    ``sampledHistory`` builds its cut rows from these texts in SQL, so a
+    sampled page neither decodes nor re-encodes whole rows.
+    """
+    return [(run, key, step, value_text(v)) for key, v in row.items()]
+
+
 def dumps_keys(keys: list[str]) -> str:
     """The ``history.keys`` column: a compact JSON array (see ``key_probes``)."""
     return orjson.dumps(keys).decode()

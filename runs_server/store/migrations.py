@@ -11,4 +11,34 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+from runs_server.store import jsonrows
+
+
+def add_history_values(conn: sqlite3.Connection) -> None:
+    """Layout 1 -> 2: ``history_values``, each history value's JSON text by
+    (run, key, step), filled from the stored rows (``sampledHistory`` reads it)."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS history_values (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    value TEXT NOT NULL,               -- the row's value of key, as JSON text
+    PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
+) WITHOUT ROWID"""
+    )
+    cursor = conn.execute("SELECT run_id, step, row FROM history")
+    while batch := cursor.fetchmany(10_000):
+        records = [
+            record
+            for run, step, text in batch
+            for record in jsonrows.value_records(run, step, jsonrows.loads(text))
+        ]
+        conn.executemany(
+            "INSERT INTO history_values (run_id, key, step, value) VALUES (?, ?, ?, ?)",
+            records,
+        )
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: add_history_values,
+}
