@@ -154,6 +154,15 @@ def fetch_history(
     return page_arrays(conn, run_ids, rows, samples)
 
 
+_STEP_TEXT = (
+    "SELECT s.value FROM history_values s WHERE s.run_id = v0.run_id "
+    "AND s.key = '_step' AND s.step = v0.step"
+)
+_PLAIN_STEPS = (
+    ", NOT EXISTS (SELECT 1 FROM history_values s WHERE s.run_id = v0.run_id "
+    "AND s.key = '_step' AND s.value != CAST(s.step AS TEXT)) AS plain_steps"
+)
+
 # Spec keys up to which the AND rule and the cut are SQL joins (SQLite joins
 # at most 64 tables); specs with more keys decode their kept rows instead.
 MAX_JOINED_KEYS = 30
@@ -174,32 +183,31 @@ def fetch_sampled(
         return _fetch_sampled_decoding(conn, run_ids, spec)
     # Every stored row holds _step, so _step never narrows the AND rule.
     narrowing = [k for k in spec.keys if k != "_step"] or ["_step"]
-    extra = [k for k in spec.keys if k not in narrowing]
     where, params = _bounds("v0.step", spec.min_step, spec.max_step, max_inclusive=True)
     where = f"v0.key = :k0 AND {where}"
     joins: list[str] = []
-    for j, key in enumerate([*narrowing, *extra]):
+    alias: dict[str, str] = {}
+    for j, key in enumerate(narrowing):
         params[f"k{j}"] = key
+        alias[key] = f"v{j}.value"
         if j:
             joins.append(
                 f" JOIN history_values v{j} ON v{j}.run_id = v0.run_id "
                 f"AND v{j}.key = :k{j} AND v{j}.step = v0.step"
             )
-    alias = {key: f"v{j}" for j, key in enumerate([*narrowing, *extra])}
+    # _step, when not the driving key, is the step column itself in runs
+    # whose _step texts are all canonical integers (no "3.0"): no lookup.
+    alias.setdefault(
+        "_step", f"CASE WHEN st.plain_steps THEN v0.step ELSE ({_STEP_TEXT}) END"
+    )
     value = (
-        " || ".join(f":p{j} || {alias[key]}.value" for j, key in enumerate(spec.keys))
+        " || ".join(f":p{j} || {alias[key]}" for j, key in enumerate(spec.keys))
         + " || '}'"
     )
     for j, key in enumerate(spec.keys):
         params[f"p{j}"] = ("{" if j == 0 else ",") + orjson.dumps(key).decode() + ":"
-    rows = Candidates(
-        "history_values v0" + "".join(joins),
-        "history_values v0" + "".join(joins[: len(narrowing) - 1]),
-        where,
-        value,
-        params,
-        "v0",
-    )
+    tables = "history_values v0" + "".join(joins)
+    rows = Candidates(tables, tables, where, value, params, "v0", _PLAIN_STEPS)
     return page_arrays(conn, run_ids, rows, spec.samples)
 
 

@@ -52,7 +52,9 @@ class Candidates:
     condition (step bounds); ``filters``: the FROM clause that decides which
     rows are candidates (``tables`` may join more, for values only);
     ``value``: the SQL text of a row's JSON element; ``params``: named
-    parameters of all of these.
+    parameters of all of these; ``run_columns``: more per-run columns of the
+    ``st`` table ``value`` may read (``, <expr> AS <name>``; the run's
+    ``driver.run_id`` is in scope).
     """
 
     tables: str
@@ -61,6 +63,7 @@ class Candidates:
     value: str
     params: Mapping[str, object]
     driver: str
+    run_columns: str = ""
 
 
 def page_arrays(
@@ -90,7 +93,7 @@ def page_arrays(
     kept_numbers = f"{step} IN (SELECT step FROM ({numbered}) WHERE {by_number})"
     sql = (
         f"WITH st AS (SELECT {d}.run_id AS run_id, min({step}) AS f, "
-        f"max({step}) AS l, count(*) AS n FROM {rows.filters} "
+        f"max({step}) AS l, count(*) AS n{rows.run_columns} FROM {rows.filters} "
         f"WHERE {d}.run_id IN (SELECT value FROM json_each(:runs)) "
         f"AND {rows.where} GROUP BY {d}.run_id) "
         "SELECT st.run_id, CASE WHEN st.l - st.f + 1 = st.n "
