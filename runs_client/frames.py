@@ -18,7 +18,7 @@ by name with ``run_id`` first, as the official SDK sorts them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -339,9 +339,7 @@ class Columns:
                 values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
             chunk = Chunk.of(values)
             if nonfinite_strings and chunk.kind in ("str", "object"):
-                table = NONFINITE_STRINGS
-                values = [table.get(v, v) if v.__class__ is str else v for v in values]
-                chunk = Chunk.of(values)
+                chunk = _nonfinite_fixed(values, chunk)
             if name == "_step" and chunk.kind == "float":
                 chunk = _integral_steps(chunk)
             chunks[name] = chunk
@@ -366,12 +364,18 @@ class Columns:
 
     def columns(self, schema: Schema | None = None) -> dict[str, Chunk]:
         """Each column's chunks joined once, in frame order (``run_id`` first)."""
+        return dict(self._joined(schema, release=False))
+
+    def _joined(
+        self, schema: Schema | None, *, release: bool
+    ) -> Iterator[tuple[str, Chunk]]:
+        """``columns`` one at a time; with ``release`` each column's chunks are
+        dropped once joined, so building a frame holds about one copy."""
         names = sorted(self._chunks)
         if schema is not None:
             names = [n for n in schema if n != RUN_ID or self._with_run_id]
         if self._with_run_id:
             names = [RUN_ID, *(n for n in names if n != RUN_ID)]
-        out: dict[str, Chunk] = {}
         for name in names:
             chunks = self._chunks.get(name) or [Chunk("null", self._length)]
             if not self._length:
@@ -380,29 +384,85 @@ class Columns:
                     chunks = [Chunk("str", 0, np.empty(0, dtype=object))]
             if schema is not None and name != RUN_ID and name in schema:
                 chunks = [_cast(c, schema[name]) for c in chunks]
-            out[name] = _concat(chunks)
-        return out
+            if release:
+                self._chunks.pop(name, None)
+            joined = _concat(chunks)
+            del chunks
+            yield name, joined
 
-    def to_pandas(self, schema: Schema | None = None) -> pd.DataFrame:
-        """One pandas DataFrame with typed numeric columns."""
-        data = {n: _pandas_column(c) for n, c in self.columns(schema).items()}
-        frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(self._length))
+    def to_pandas(
+        self, schema: Schema | None = None, *, release: bool = False
+    ) -> pd.DataFrame:
+        """One pandas DataFrame with typed numeric columns.
+
+        ``release``: drop the gathered chunks while building (the Columns is
+        empty afterwards), so that the data is held about once at a time.
+        """
+        length = self._length
+        data = {n: _pandas_column(c) for n, c in self._joined(schema, release=release)}
+        frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(length))
         return frame
 
-    def to_polars(self, schema: Schema | None = None) -> pl.DataFrame:
+    def to_polars(
+        self, schema: Schema | None = None, *, release: bool = False
+    ) -> pl.DataFrame:
         """One polars DataFrame; non-uniform columns become ``pl.Object``."""
         pl_mod = import_polars()
-        series = [_polars_column(pl_mod, n, c) for n, c in self.columns(schema).items()]
+        series = [
+            _polars_column(pl_mod, n, c)
+            for n, c in self._joined(schema, release=release)
+        ]
         frame: pl.DataFrame = pl_mod.DataFrame(series)
         return frame
 
-    def to_arrow(self, schema: Schema | None = None) -> pa.Table:
+    def to_arrow(
+        self, schema: Schema | None = None, *, release: bool = False
+    ) -> pa.Table:
         """One pyarrow Table; non-uniform columns become JSON text."""
         pa_mod = import_pyarrow()
-        columns = self.columns(schema)
-        arrays = [_arrow_column(pa_mod, c) for c in columns.values()]
-        table: pa.Table = pa_mod.table(arrays, names=list(columns))
+        names: list[str] = []
+        arrays = []
+        for name, chunk in self._joined(schema, release=release):
+            names.append(name)
+            arrays.append(_arrow_column(pa_mod, chunk))
+        table: pa.Table = pa_mod.table(arrays, names=names)
         return table
+
+
+_NUMBERS_AND_TEXT = frozenset({int, float, str, _NONE})
+
+
+def _numbers_and_markers(values: list[Any], kinds: set[type]) -> bool:
+    """Whether ``values`` are int64-sized numbers, None and the markers only."""
+    if not kinds <= _NUMBERS_AND_TEXT or not kinds & {int, float}:
+        return False
+    distinct = set(values)  # hashing in C: the texts are few distinct values
+    texts = {v for v in distinct if v.__class__ is str}
+    if not texts <= NONFINITE_STRINGS.keys():
+        return False
+    return int not in kinds or _fits_int64(
+        [v for v in distinct if type(v) is int], True
+    )
+
+
+def _nonfinite_fixed(values: list[Any], chunk: Chunk) -> Chunk:
+    """``chunk`` with ``"NaN"``/``"Infinity"``/``"-Infinity"`` as floats.
+
+    Usually the only strings of a numeric column are those markers: then the
+    column is converted by numpy at once (``float("NaN")`` and friends);
+    otherwise value by value.
+    """
+    kinds = set(map(type, values))
+    if _numbers_and_markers(values, kinds):
+        objects = np.array(values, dtype=object)
+        valid = _present(objects) if _NONE in kinds else None
+        if valid is not None:
+            objects[~valid] = np.nan
+        data: np.ndarray[Any, Any] = objects.astype(np.float64)
+        return Chunk("float", len(values), data, valid)
+    table = NONFINITE_STRINGS
+    fixed = [table.get(v, v) if v.__class__ is str else v for v in values]
+    return Chunk.of(fixed)
 
 
 def _integral_steps(chunk: Chunk) -> Chunk:
@@ -437,10 +497,8 @@ def _repeat(value: str, n: int) -> Iterable[str]:
 
 
 def _union_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
-    return list(keys)
+    # One C-level pass; the order does not matter (columns are sorted).
+    return list(set().union(*rows))
 
 
 def _pandas_column(chunk: Chunk) -> Any:

@@ -201,22 +201,30 @@ def _records(page: Page) -> list[dict[str, Any]]:
 
 
 def _frame(columns: Columns, format: str, schema: Schema | None) -> Any:
+    # Built once, so the gathered chunks are released as the frame is built.
     if format == "pandas":
-        return columns.to_pandas(schema)
+        return columns.to_pandas(schema, release=True)
     if format == "polars":
-        return columns.to_polars(schema)
-    return columns.to_arrow(schema)
+        return columns.to_polars(schema, release=True)
+    return columns.to_arrow(schema, release=True)
+
+
+# History lines parsed into dicts at a time on the way to a frame: the dicts
+# of a page never all exist at once (memory), while numpy still works on
+# long columns.
+PARSE_BATCH_ROWS = 8192
 
 
 def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
-    columns.add_page(
-        page.run_ids,
-        page.counts,
-        page.rows,
-        keys=query.row_keys,
-        order_by=page.order_by,
-        nonfinite_strings=page.nonfinite,
-    )
+    for batch in page.batches(PARSE_BATCH_ROWS):
+        columns.add_page(
+            batch.run_ids,
+            batch.counts,
+            batch.rows,
+            keys=query.row_keys,
+            order_by=batch.order_by,
+            nonfinite_strings=batch.nonfinite,
+        )
 
 
 def _start(runs: Runs, after: str | None, print_: str) -> Position:

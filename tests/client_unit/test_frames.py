@@ -149,3 +149,32 @@ def test_column_kind_matches_the_value_by_value_rule() -> None:
             assert kind == expected_kind, values
             # An object column holds None as it is: its flag is not used.
             assert kind == "object" or missing == expected_missing, values
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.5, "NaN", 2, None, "Infinity", "-Infinity"],
+        [1, 2, "NaN"],
+        ["NaN", "Infinity"],
+        [1.0, "NaN", "text"],
+        [2**70, "NaN"],
+        [True, "NaN"],
+        [None, "NaN", 0.5],
+    ],
+)
+def test_nonfinite_markers_become_floats_as_value_by_value(values: list[Any]) -> None:
+    # The numpy fast path must give what replacing each marker gives.
+    from runs_client._rows import NONFINITE_STRINGS
+    from runs_client.frames import Chunk, _nonfinite_fixed
+
+    fast = _nonfinite_fixed(values, Chunk.of(values))
+    slow = Chunk.of(
+        [NONFINITE_STRINGS.get(v, v) if type(v) is str else v for v in values]
+    )
+    assert fast.kind == slow.kind
+    assert fast.present().tolist() == slow.present().tolist()
+    assert fast.data is not None and slow.data is not None
+    assert [repr(v) for v in fast.data.tolist()] == [
+        repr(v) for v in slow.data.tolist()
+    ]
