@@ -58,6 +58,7 @@ from ._rows import (
 )
 
 __all__ = [
+    "FULL_ROW_BUDGET",
     "MAX_IN_FLIGHT",
     "MAX_RUNS_PER_REQUEST",
     "MAX_SPECS",
@@ -77,6 +78,10 @@ Join = Literal["and", "outer"]
 # History rows asked per request: 120 runs x 500 samples is one request, and a
 # page of rows parsed into dicts stays far below a few hundred MB.
 ROW_BUDGET = 64_000
+# The default budget for full history rows (every key): a full row is several
+# times the bytes of a sampled row of a few keys, and pages of full rows are
+# what a long export holds in memory while it converts them.
+FULL_ROW_BUDGET = 16_000
 # The server's caps: runs per page (``first``) and specs per sampledHistory.
 MAX_RUNS_PER_REQUEST = 1000
 MAX_SPECS = 100

@@ -17,8 +17,10 @@ by name with ``run_id`` first, as the official SDK sorts them.
 
 from __future__ import annotations
 
+import ctypes
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -226,6 +228,31 @@ class Chunk:
         return Chunk(kind, n, data, self.valid)
 
 
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _return_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise).
+
+    A column's chunks live on the C heap, the frame built from them in the
+    frame library's own allocator: without this the chunks' pages would stay
+    in the process while the frame is built, doubling its peak memory.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def _common_kind(kinds: set[Kind]) -> Kind:
     kinds = kinds - {"null"}
     if not kinds:
@@ -389,6 +416,8 @@ class Columns:
             joined = _concat(chunks)
             del chunks
             yield name, joined
+            if release:
+                _return_freed_memory()
 
     def to_pandas(
         self, schema: Schema | None = None, *, release: bool = False

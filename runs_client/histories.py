@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._bulk import (
+    FULL_ROW_BUDGET,
     MAX_IN_FLIGHT,
     ROW_BUDGET,
     BulkFetcher,
@@ -234,6 +235,8 @@ def _start(runs: Runs, after: str | None, print_: str) -> Position:
 
 
 def _fetcher(runs: Runs, query: HistoryQuery, rows_per_request: int) -> BulkFetcher:
+    if rows_per_request == ROW_BUDGET and query.keys is None:
+        rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
     return BulkFetcher(
         runs.client,
         runs.entity,

@@ -166,7 +166,7 @@ def test_another_size_code_is_not_a_size_refusal(
     with pytest.warns(BulkHistoryWarning):
         runs_of(client).histories()
     bulk = [b for b in fake.bodies if b["operationName"] == "RunsHistoryPage"]
-    assert [b["variables"]["perPage"] for b in bulk] == [64_000 // 500]
+    assert [b["variables"]["perPage"] for b in bulk] == [16_000 // 500]  # full rows
 
 
 # -- per-run fallback --------------------------------------------------------
@@ -409,3 +409,49 @@ def test_progress_counts_runs(
     runs_of(client).histories(progress=True, rows_per_request=1000)
     assert "3/3" in capsys.readouterr().err
     assert fake.calls["RunCount"] == 1  # the total, asked once
+
+
+def test_default_budget_is_smaller_for_full_rows(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    seed(fake, n=3)
+    runs_of(client).histories(samples=500)
+    runs_of(client).histories(samples=500, keys=["loss"])
+    sizes = {b["operationName"]: b["variables"]["perPage"] for b in fake.bodies}
+    # 16,000 // 500 full rows; 64,000 // 500 sampled rows.
+    assert sizes == {"RunsHistoryPage": 32, "RunsSampledHistoryPage": 128}
+
+
+def test_pages_that_time_out_are_asked_as_halves(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    seed(fake, n=9)
+    fake.timeout_page_runs = 2
+    rows = runs_of(client).histories(samples=10, rows_per_request=10_000)
+    sizes = [b["variables"]["perPage"] for b in fake.bodies]
+    # 9 runs asked at once time out (and their retry); then halves until 2 fit.
+    assert sizes[:2] == [1000, 1000]
+    assert sizes[2:8] == [500, 500, 250, 250, 125, 125]
+    assert all(size <= 2 for size in sizes[-5:])
+    assert rows_equal(rows, expected_rows(fake, [f"r{i:02d}" for i in range(9)]))
+
+
+def test_next_cursor_page_is_requested_while_the_last_is_converted(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    import time
+
+    seed(fake, n=10)
+    batches = runs_of(client).iter_histories(samples=100, rows_per_request=200)
+    first = next(batches)
+    assert first.run_ids == ("r00", "r01")
+    # The consumer holds the first batch; the next pages are requested
+    # meanwhile, at most MAX_IN_FLIGHT (3) ahead of it.
+    deadline = time.monotonic() + 5
+    while fake.calls["RunsHistoryPage"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert fake.calls["RunsHistoryPage"] == 4
+    rest = [run for batch in batches for run in batch.run_ids]
+    assert rest == [f"r{i:02d}" for i in range(2, 10)]
+    assert fake.calls["RunsHistoryPage"] == 5
