@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import logging
 import threading
 import warnings
@@ -216,7 +217,7 @@ class Page:
     ) -> Page:
         run_ids = [run_id for run_id, _ in per_run]
         counts = [len(rows) for _, rows in per_run]
-        flat = [row for _, rows in per_run for row in rows]
+        flat = list(itertools.chain.from_iterable(rows for _, rows in per_run))
         return cls(run_ids, counts, flat, order_by)
 
     def records(self, run_id_key: str) -> list[dict[str, Any]]:
@@ -569,6 +570,8 @@ class BulkFetcher:
     def _merge(self, lists: list[Any]) -> list[dict[str, Any]]:
         if self.query.join == "and":
             first = lists[0] if lists else None
+            if isinstance(first, list) and set(map(type, first)) <= {dict}:
+                return first  # the usual case, checked in one C-level pass
             return [r for r in first or () if isinstance(r, dict)]
         return merge_on(self.query.x_axis, [sampled_rows(rows) for rows in lists])
 

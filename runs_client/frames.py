@@ -22,6 +22,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -359,7 +360,7 @@ class Columns:
                 continue
             values: list[Any]
             try:
-                values = [row[name] for row in rows] if keys is not None else []
+                values = list(map(itemgetter(name), rows)) if keys is not None else []
             except KeyError:
                 keys = None
             if keys is None:
@@ -459,36 +460,38 @@ class Columns:
 
 
 _NUMBERS_AND_TEXT = frozenset({int, float, str, _NONE})
-
-
-def _numbers_and_markers(values: list[Any], kinds: set[type]) -> bool:
-    """Whether ``values`` are int64-sized numbers, None and the markers only."""
-    if not kinds <= _NUMBERS_AND_TEXT or not kinds & {int, float}:
-        return False
-    distinct = set(values)  # hashing in C: the texts are few distinct values
-    texts = {v for v in distinct if v.__class__ is str}
-    if not texts <= NONFINITE_STRINGS.keys():
-        return False
-    return int not in kinds or _fits_int64(
-        [v for v in distinct if type(v) is int], True
-    )
+# Types as numpy comparison operands (compared elementwise with an object array).
+_STR_TYPE: Any = str
+_INT_TYPE: Any = int
+_NONE_TYPE: Any = _NONE
 
 
 def _nonfinite_fixed(values: list[Any], chunk: Chunk) -> Chunk:
     """``chunk`` with ``"NaN"``/``"Infinity"``/``"-Infinity"`` as floats.
 
-    Usually the only strings of a numeric column are those markers: then the
-    column is converted by numpy at once (``float("NaN")`` and friends);
-    otherwise value by value.
+    Usually the only strings of a numeric column are those markers: then
+    only they are replaced (found by a vectorised type test) and numpy
+    converts the column at once; otherwise the column is fixed value by value.
     """
-    kinds = set(map(type, values))
-    if _numbers_and_markers(values, kinds):
+    n = len(values)
+    types = np.fromiter(map(type, values), dtype=object, count=n)
+    kinds = set(types.tolist()) if n < 64 else set(map(type, values))
+    if kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
         objects = np.array(values, dtype=object)
-        valid = _present(objects) if _NONE in kinds else None
-        if valid is not None:
-            objects[~valid] = np.nan
-        data: np.ndarray[Any, Any] = objects.astype(np.float64)
-        return Chunk("float", len(values), data, valid)
+        is_text = np.equal(types, _STR_TYPE)
+        texts = objects[is_text]
+        ints = objects[np.equal(types, _INT_TYPE)] if int in kinds else ()
+        if set(texts.tolist()) <= NONFINITE_STRINGS.keys() and (
+            not len(ints) or _fits_int64(ints.tolist(), True)
+        ):
+            table = NONFINITE_STRINGS
+            objects[is_text] = [table[t] for t in texts.tolist()]
+            valid = None
+            if _NONE in kinds:
+                valid = np.not_equal(types, _NONE_TYPE)
+                objects[~valid] = np.nan
+            data: np.ndarray[Any, Any] = objects.astype(np.float64)
+            return Chunk("float", n, data, valid)
     table = NONFINITE_STRINGS
     fixed = [table.get(v, v) if v.__class__ is str else v for v in values]
     return Chunk.of(fixed)
