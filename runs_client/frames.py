@@ -475,14 +475,16 @@ def _nonfinite_fixed(values: list[Any], chunk: Chunk) -> Chunk:
     """
     n = len(values)
     types = np.fromiter(map(type, values), dtype=object, count=n)
-    kinds = set(types.tolist()) if n < 64 else set(map(type, values))
+    kinds = set(map(type, values))
     if kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
         objects = np.array(values, dtype=object)
         is_text = np.equal(types, _STR_TYPE)
         texts = objects[is_text]
-        ints = objects[np.equal(types, _INT_TYPE)] if int in kinds else ()
+        ints: list[int] = []
+        if int in kinds:
+            ints = objects[np.equal(types, _INT_TYPE)].tolist()
         if set(texts.tolist()) <= NONFINITE_STRINGS.keys() and (
-            not len(ints) or _fits_int64(ints.tolist(), True)
+            not ints or _fits_int64(ints, True)
         ):
             table = NONFINITE_STRINGS
             objects[is_text] = [table[t] for t in texts.tolist()]
