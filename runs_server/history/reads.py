@@ -200,12 +200,17 @@ def fetch_sampled(
     alias.setdefault(
         "_step", f"CASE WHEN st.plain_steps THEN v0.step ELSE ({_STEP_TEXT}) END"
     )
-    value = (
-        " || ".join(f":p{j} || {alias[key]}" for j, key in enumerate(spec.keys))
-        + " || '}'"
+    # One printf per row (one allocation) writes the object from the texts.
+    params["fmt"] = (
+        "".join(
+            ("{" if j == 0 else ",")
+            + orjson.dumps(key).decode().replace("%", "%%")
+            + ":%s"
+            for j, key in enumerate(spec.keys)
+        )
+        + "}"
     )
-    for j, key in enumerate(spec.keys):
-        params[f"p{j}"] = ("{" if j == 0 else ",") + orjson.dumps(key).decode() + ":"
+    value = f"printf(:fmt, {', '.join(alias[key] for key in spec.keys)})"
     tables = "history_values v0" + "".join(joins)
     rows = Candidates(tables, tables, where, value, params, "v0", _PLAIN_STEPS)
     return page_arrays(conn, run_ids, rows, spec.samples)

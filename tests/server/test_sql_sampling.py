@@ -115,3 +115,10 @@ def test_sampled_history_matches_python_rule(
             + ",".join(_text(r).replace(", ", ",").replace(": ", ":") for r in expected)
             + "]"
         )
+
+
+def test_keys_with_printf_and_json_specials_are_written_exactly() -> None:
+    store, ids = _load([[{"_step": 0, "100%": 1, 'a"%s\\b': "x%d"}]])
+    spec = parse_spec(json.dumps({"keys": ["_step", "100%", 'a"%s\\b']}))
+    text = fetch_sampled(store.conn, ids, spec)[ids[0]].decode()
+    assert json.loads(text) == [{"_step": 0, "100%": 1, 'a"%s\\b': "x%d"}]
