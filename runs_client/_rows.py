@@ -68,6 +68,21 @@ def _dicts(values: list[Any]) -> list[dict[str, Any]]:
     return [v for v in values if isinstance(v, dict)]
 
 
+def _parse_mixed(lines: list[str]) -> list[Any] | None:
+    """Lines of which some hold bare NaN/Infinity tokens: those (found by a
+    substring test) with the standard library, the rest with orjson, each
+    kind in one call. None when the rest is not strict JSON either."""
+    special = ["NaN" in line or "Infinity" in line for line in lines]
+    strict_lines = [line for line, odd in zip(lines, special, strict=True) if not odd]
+    token_lines = [line for line, odd in zip(lines, special, strict=True) if odd]
+    try:
+        plain = iter(orjson.loads("[" + ",".join(strict_lines) + "]"))
+    except orjson.JSONDecodeError:
+        return None
+    odd = iter(json.loads("[" + ",".join(token_lines) + "]", strict=False))
+    return [next(odd) if s else next(plain) for s in special]
+
+
 def parse_line_groups(
     groups: Sequence[Sequence[str | None] | None],
 ) -> list[list[dict[str, Any]]]:
@@ -79,11 +94,14 @@ def parse_line_groups(
     """
     cleaned = [[line for line in group or () if line] for group in groups]
     counts = [len(group) for group in cleaned]
-    whole = "[" + ",".join(line for group in cleaned for line in group) + "]"
+    lines = [line for group in cleaned for line in group]
     try:
-        flat = orjson.loads(whole)
+        flat = orjson.loads("[" + ",".join(lines) + "]")
     except orjson.JSONDecodeError:
-        return [_dicts(_loads_array("[" + ",".join(g) + "]")) for g in cleaned]
+        mixed = _parse_mixed(lines)
+        if mixed is None:
+            return [_dicts(_loads_array("[" + ",".join(g) + "]")) for g in cleaned]
+        flat = mixed
     out: list[list[dict[str, Any]]] = []
     start = 0
     for count in counts:

@@ -178,3 +178,26 @@ def test_nonfinite_markers_become_floats_as_value_by_value(values: list[Any]) ->
     assert [repr(v) for v in fast.data.tolist()] == [
         repr(v) for v in slow.data.tolist()
     ]
+
+
+def test_line_groups_with_tokens_parse_like_the_standard_library() -> None:
+    import json
+
+    from runs_client._rows import parse_line_groups
+
+    groups = [
+        ['{"_step":0,"a":1}', '{"_step":1,"a":NaN}', '{"_step":2,"s":"NaN text"}'],
+        [],
+        ['{"_step":0,"b":-Infinity}', "[1]", '{"_step":1,"b":2.5}'],
+        ['{"_step":0,"c":"raw\tcontrol"}', '{"_step":1,"c":Infinity}'],
+    ]
+    got = parse_line_groups(groups)
+    want = [
+        [
+            v
+            for v in (json.loads(line, strict=False) for line in g)
+            if isinstance(v, dict)
+        ]
+        for g in groups
+    ]
+    assert repr(got) == repr(want)  # repr: NaN == NaN
