@@ -341,6 +341,7 @@ class BulkFetcher:
     page_size: int = field(init=False)
     requests: int = field(init=False, default=0)
     _seen_cursors: set[str] = field(init=False, default_factory=set)
+    _refused: int | None = field(init=False, default=None)  # smallest refused size
 
     def __post_init__(self) -> None:
         per_run = max(1, self.query.rows_per_run)
@@ -415,6 +416,18 @@ class BulkFetcher:
                     launch(due.pop())
             yield page, Position((), page.end_cursor, page.has_next)
 
+    def _fit(self, size: int, runs: int, rows: int) -> None:
+        """After a full page, size the next by the rows its runs really held
+        (runs often log fewer rows than ``samples``): at most double, never
+        past the budget nor half a size the server refused."""
+        if runs < size or rows <= 0:
+            return
+        fitted = int(self.rows_per_request * runs // rows)
+        limit = MAX_RUNS_PER_REQUEST
+        if self._refused is not None:
+            limit = max(1, self._refused // 2)
+        self.page_size = max(self.page_size, min(fitted, 2 * size, limit))
+
     # -- one page ----------------------------------------------------------
 
     def _by_names(self, names: list[str]) -> Page:
@@ -464,7 +477,7 @@ class BulkFetcher:
         next page (and the cursor advanced), before the page is built.
         """
 
-        def advanced(end: str | None, has_next: bool, runs: int) -> None:
+        def advanced(end: str | None, has_next: bool, runs: int, rows: int) -> None:
             if has_next and (end is None or end in self._seen_cursors):
                 raise ServerError(
                     f"The server's run pager for {self.entity}/{self.project} did "
@@ -477,6 +490,7 @@ class BulkFetcher:
                 )
             if end is not None:
                 self._seen_cursors.add(end)
+            self._fit(size, runs, rows)
             if has_next and on_next is not None:
                 on_next(end)
 
@@ -489,15 +503,16 @@ class BulkFetcher:
                     raise
                 logger.info("history page of %d runs refused (%s): halves", size, exc)
                 self.page_size = size // 2
+                self._refused = min(self._refused or size, size)
 
     def _request(
         self,
         cursor: str | None,
         per_page: int,
         filters: str | None,
-        advanced: Callable[[str | None, bool, int], None] | None = None,
+        advanced: Callable[[str | None, bool, int, int], None] | None = None,
     ) -> Page:
-        """One page; ``advanced(end_cursor, has_next, runs)`` as soon as the
+        """One page; ``advanced(end_cursor, has_next, runs, rows)`` as soon as the
         body is parsed, before the page is built."""
         query = self.query
         variables: dict[str, Any] = {
@@ -521,7 +536,8 @@ class BulkFetcher:
         data, _ = self._post(text, operation, variables)
         nodes, end, has_next = self._nodes(data)
         if advanced is not None:
-            advanced(end, has_next, len(nodes))
+            rows = sum(len(node.get(field_name) or ()) for node in nodes)
+            advanced(end, has_next, len(nodes), rows)
         lines = [[line for line in node.get(field_name) or () if line]
                  for node in nodes]  # fmt: skip
         names = [str(n["name"]) for n in nodes]
@@ -532,7 +548,7 @@ class BulkFetcher:
     def _sampled(
         self,
         variables: dict[str, Any],
-        advanced: Callable[[str | None, bool, int], None] | None = None,
+        advanced: Callable[[str | None, bool, int, int], None] | None = None,
     ) -> Page:
         """``sampledHistory`` pages; specs beyond MAX_SPECS go in more requests
         for the same runs (by name), merged on ``x_axis``."""
@@ -543,7 +559,11 @@ class BulkFetcher:
         )
         nodes, end, has_next = self._nodes(data)
         if advanced is not None:
-            advanced(end, has_next, len(nodes))
+            rows = sum(
+                sum(len(rows or ()) for rows in node.get("sampledHistory") or ())
+                for node in nodes
+            )
+            advanced(end, has_next, len(nodes), rows)
         names = [str(n["name"]) for n in nodes]
         per_spec = {name: list(n.get("sampledHistory") or []) for name, n in
                     zip(names, nodes, strict=True)}  # fmt: skip

@@ -98,7 +98,7 @@ def expected_rows(fake: FakeWandb, names: list[str]) -> list[dict[str, Any]]:
 
 
 def test_pages_follow_the_row_budget(client: RetryingClient, fake: FakeWandb) -> None:
-    seed(fake, n=10)
+    seed(fake, n=10, steps=100)  # runs as long as samples: pages never grow
     rows = runs_of(client).histories(samples=100, rows_per_request=300)
     # 300 // 100 = 3 runs per request: 4 requests for 10 runs, after cursors.
     assert fake.calls == {"RunsHistoryPage": 4}
@@ -197,7 +197,7 @@ def test_server_refusing_bulk_history_gets_per_run_requests_once_warned(
 def test_failure_part_way_raises_with_completed_runs_and_resume_token(
     client: RetryingClient, fake: FakeWandb
 ) -> None:
-    seed(fake, n=8)
+    seed(fake, n=8, steps=10)  # runs as long as samples: pages keep 2 runs
     # Request 3 and its one retry fail: pages 1 and 2 (2 runs each) are done.
     fake.failing_bulk = {3, 4}
     runs = runs_of(client)
@@ -225,7 +225,7 @@ def test_failure_part_way_raises_with_completed_runs_and_resume_token(
 def test_resume_token_of_another_query_is_refused(
     client: RetryingClient, fake: FakeWandb
 ) -> None:
-    seed(fake, n=4)
+    seed(fake, n=4, steps=10)
     runs = runs_of(client)
     first = next(iter(runs.iter_histories(samples=10, rows_per_request=20)))
     sent = fake.total
@@ -239,7 +239,7 @@ def test_resume_token_of_another_query_is_refused(
 def test_batches_say_which_runs_they_hold_and_resume_anywhere(
     client: RetryingClient, fake: FakeWandb
 ) -> None:
-    seed(fake, n=5)
+    seed(fake, n=5, steps=10)
     fake.history["r02"] = []  # a run with no rows is still completed
     runs = runs_of(client)
     batches = list(runs.iter_histories(samples=10, rows_per_request=20))
@@ -441,7 +441,7 @@ def test_next_cursor_page_is_requested_while_the_last_is_converted(
 ) -> None:
     import time
 
-    seed(fake, n=10)
+    seed(fake, n=10, steps=100)  # full pages: no growth
     batches = runs_of(client).iter_histories(samples=100, rows_per_request=200)
     first = next(batches)
     assert first.run_ids == ("r00", "r01")
@@ -455,3 +455,13 @@ def test_next_cursor_page_is_requested_while_the_last_is_converted(
     rest = [run for batch in batches for run in batch.run_ids]
     assert rest == [f"r{i:02d}" for i in range(2, 10)]
     assert fake.calls["RunsHistoryPage"] == 5
+
+
+def test_pages_grow_when_runs_hold_fewer_rows_than_samples(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    seed(fake, n=10, steps=4)
+    rows = runs_of(client).histories(samples=100, rows_per_request=300)
+    # 3 runs of 4 rows fill 12 of 300 rows: the next page doubles, and again.
+    assert [b["variables"]["perPage"] for b in fake.bodies] == [3, 6, 12]
+    assert rows_equal(rows, expected_rows(fake, [f"r{i:02d}" for i in range(10)]))
