@@ -22,7 +22,6 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -175,13 +174,19 @@ class Chunk:
             return cls("null", n)
         if kind == "object":
             return cls("object", n, _objects(values, n))
+        dtype = {"int": np.int64, "float": np.float64, "bool": np.bool_}.get(kind)
+        if dtype is not None and not missing:
+            # Exact numbers or bools only (checked by _kind): one conversion.
+            try:
+                return cls(kind, n, np.array(values, dtype=dtype))
+            except OverflowError:  # ints beyond int64: kept as Python ints
+                return cls("object", n, _objects(values, n))
         objects = np.array(values, dtype=object)  # scalars only here
         valid = _present(objects) if missing else None
         if kind == "str":
             return cls("str", n, objects, valid)
         if valid is not None:
             objects[~valid] = 0
-        dtype = {"int": np.int64, "float": np.float64, "bool": np.bool_}[kind]
         data: np.ndarray[Any, Any] = objects.astype(dtype)
         if kind == "float" and valid is not None:
             data[~valid] = np.nan
@@ -360,14 +365,15 @@ class Columns:
                 continue
             values: list[Any]
             try:
-                values = list(map(itemgetter(name), rows)) if keys is not None else []
+                values = [row[name] for row in rows] if keys is not None else []
             except KeyError:
                 keys = None
             if keys is None:
                 values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
-            chunk = Chunk.of(values)
-            if nonfinite_strings and chunk.kind in ("str", "object"):
-                chunk = _nonfinite_fixed(values, chunk)
+            if nonfinite_strings and str in set(map(type, values)):
+                chunk = _nonfinite_fixed(values)
+            else:
+                chunk = Chunk.of(values)
             if name == "_step" and chunk.kind == "float":
                 chunk = _integral_steps(chunk)
             chunks[name] = chunk
@@ -466,7 +472,7 @@ _INT_TYPE: Any = int
 _NONE_TYPE: Any = _NONE
 
 
-def _nonfinite_fixed(values: list[Any], chunk: Chunk) -> Chunk:
+def _nonfinite_fixed(values: list[Any]) -> Chunk:
     """``chunk`` with ``"NaN"``/``"Infinity"``/``"-Infinity"`` as floats.
 
     Usually the only strings of a numeric column are those markers: then

@@ -168,7 +168,7 @@ def test_nonfinite_markers_become_floats_as_value_by_value(values: list[Any]) ->
     from runs_client._rows import NONFINITE_STRINGS
     from runs_client.frames import Chunk, _nonfinite_fixed
 
-    fast = _nonfinite_fixed(values, Chunk.of(values))
+    fast = _nonfinite_fixed(values)
     slow = Chunk.of(
         [NONFINITE_STRINGS.get(v, v) if type(v) is str else v for v in values]
     )
