@@ -82,7 +82,7 @@ ROW_BUDGET = 64_000
 # The default budget for full history rows (every key): a full row is several
 # times the bytes of a sampled row of a few keys, and pages of full rows are
 # what a long export holds in memory while it converts them.
-FULL_ROW_BUDGET = 16_000
+FULL_ROW_BUDGET = 32_000
 # The server's caps: runs per page (``first``) and specs per sampledHistory.
 MAX_RUNS_PER_REQUEST = 1000
 MAX_SPECS = 100

@@ -436,7 +436,7 @@ class Runs:
             progress: a progress bar of runs done; None shows it in an
                 interactive terminal or a notebook only.
             rows_per_request: the row budget that sizes each request; left
-                at its default, full rows (``keys=None``) use 16,000, since
+                at its default, full rows (``keys=None``) use 32,000, since
                 a full row is several times a sampled row's size.
 
         Returns:

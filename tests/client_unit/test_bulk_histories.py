@@ -166,7 +166,7 @@ def test_another_size_code_is_not_a_size_refusal(
     with pytest.warns(BulkHistoryWarning):
         runs_of(client).histories()
     bulk = [b for b in fake.bodies if b["operationName"] == "RunsHistoryPage"]
-    assert [b["variables"]["perPage"] for b in bulk] == [16_000 // 500]  # full rows
+    assert [b["variables"]["perPage"] for b in bulk] == [32_000 // 500]  # full rows
 
 
 # -- per-run fallback --------------------------------------------------------
@@ -418,8 +418,8 @@ def test_default_budget_is_smaller_for_full_rows(
     runs_of(client).histories(samples=500)
     runs_of(client).histories(samples=500, keys=["loss"])
     sizes = {b["operationName"]: b["variables"]["perPage"] for b in fake.bodies}
-    # 16,000 // 500 full rows; 64,000 // 500 sampled rows.
-    assert sizes == {"RunsHistoryPage": 32, "RunsSampledHistoryPage": 128}
+    # 32,000 // 500 full rows; 64,000 // 500 sampled rows.
+    assert sizes == {"RunsHistoryPage": 64, "RunsSampledHistoryPage": 128}
 
 
 def test_pages_that_time_out_are_asked_as_halves(
