@@ -181,6 +181,21 @@ def fetch_sampled(
     """
     if len(spec.keys) > MAX_JOINED_KEYS:
         return _fetch_sampled_decoding(conn, run_ids, spec)
+    if len(spec.keys) == 2 and spec.keys[0] == "_step" != spec.keys[1]:
+        # The usual spec (x axis and one key): its rows are stored whole.
+        where, params = _bounds(
+            "v0.step", spec.min_step, spec.max_step, max_inclusive=True
+        )
+        params["k0"] = spec.keys[1]
+        rows = Candidates(
+            "history_values v0",
+            "history_values v0",
+            f"v0.key = :k0 AND {where}",
+            "v0.pair",
+            params,
+            "v0",
+        )
+        return page_arrays(conn, run_ids, rows, spec.samples)
     # Every stored row holds _step, so _step never narrows the AND rule.
     narrowing = [k for k in spec.keys if k != "_step"] or ["_step"]
     where, params = _bounds("v0.step", spec.min_step, spec.max_step, max_inclusive=True)

@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS history_values (
     key TEXT NOT NULL,
     step INTEGER NOT NULL,
     value TEXT NOT NULL,               -- the row's value of key, as JSON text
+    pair TEXT,                         -- the row a [_step, key] spec returns
     PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (

@@ -50,7 +50,7 @@ class HistoryRows:
             last: int | None = state[1]
             summary: dict[str, Any] = jsonrows.loads(state[2])
             records: list[tuple[int, int, str, str]] = []
-            values: list[tuple[int, str, int, str]] = []
+            values: list[tuple[int, str, int, str, str | None]] = []
             for row in rows:
                 text = row if isinstance(row, str) else None
                 obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
@@ -88,8 +88,8 @@ class HistoryRows:
                 records,
             )
             c.executemany(
-                "INSERT INTO history_values (run_id, key, step, value) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO history_values (run_id, key, step, value, pair) "
+                "VALUES (?, ?, ?, ?, ?)",
                 values,
             )
             keys_text = jsonrows.dumps(

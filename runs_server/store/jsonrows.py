@@ -45,13 +45,21 @@ def value_text(value: Any) -> str:
 
 def value_records(
     run: int, step: int, row: Mapping[str, Any]
-) -> list[tuple[int, str, int, str]]:
-    """``history_values`` rows of one history row: each value's JSON text.
+) -> list[tuple[int, str, int, str, str | None]]:
+    """``history_values`` rows of one history row: each value's JSON text and,
+    for keys other than ``_step``, the row ``{"_step": ..., key: ...}``.
 
-    ``sampledHistory`` builds its cut rows from these texts in SQL, so a
-    sampled page neither decodes nor re-encodes whole rows.
+    ``sampledHistory`` builds its cut rows from these texts in SQL (and reads
+    the pair as is for the common ``[_step, key]`` spec), so a sampled page
+    neither decodes nor re-encodes whole rows.
     """
-    return [(run, key, step, value_text(v)) for key, v in row.items()]
+    texts = {key: value_text(v) for key, v in row.items()}
+    head = '{"_step":' + texts.get("_step", str(step)) + ","
+    return [
+        (run, key, step, text,
+         None if key == "_step" else f"{head}{orjson.dumps(key).decode()}:{text}}}")
+        for key, text in texts.items()
+    ]  # fmt: skip
 
 
 def dumps_keys(keys: list[str]) -> str:

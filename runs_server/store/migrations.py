@@ -15,14 +15,16 @@ from runs_server.store import jsonrows
 
 
 def add_history_values(conn: sqlite3.Connection) -> None:
-    """Layout 1 -> 2: ``history_values``, each history value's JSON text by
-    (run, key, step), filled from the stored rows (``sampledHistory`` reads it)."""
+    """Layout 1 -> 2: ``history_values``, each history value's JSON text (and
+    its ``[_step, key]`` row) by (run, key, step), filled from the stored rows
+    (``sampledHistory`` reads it)."""
     conn.execute(
         """CREATE TABLE IF NOT EXISTS history_values (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     key TEXT NOT NULL,
     step INTEGER NOT NULL,
     value TEXT NOT NULL,               -- the row's value of key, as JSON text
+    pair TEXT,                         -- the row a [_step, key] spec returns
     PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
 ) WITHOUT ROWID"""
     )
@@ -34,7 +36,8 @@ def add_history_values(conn: sqlite3.Connection) -> None:
             for record in jsonrows.value_records(run, step, jsonrows.loads(text))
         ]
         conn.executemany(
-            "INSERT INTO history_values (run_id, key, step, value) VALUES (?, ?, ?, ?)",
+            "INSERT INTO history_values (run_id, key, step, value, pair) "
+            "VALUES (?, ?, ?, ?, ?)",
             records,
         )
 

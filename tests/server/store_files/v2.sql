@@ -29,12 +29,13 @@ CREATE TABLE history_values (
     key TEXT NOT NULL,
     step INTEGER NOT NULL,
     value TEXT NOT NULL,               -- the row's value of key, as JSON text
+    pair TEXT,                         -- the row a [_step, key] spec returns
     PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
 ) WITHOUT ROWID;
-INSERT INTO "history_values" VALUES(1,'_step',0,'0');
-INSERT INTO "history_values" VALUES(1,'_step',1,'1');
-INSERT INTO "history_values" VALUES(1,'loss',0,'NaN');
-INSERT INTO "history_values" VALUES(1,'loss',1,'0.5');
+INSERT INTO "history_values" VALUES(1,'_step',0,'0',NULL);
+INSERT INTO "history_values" VALUES(1,'_step',1,'1',NULL);
+INSERT INTO "history_values" VALUES(1,'loss',0,'NaN','{"_step":0,"loss":NaN}');
+INSERT INTO "history_values" VALUES(1,'loss',1,'0.5','{"_step":1,"loss":0.5}');
 CREATE TABLE memberships (
     user_id INTEGER NOT NULL REFERENCES users(id),
     entity_id INTEGER NOT NULL REFERENCES entities(id),
