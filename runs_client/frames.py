@@ -79,6 +79,13 @@ def import_pyarrow() -> Any:
 
 
 _NONE = type(None)
+# Value types converted by numpy at once: (kind, dtype). Python floats hold
+# every float64; ints are range-checked by the conversion itself.
+_FAST_DTYPES: dict[frozenset[type], tuple[Kind, Any]] = {
+    frozenset({float}): ("float", np.float64),
+    frozenset({int}): ("int", np.int64),
+    frozenset({bool}): ("bool", np.bool_),
+}
 _JSON_SCALARS = frozenset({_NONE, bool, int, float, str})
 
 
@@ -167,8 +174,19 @@ class Chunk:
     valid: np.ndarray[Any, Any] | None = None
 
     @classmethod
-    def of(cls, values: Sequence[Any]) -> Chunk:
+    def of(cls, values: Sequence[Any], types: set[type] | None = None) -> Chunk:
+        """The chunk of ``values`` (``types``: their set of types, if known)."""
         n = len(values)
+        if types is None:
+            types = set(map(type, values))
+        # The usual numeric columns, converted by numpy in one pass (an int
+        # beyond int64 makes numpy refuse, and the general path decides).
+        fast = _FAST_DTYPES.get(frozenset(types))
+        if fast is not None:
+            try:
+                return cls(fast[0], n, np.array(values, dtype=fast[1]))
+            except OverflowError:
+                pass
         kind, missing = _kind(values)
         if kind == "null":
             return cls("null", n)
@@ -370,10 +388,11 @@ class Columns:
                 keys = None
             if keys is None:
                 values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
-            if nonfinite_strings and str in set(map(type, values)):
-                chunk = _nonfinite_fixed(values)
+            types = set(map(type, values))
+            if nonfinite_strings and str in types:
+                chunk = _nonfinite_fixed(values, types)
             else:
-                chunk = Chunk.of(values)
+                chunk = Chunk.of(values, types)
             if name == "_step" and chunk.kind == "float":
                 chunk = _integral_steps(chunk)
             chunks[name] = chunk
@@ -472,7 +491,7 @@ _INT_TYPE: Any = int
 _NONE_TYPE: Any = _NONE
 
 
-def _nonfinite_fixed(values: list[Any]) -> Chunk:
+def _nonfinite_fixed(values: list[Any], kinds: set[type] | None = None) -> Chunk:
     """``chunk`` with ``"NaN"``/``"Infinity"``/``"-Infinity"`` as floats.
 
     Usually the only strings of a numeric column are those markers: then
@@ -481,7 +500,8 @@ def _nonfinite_fixed(values: list[Any]) -> Chunk:
     """
     n = len(values)
     types = np.fromiter(map(type, values), dtype=object, count=n)
-    kinds = set(map(type, values))
+    if kinds is None:
+        kinds = set(map(type, values))
     if kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
         objects = np.array(values, dtype=object)
         is_text = np.equal(types, _STR_TYPE)
