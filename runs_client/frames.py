@@ -266,6 +266,14 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
 _MALLOC_TRIM = _load_malloc_trim()
 
 
+# Freed heap pages are handed back after this many bytes of columns.
+TRIM_AFTER_BYTES = 8 * 1024 * 1024
+
+
+def _nbytes(chunk: Chunk) -> int:
+    return 0 if chunk.data is None else int(chunk.data.nbytes)
+
+
 def _return_freed_memory() -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise).
 
@@ -424,6 +432,7 @@ class Columns:
     ) -> Iterator[tuple[str, Chunk]]:
         """``columns`` one at a time; with ``release`` each column's chunks are
         dropped once joined, so building a frame holds about one copy."""
+        released = 0
         names = sorted(self._chunks)
         if schema is not None:
             names = [n for n in schema if n != RUN_ID or self._with_run_id]
@@ -442,8 +451,10 @@ class Columns:
             joined = _concat(chunks)
             del chunks
             yield name, joined
-            if release:
-                _return_freed_memory()
+            released += _nbytes(joined)
+            if release and released >= TRIM_AFTER_BYTES:
+                _return_freed_memory()  # a syscall: only when it matters
+                released = 0
 
     def to_pandas(
         self, schema: Schema | None = None, *, release: bool = False
