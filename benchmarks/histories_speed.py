@@ -360,7 +360,11 @@ def memory_child(url: str, samples: int) -> None:
 
 
 def memory_case(results: list[Result], runs: int, steps: int) -> None:
-    path = Path(tempfile.gettempdir()) / f"runs_client_mem_{runs}x{steps}.sqlite"
+    from runs_server.store.ddl import SCHEMA_VERSION
+
+    # Keyed by the store's layout: a file of another layout is another file.
+    name = f"runs_client_mem_{runs}x{steps}_v{SCHEMA_VERSION}.sqlite"
+    path = Path(tempfile.gettempdir()) / name
     if not path.exists():
         print(f"  building {runs} runs x {steps} steps in {path} ...")
         build_store(path, runs, steps)

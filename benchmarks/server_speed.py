@@ -550,7 +550,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if built is not None:
         print(f"built in {built:.1f} s", file=sys.stderr)
     store = Store(path)
-    app = RunsServerApp(store, ServerConfig())
+    # compress="always": the gzip case measures gzip, though on loopback.
+    app = RunsServerApp(store, ServerConfig(compress="always"))
     server = BackgroundServer(app).start()
     client = httpx.Client(timeout=300)
     bench = Bench(path, client, server.graphql_url)

@@ -21,11 +21,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import logging
+import threading
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -57,6 +59,7 @@ from ._rows import (
 )
 
 __all__ = [
+    "FULL_ROW_BUDGET",
     "MAX_IN_FLIGHT",
     "MAX_RUNS_PER_REQUEST",
     "MAX_SPECS",
@@ -76,6 +79,10 @@ Join = Literal["and", "outer"]
 # History rows asked per request: 120 runs x 500 samples is one request, and a
 # page of rows parsed into dicts stays far below a few hundred MB.
 ROW_BUDGET = 64_000
+# The default budget for full history rows (every key): a full row is several
+# times the bytes of a sampled row of a few keys, and pages of full rows are
+# what a long export holds in memory while it converts them.
+FULL_ROW_BUDGET = 32_000
 # The server's caps: runs per page (``first``) and specs per sampledHistory.
 MAX_RUNS_PER_REQUEST = 1000
 MAX_SPECS = 100
@@ -171,6 +178,40 @@ class Page:
     end_cursor: str | None = None
     has_next: bool = False
     requests: int = 1
+    # History lines not parsed yet, one list per run (then ``rows`` is empty
+    # and ``counts`` counts lines): parsed by the consumer, a few runs at a
+    # time (``batches``), so a page's rows never all exist as dicts at once.
+    lines: list[list[str]] | None = None
+    operation: str = "RunsHistoryPage"  # named by a ServerError for a bad line
+
+    def materialize(self) -> None:
+        """Parse ``lines`` (if any) into ``rows``."""
+        if self.lines is None:
+            return
+        groups = parse_line_groups(self.lines, self.operation)
+        self.counts = [len(group) for group in groups]
+        self.rows = [row for group in groups for row in group]
+        self.lines = None
+
+    def batches(self, rows: int) -> Iterator[Page]:
+        """This page as parsed pages of whole runs, about ``rows`` rows each;
+        each batch's lines are released once it is parsed."""
+        lines = self.lines
+        if lines is None:
+            yield self
+            return
+        start, size = 0, 0
+        for end, group in enumerate(lines, 1):
+            size += len(group)
+            if size < rows and end < len(lines):
+                continue
+            batch = Page(self.run_ids[start:end], self.counts[start:end], [],
+                         self.order_by, lines=lines[start:end],
+                         operation=self.operation)  # fmt: skip
+            lines[start:end] = [[] for _ in range(end - start)]
+            batch.materialize()
+            yield batch
+            start, size = end, 0
 
     @classmethod
     def of(
@@ -178,11 +219,12 @@ class Page:
     ) -> Page:
         run_ids = [run_id for run_id, _ in per_run]
         counts = [len(rows) for _, rows in per_run]
-        flat = [row for _, rows in per_run for row in rows]
+        flat = list(itertools.chain.from_iterable(rows for _, rows in per_run))
         return cls(run_ids, counts, flat, order_by)
 
     def records(self, run_id_key: str) -> list[dict[str, Any]]:
         """The rows as dicts in order, each with its run id under ``run_id_key``."""
+        self.materialize()
         rows = self.rows
         if self.nonfinite:
             fix_nonfinite_strings(rows)
@@ -301,6 +343,7 @@ class BulkFetcher:
     page_size: int = field(init=False)
     requests: int = field(init=False, default=0)
     _seen_cursors: set[str] = field(init=False, default_factory=set)
+    _refused: int | None = field(init=False, default=None)  # smallest refused size
 
     def __post_init__(self) -> None:
         per_run = max(1, self.query.rows_per_run)
@@ -344,13 +387,48 @@ class BulkFetcher:
             yield page, Position(rest, start.cursor, start.more)
         if not start.more:
             return
-        pending: Future[Page] | None = pool.submit(self._after, start.cursor)
-        while pending is not None:
-            page = pending.result()
-            pending = None
-            if page.has_next:
-                pending = pool.submit(self._after, page.end_cursor)
+        # Each page's request launches the next one as soon as its body (and
+        # so its end cursor) arrives, before the page is converted; at most
+        # max_in_flight pages are requested or waiting to be consumed.
+        lock = threading.Lock()
+        queued: deque[Future[Page]] = deque()
+        due: list[str | None] = []  # a next cursor held back by that bound
+
+        def launch(cursor: str | None) -> None:
+            queued.append(pool.submit(self._after, cursor, on_next))
+
+        def on_next(cursor: str | None) -> None:
+            with lock:
+                if len(queued) < self.max_in_flight:
+                    launch(cursor)
+                else:
+                    due.append(cursor)
+
+        launch(start.cursor)
+        while True:
+            with lock:
+                if not queued and due:
+                    launch(due.pop())
+                if not queued:
+                    return
+                future = queued.popleft()
+            page = future.result()
+            with lock:
+                if due and len(queued) < self.max_in_flight:
+                    launch(due.pop())
             yield page, Position((), page.end_cursor, page.has_next)
+
+    def _fit(self, size: int, runs: int, rows: int) -> None:
+        """After a full page, size the next by the rows its runs really held
+        (runs often log fewer rows than ``samples``): at most double, never
+        past the budget nor half a size the server refused."""
+        if runs < size or rows <= 0:
+            return
+        fitted = int(self.rows_per_request * runs // rows)
+        limit = MAX_RUNS_PER_REQUEST
+        if self._refused is not None:
+            limit = max(1, self._refused // 2)
+        self.page_size = max(self.page_size, min(fitted, 2 * size, limit))
 
     # -- one page ----------------------------------------------------------
 
@@ -364,6 +442,8 @@ class BulkFetcher:
             half = len(names) // 2
             logger.info("history page of %d runs refused (%s): halves", len(names), exc)
             first, second = self._by_names(names[:half]), self._by_names(names[half:])
+            first.materialize()
+            second.materialize()
             return Page(
                 first.run_ids + second.run_ids,
                 first.counts + second.counts,
@@ -377,6 +457,7 @@ class BulkFetcher:
         return self._reordered(page, [n for n in names if n in index])
 
     def _reordered(self, page: Page, run_ids: list[str]) -> Page:
+        page.materialize()
         starts: dict[str, tuple[int, int]] = {}
         at = 0
         for run_id, count in zip(page.run_ids, page.counts, strict=True):
@@ -389,34 +470,52 @@ class BulkFetcher:
         counts = [starts[r][1] for r in run_ids]
         return replace(page, run_ids=run_ids, counts=counts, rows=rows)
 
-    def _after(self, cursor: str | None) -> Page:
-        """The next page after ``cursor``; a refused page is asked at half size."""
-        while True:
-            size = self.page_size
-            try:
-                page = self._request(cursor, size, self._filters_json)
-            except (GraphQLError, TimeoutError) as exc:
-                if size < 2 or not is_too_large(exc):
-                    raise
-                logger.info("history page of %d runs refused (%s): halves", size, exc)
-                self.page_size = size // 2
-                continue
-            end = page.end_cursor
-            if page.has_next and (end is None or end in self._seen_cursors):
+    def _after(
+        self, cursor: str | None, on_next: Callable[[str | None], None] | None = None
+    ) -> Page:
+        """The next page after ``cursor``; a refused page is asked at half size.
+
+        ``on_next(end_cursor)`` is called as soon as the body says there is a
+        next page (and the cursor advanced), before the page is built.
+        """
+
+        def advanced(end: str | None, has_next: bool, runs: int, rows: int) -> None:
+            if has_next and (end is None or end in self._seen_cursors):
                 raise ServerError(
                     f"The server's run pager for {self.entity}/{self.project} did "
                     f"not advance (end cursor {end!r}); stopping instead of looping."
                 )
-            if page.has_next and not page.run_ids:
+            if has_next and not runs:
                 raise ServerError(
                     f"The server sent an empty page of {self.entity}/{self.project} "
                     "runs that claims more pages; stopping instead of looping."
                 )
             if end is not None:
                 self._seen_cursors.add(end)
-            return page
+            self._fit(size, runs, rows)
+            if has_next and on_next is not None:
+                on_next(end)
 
-    def _request(self, cursor: str | None, per_page: int, filters: str | None) -> Page:
+        while True:
+            size = self.page_size
+            try:
+                return self._request(cursor, size, self._filters_json, advanced)
+            except (GraphQLError, TimeoutError) as exc:
+                if size < 2 or not is_too_large(exc):
+                    raise
+                logger.info("history page of %d runs refused (%s): halves", size, exc)
+                self.page_size = size // 2
+                self._refused = min(self._refused or size, size)
+
+    def _request(
+        self,
+        cursor: str | None,
+        per_page: int,
+        filters: str | None,
+        advanced: Callable[[str | None, bool, int, int], None] | None = None,
+    ) -> Page:
+        """One page; ``advanced(end_cursor, has_next, runs, rows)`` as soon as the
+        body is parsed, before the page is built."""
         query = self.query
         variables: dict[str, Any] = {
             "entity": self.entity,
@@ -435,19 +534,25 @@ class BulkFetcher:
             field_name = "history"
             variables["samples"] = query.samples
         else:
-            return self._sampled(variables)
+            return self._sampled(variables, advanced)
         data, _ = self._post(text, operation, variables)
         nodes, end, has_next = self._nodes(data)
-        groups = parse_line_groups(
-            [node.get(field_name) or [] for node in nodes], operation
-        )
+        if advanced is not None:
+            rows = sum(len(node.get(field_name) or ()) for node in nodes)
+            advanced(end, has_next, len(nodes), rows)
+        lines = [[line for line in node.get(field_name) or () if line]
+                 for node in nodes]  # fmt: skip
         names = [str(n["name"]) for n in nodes]
-        per_run = list(zip(names, groups, strict=True))
-        page = Page.of(per_run, query.order_by)
-        page.end_cursor, page.has_next = end, has_next
+        page = Page(names, [len(group) for group in lines], [], query.order_by,
+                    end_cursor=end, has_next=has_next, lines=lines,
+                    operation=operation)  # fmt: skip
         return page
 
-    def _sampled(self, variables: dict[str, Any]) -> Page:
+    def _sampled(
+        self,
+        variables: dict[str, Any],
+        advanced: Callable[[str | None, bool, int, int], None] | None = None,
+    ) -> Page:
         """``sampledHistory`` pages; specs beyond MAX_SPECS go in more requests
         for the same runs (by name), merged on ``x_axis``."""
         specs = self.query.specs
@@ -456,6 +561,12 @@ class BulkFetcher:
             RUNS_SAMPLED_HISTORY_PAGE_GQL, "RunsSampledHistoryPage", variables
         )
         nodes, end, has_next = self._nodes(data)
+        if advanced is not None:
+            rows = sum(
+                sum(len(rows or ()) for rows in node.get("sampledHistory") or ())
+                for node in nodes
+            )
+            advanced(end, has_next, len(nodes), rows)
         names = [str(n["name"]) for n in nodes]
         per_spec = {name: list(n.get("sampledHistory") or []) for name, n in
                     zip(names, nodes, strict=True)}  # fmt: skip
@@ -482,6 +593,8 @@ class BulkFetcher:
     def _merge(self, lists: list[Any]) -> list[dict[str, Any]]:
         if self.query.join == "and":
             first = lists[0] if lists else None
+            if isinstance(first, list) and set(map(type, first)) <= {dict}:
+                return first  # the usual case, checked in one C-level pass
             return [r for r in first or () if isinstance(r, dict)]
         return merge_on(self.query.x_axis, [sampled_rows(rows) for rows in lists])
 

@@ -37,7 +37,8 @@ NONFINITE_STRINGS: dict[str, float] = {
     "Infinity": math.inf,
     "-Infinity": -math.inf,
 }
-_MARKERS = (b'"NaN"', b'"Infinity"', b'"-Infinity"')
+# '"-Infinity"' contains 'Infinity"': two scans of the body find all three.
+_MARKERS = (b'"NaN"', b'Infinity"')
 
 
 def has_nonfinite_strings(body: bytes) -> bool:
@@ -77,6 +78,21 @@ def _dicts(values: list[Any]) -> list[dict[str, Any]]:
     return [v for v in values if isinstance(v, dict)]
 
 
+def _parse_mixed(lines: list[str]) -> list[Any] | None:
+    """Lines of which some hold bare NaN/Infinity tokens: those (found by a
+    substring test) with the standard library, the rest with orjson, each
+    kind in one call. None when the rest is not strict JSON either."""
+    special = ["NaN" in line or "Infinity" in line for line in lines]
+    strict_lines = [line for line, odd in zip(lines, special, strict=True) if not odd]
+    token_lines = [line for line, odd in zip(lines, special, strict=True) if odd]
+    try:
+        plain = iter(orjson.loads("[" + ",".join(strict_lines) + "]"))
+        odd = iter(json.loads("[" + ",".join(token_lines) + "]", strict=False))
+    except (ValueError, RecursionError):  # orjson's error is a ValueError too
+        return None  # a line that is not JSON at all: the caller says which
+    return [next(odd) if s else next(plain) for s in special]
+
+
 def parse_line_groups(
     groups: Sequence[Sequence[str | None] | None], operation: str
 ) -> list[list[dict[str, Any]]]:
@@ -89,13 +105,17 @@ def parse_line_groups(
     """
     cleaned = [[line for line in group or () if line] for group in groups]
     counts = [len(group) for group in cleaned]
-    whole = "[" + ",".join(line for group in cleaned for line in group) + "]"
+    lines = [line for group in cleaned for line in group]
     try:
-        flat = orjson.loads(whole)
+        flat = orjson.loads("[" + ",".join(lines) + "]")
     except orjson.JSONDecodeError:
-        return [
-            _dicts(_loads_array("[" + ",".join(g) + "]", operation)) for g in cleaned
-        ]
+        mixed = _parse_mixed(lines)
+        if mixed is None:
+            return [
+                _dicts(_loads_array("[" + ",".join(g) + "]", operation))
+                for g in cleaned
+            ]
+        flat = mixed
     out: list[list[dict[str, Any]]] = []
     start = 0
     for count in counts:

@@ -17,8 +17,10 @@ by name with ``run_id`` first, as the official SDK sorts them.
 
 from __future__ import annotations
 
+import ctypes
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -77,6 +79,13 @@ def import_pyarrow() -> Any:
 
 
 _NONE = type(None)
+# Value types converted by numpy at once: (kind, dtype). Python floats hold
+# every float64; ints are range-checked by the conversion itself.
+_FAST_DTYPES: dict[frozenset[type], tuple[Kind, Any]] = {
+    frozenset({float}): ("float", np.float64),
+    frozenset({int}): ("int", np.int64),
+    frozenset({bool}): ("bool", np.bool_),
+}
 _JSON_SCALARS = frozenset({_NONE, bool, int, float, str})
 
 
@@ -165,20 +174,37 @@ class Chunk:
     valid: np.ndarray[Any, Any] | None = None
 
     @classmethod
-    def of(cls, values: Sequence[Any]) -> Chunk:
+    def of(cls, values: Sequence[Any], types: set[type] | None = None) -> Chunk:
+        """The chunk of ``values`` (``types``: their set of types, if known)."""
         n = len(values)
+        if types is None:
+            types = set(map(type, values))
+        # The usual numeric columns, converted by numpy in one pass (an int
+        # beyond int64 makes numpy refuse, and the general path decides).
+        fast = _FAST_DTYPES.get(frozenset(types))
+        if fast is not None:
+            try:
+                return cls(fast[0], n, np.array(values, dtype=fast[1]))
+            except OverflowError:
+                pass
         kind, missing = _kind(values)
         if kind == "null":
             return cls("null", n)
         if kind == "object":
             return cls("object", n, _objects(values, n))
+        dtype = {"int": np.int64, "float": np.float64, "bool": np.bool_}.get(kind)
+        if dtype is not None and not missing:
+            # Exact numbers or bools only (checked by _kind): one conversion.
+            try:
+                return cls(kind, n, np.array(values, dtype=dtype))
+            except OverflowError:  # ints beyond int64: kept as Python ints
+                return cls("object", n, _objects(values, n))
         objects = np.array(values, dtype=object)  # scalars only here
         valid = _present(objects) if missing else None
         if kind == "str":
             return cls("str", n, objects, valid)
         if valid is not None:
             objects[~valid] = 0
-        dtype = {"int": np.int64, "float": np.float64, "bool": np.bool_}[kind]
         data: np.ndarray[Any, Any] = objects.astype(dtype)
         if kind == "float" and valid is not None:
             data[~valid] = np.nan
@@ -224,6 +250,39 @@ class Chunk:
         if self.valid is not None:
             data[~self.valid] = None
         return Chunk(kind, n, data, self.valid)
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+# Freed heap pages are handed back after this many bytes of columns.
+TRIM_AFTER_BYTES = 8 * 1024 * 1024
+
+
+def _nbytes(chunk: Chunk) -> int:
+    return 0 if chunk.data is None else int(chunk.data.nbytes)
+
+
+def _return_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise).
+
+    A column's chunks live on the C heap, the frame built from them in the
+    frame library's own allocator: without this the chunks' pages would stay
+    in the process while the frame is built, doubling its peak memory.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _common_kind(kinds: set[Kind]) -> Kind:
@@ -337,11 +396,11 @@ class Columns:
                 keys = None
             if keys is None:
                 values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
-            chunk = Chunk.of(values)
-            if nonfinite_strings and chunk.kind in ("str", "object"):
-                table = NONFINITE_STRINGS
-                values = [table.get(v, v) if v.__class__ is str else v for v in values]
-                chunk = Chunk.of(values)
+            types = set(map(type, values))
+            if nonfinite_strings and str in types:
+                chunk = _nonfinite_fixed(values, types)
+            else:
+                chunk = Chunk.of(values, types)
             if name == "_step" and chunk.kind == "float":
                 chunk = _integral_steps(chunk)
             chunks[name] = chunk
@@ -366,12 +425,19 @@ class Columns:
 
     def columns(self, schema: Schema | None = None) -> dict[str, Chunk]:
         """Each column's chunks joined once, in frame order (``run_id`` first)."""
+        return dict(self._joined(schema, release=False))
+
+    def _joined(
+        self, schema: Schema | None, *, release: bool
+    ) -> Iterator[tuple[str, Chunk]]:
+        """``columns`` one at a time; with ``release`` each column's chunks are
+        dropped once joined, so building a frame holds about one copy."""
+        released = 0
         names = sorted(self._chunks)
         if schema is not None:
             names = [n for n in schema if n != RUN_ID or self._with_run_id]
         if self._with_run_id:
             names = [RUN_ID, *(n for n in names if n != RUN_ID)]
-        out: dict[str, Chunk] = {}
         for name in names:
             chunks = self._chunks.get(name) or [Chunk("null", self._length)]
             if not self._length:
@@ -380,29 +446,94 @@ class Columns:
                     chunks = [Chunk("str", 0, np.empty(0, dtype=object))]
             if schema is not None and name != RUN_ID and name in schema:
                 chunks = [_cast(c, schema[name]) for c in chunks]
-            out[name] = _concat(chunks)
-        return out
+            if release:
+                self._chunks.pop(name, None)
+            joined = _concat(chunks)
+            del chunks
+            yield name, joined
+            released += _nbytes(joined)
+            if release and released >= TRIM_AFTER_BYTES:
+                _return_freed_memory()  # a syscall: only when it matters
+                released = 0
 
-    def to_pandas(self, schema: Schema | None = None) -> pd.DataFrame:
-        """One pandas DataFrame with typed numeric columns."""
-        data = {n: _pandas_column(c) for n, c in self.columns(schema).items()}
-        frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(self._length))
+    def to_pandas(
+        self, schema: Schema | None = None, *, release: bool = False
+    ) -> pd.DataFrame:
+        """One pandas DataFrame with typed numeric columns.
+
+        ``release``: drop the gathered chunks while building (the Columns is
+        empty afterwards), so that the data is held about once at a time.
+        """
+        length = self._length
+        data = {n: _pandas_column(c) for n, c in self._joined(schema, release=release)}
+        frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(length))
         return frame
 
-    def to_polars(self, schema: Schema | None = None) -> pl.DataFrame:
+    def to_polars(
+        self, schema: Schema | None = None, *, release: bool = False
+    ) -> pl.DataFrame:
         """One polars DataFrame; non-uniform columns become ``pl.Object``."""
         pl_mod = import_polars()
-        series = [_polars_column(pl_mod, n, c) for n, c in self.columns(schema).items()]
+        series = [
+            _polars_column(pl_mod, n, c)
+            for n, c in self._joined(schema, release=release)
+        ]
         frame: pl.DataFrame = pl_mod.DataFrame(series)
         return frame
 
-    def to_arrow(self, schema: Schema | None = None) -> pa.Table:
+    def to_arrow(
+        self, schema: Schema | None = None, *, release: bool = False
+    ) -> pa.Table:
         """One pyarrow Table; non-uniform columns become JSON text."""
         pa_mod = import_pyarrow()
-        columns = self.columns(schema)
-        arrays = [_arrow_column(pa_mod, c) for c in columns.values()]
-        table: pa.Table = pa_mod.table(arrays, names=list(columns))
+        names: list[str] = []
+        arrays = []
+        for name, chunk in self._joined(schema, release=release):
+            names.append(name)
+            arrays.append(_arrow_column(pa_mod, chunk))
+        table: pa.Table = pa_mod.table(arrays, names=names)
         return table
+
+
+_NUMBERS_AND_TEXT = frozenset({int, float, str, _NONE})
+# Types as numpy comparison operands (compared elementwise with an object array).
+_STR_TYPE: Any = str
+_INT_TYPE: Any = int
+_NONE_TYPE: Any = _NONE
+
+
+def _nonfinite_fixed(values: list[Any], kinds: set[type] | None = None) -> Chunk:
+    """``chunk`` with ``"NaN"``/``"Infinity"``/``"-Infinity"`` as floats.
+
+    Usually the only strings of a numeric column are those markers: then
+    only they are replaced (found by a vectorised type test) and numpy
+    converts the column at once; otherwise the column is fixed value by value.
+    """
+    n = len(values)
+    types = np.fromiter(map(type, values), dtype=object, count=n)
+    if kinds is None:
+        kinds = set(map(type, values))
+    if kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
+        objects = np.array(values, dtype=object)
+        is_text = np.equal(types, _STR_TYPE)
+        texts = objects[is_text]
+        ints: list[int] = []
+        if int in kinds:
+            ints = objects[np.equal(types, _INT_TYPE)].tolist()
+        if set(texts.tolist()) <= NONFINITE_STRINGS.keys() and (
+            not ints or _fits_int64(ints, True)
+        ):
+            table = NONFINITE_STRINGS
+            objects[is_text] = [table[t] for t in texts.tolist()]
+            valid = None
+            if _NONE in kinds:
+                valid = np.not_equal(types, _NONE_TYPE)
+                objects[~valid] = np.nan
+            data: np.ndarray[Any, Any] = objects.astype(np.float64)
+            return Chunk("float", n, data, valid)
+    table = NONFINITE_STRINGS
+    fixed = [table.get(v, v) if v.__class__ is str else v for v in values]
+    return Chunk.of(fixed)
 
 
 def _integral_steps(chunk: Chunk) -> Chunk:
@@ -437,10 +568,8 @@ def _repeat(value: str, n: int) -> Iterable[str]:
 
 
 def _union_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
-    return list(keys)
+    # One C-level pass; the order does not matter (columns are sorted).
+    return list(set().union(*rows))
 
 
 def _pandas_column(chunk: Chunk) -> Any:

@@ -10,11 +10,12 @@ what a fetch that fails part-way raises: the runs completed and the token.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._bulk import (
+    FULL_ROW_BUDGET,
     MAX_IN_FLIGHT,
     ROW_BUDGET,
     BulkFetcher,
@@ -223,22 +224,30 @@ def _records(page: Page) -> list[dict[str, Any]]:
 
 
 def _frame(columns: Columns, format: str, schema: Schema | None) -> Any:
+    # Built once, so the gathered chunks are released as the frame is built.
     if format == "pandas":
-        return columns.to_pandas(schema)
+        return columns.to_pandas(schema, release=True)
     if format == "polars":
-        return columns.to_polars(schema)
-    return columns.to_arrow(schema)
+        return columns.to_polars(schema, release=True)
+    return columns.to_arrow(schema, release=True)
+
+
+# History lines parsed into dicts at a time on the way to a frame: the dicts
+# of a page never all exist at once (memory), while numpy still works on
+# long columns.
+PARSE_BATCH_ROWS = 8192
 
 
 def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
-    columns.add_page(
-        page.run_ids,
-        page.counts,
-        page.rows,
-        keys=query.row_keys,
-        order_by=page.order_by,
-        nonfinite_strings=page.nonfinite,
-    )
+    for batch in page.batches(PARSE_BATCH_ROWS):
+        columns.add_page(
+            batch.run_ids,
+            batch.counts,
+            batch.rows,
+            keys=query.row_keys,
+            order_by=batch.order_by,
+            nonfinite_strings=batch.nonfinite,
+        )
 
 
 def _start(runs: Runs, after: str | None, print_: str) -> Position:
@@ -248,6 +257,8 @@ def _start(runs: Runs, after: str | None, print_: str) -> Position:
 
 
 def _fetcher(runs: Runs, query: HistoryQuery, rows_per_request: int) -> BulkFetcher:
+    if rows_per_request == ROW_BUDGET and query.keys is None:
+        rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
     return BulkFetcher(
         runs.client,
         runs.entity,
@@ -267,21 +278,26 @@ def _pages(
     print_: str,
     rows_per_request: int,
     progress: bool | None,
-) -> Iterator[tuple[Page, Position]]:
-    """Pages with their positions; a failure becomes IncompleteHistoriesError."""
+    convert: Callable[[Page], T],
+) -> Iterator[tuple[Page, T, Position]]:
+    """Pages converted by ``convert``, with their positions; a failure (of a
+    request, or of parsing what it brought) becomes IncompleteHistoriesError
+    whose token resumes after the last page converted."""
     done: list[str] = []
-    position = start
+    resume = start
     bar = _Progress(_show_progress(progress) and not start.done, runs)
     try:
         fetcher = _fetcher(runs, query, rows_per_request)
         for page, position in fetcher.pages(start):
+            data = convert(page)  # history lines are parsed here
             done.extend(page.run_ids)
             bar.update(len(page.run_ids))
-            yield page, position
+            resume = position
+            yield page, data, position
     except (InvalidArgumentError, NotFoundError):
         raise
     except RunsClientError as exc:
-        token = encode_token(print_, position)
+        token = encode_token(print_, resume)
         raise IncompleteHistoriesError(
             f"histories() of {runs.entity}/{runs.project} stopped after "
             f"{len(done)} complete run(s): {exc} Resume with "
@@ -312,15 +328,19 @@ def fetch_histories(
     print_ = fingerprint(runs.entity, runs.project, runs.variables["filters"],
                          runs.order, query)  # fmt: skip
     start = _start(runs, None, print_)
-    pages = _pages(runs, query, start, print_, rows_per_request, progress)
     if format == "default":
         rows: list[dict[str, Any]] = []
-        for page, _ in pages:
-            rows.extend(_records(page))
+        for _, records, _ in _pages(
+            runs, query, start, print_, rows_per_request, progress, _records
+        ):
+            rows.extend(records)
         return rows
     columns = Columns()
-    for page, _ in pages:
-        _add(columns, page, query)
+    for _ in _pages(
+        runs, query, start, print_, rows_per_request, progress,
+        lambda page: _add(columns, page, query),
+    ):  # fmt: skip
+        pass
     return _frame(columns, format, None)
 
 
@@ -366,16 +386,17 @@ def _batches(
 ) -> Iterator[HistoryBatch[Any]]:
     schema = _union_schema(runs, query) if use_union else None
     start = _start(runs, after, print_)
-    for page, position in _pages(
-        runs, query, start, print_, rows_per_request, progress
-    ):
-        data: Any
+
+    def convert(page: Page) -> Any:
         if format == "default":
-            data = _records(page)
-        else:
-            columns = Columns()
-            _add(columns, page, query)
-            data = _frame(columns, format, schema)
+            return _records(page)
+        columns = Columns()
+        _add(columns, page, query)
+        return _frame(columns, format, schema)
+
+    for page, data, position in _pages(
+        runs, query, start, print_, rows_per_request, progress, convert
+    ):
         yield HistoryBatch(
             tuple(page.run_ids), data, encode_token(print_, position), schema
         )

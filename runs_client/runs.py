@@ -439,7 +439,9 @@ class Runs:
                 cadences; rows are then in ``x_axis`` order.
             progress: a progress bar of runs done; None shows it in an
                 interactive terminal or a notebook only.
-            rows_per_request: the row budget that sizes each request.
+            rows_per_request: the row budget that sizes each request; left
+                at its default, full rows (``keys=None``) use 32,000, since
+                a full row is several times a sampled row's size.
 
         Returns:
             Rows of all runs, run after run in collection order, each run's

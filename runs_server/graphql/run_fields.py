@@ -248,10 +248,14 @@ def resolve_events(
     return None if rows is None else _encoded(info, rows[node.id])
 
 
-def _encoded(info: GraphQLResolveInfo, rows: list[str]) -> orjson.Fragment:
-    """The list of stored row strings as JSON, spliced into the response as is
-    (see ``runs_server.graphql.execution``), charged to the byte cap."""
+def _encoded(info: GraphQLResolveInfo, rows: list[str] | bytes) -> orjson.Fragment:
+    """The list of stored row strings as JSON (or already encoded), spliced
+    into the response as is (see ``runs_server.graphql.execution``), charged
+    to the byte cap."""
     context = request_context(info)
+    if isinstance(rows, bytes):
+        context.spend_bytes(len(rows))
+        return orjson.Fragment(rows)
     context.spend_bytes(sum(len(r) + 4 for r in rows))
     return orjson.Fragment(orjson.dumps(rows))
 

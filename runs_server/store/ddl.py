@@ -12,7 +12,7 @@ what is served. Version 2 changed the query copy (version 1 held the strings
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -96,6 +96,14 @@ CREATE TABLE IF NOT EXISTS history (
     keys TEXT NOT NULL,                -- JSON array of the row's keys (AND rule)
     row TEXT NOT NULL,                 -- the row as served: JSON text, NaN tokens kept
     PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_values (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    value TEXT NOT NULL,               -- the row's value of key, as JSON text
+    pair TEXT,                         -- the row a [_step, key] spec returns
+    PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -50,6 +50,7 @@ class HistoryRows:
             last: int | None = state[1]
             summary: dict[str, Any] = jsonrows.loads(state[2])
             records: list[tuple[int, int, str, str]] = []
+            values: list[tuple[int, str, int, str, str | None]] = []
             for row in rows:
                 text = row if isinstance(row, str) else None
                 obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
@@ -80,10 +81,16 @@ class HistoryRows:
                         text or jsonrows.dumps(obj),
                     )
                 )
+                values.extend(jsonrows.value_records(run, step, obj))
                 last = step
             c.executemany(
                 "INSERT INTO history (run_id, step, keys, row) VALUES (?, ?, ?, ?)",
                 records,
+            )
+            c.executemany(
+                "INSERT INTO history_values (run_id, key, step, value, pair) "
+                "VALUES (?, ?, ?, ?, ?)",
+                values,
             )
             keys_text = jsonrows.dumps(
                 {
@@ -113,6 +120,7 @@ class HistoryRows:
         with self._db.transaction() as c:
             if history:
                 c.execute("DELETE FROM history WHERE run_id=?", (run,))
+                c.execute("DELETE FROM history_values WHERE run_id=?", (run,))
                 c.execute(
                     "UPDATE runs SET history_keys='{}', history_line_count=0, "
                     "last_step=NULL WHERE id=?",

@@ -34,6 +34,39 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=_COMPACT, ensure_ascii=False, allow_nan=True)
 
 
+def value_text(value: Any) -> str:
+    """One value as compact strict JSON text, the form ``sampledHistory``
+    serves: non-finite floats as the strings ``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"`` (``wire_copy``); integers beyond 64 bits, which orjson
+    cannot write, by ``dumps``."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        return dumps(wire_copy(value))
+    if b"null" in text and value is not None:
+        text = orjson.dumps(wire_copy(value))  # maybe a NaN orjson wrote as null
+    return text.decode()
+
+
+def value_records(
+    run: int, step: int, row: Mapping[str, Any]
+) -> list[tuple[int, str, int, str, str | None]]:
+    """``history_values`` rows of one history row: each value's JSON text and,
+    for keys other than ``_step``, the row ``{"_step": ..., key: ...}``.
+
+    ``sampledHistory`` builds its cut rows from these texts in SQL (and reads
+    the pair as is for the common ``[_step, key]`` spec), so a sampled page
+    neither decodes nor re-encodes whole rows.
+    """
+    texts = {key: value_text(v) for key, v in row.items()}
+    head = '{"_step":' + texts.get("_step", str(step)) + ","
+    return [
+        (run, key, step, text,
+         None if key == "_step" else f"{head}{orjson.dumps(key).decode()}:{text}}}")
+        for key, text in texts.items()
+    ]  # fmt: skip
+
+
 def dumps_keys(keys: list[str]) -> str:
     """The ``history.keys`` column: a compact JSON array (see ``key_probes``)."""
     return orjson.dumps(keys).decode()

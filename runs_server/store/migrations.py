@@ -34,4 +34,35 @@ def _v1_query_copies(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_query_copies}
+def add_history_values(conn: sqlite3.Connection) -> None:
+    """Layout 2 -> 3: ``history_values``, each history value's JSON text (and
+    its ``[_step, key]`` row) by (run, key, step), filled from the stored rows
+    (``sampledHistory`` reads it)."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS history_values (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    value TEXT NOT NULL,               -- the row's value of key, as JSON text
+    pair TEXT,                         -- the row a [_step, key] spec returns
+    PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
+) WITHOUT ROWID"""
+    )
+    cursor = conn.execute("SELECT run_id, step, row FROM history")
+    while batch := cursor.fetchmany(10_000):
+        records = [
+            record
+            for run, step, text in batch
+            for record in jsonrows.value_records(run, step, jsonrows.loads(text))
+        ]
+        conn.executemany(
+            "INSERT INTO history_values (run_id, key, step, value, pair) "
+            "VALUES (?, ?, ?, ?, ?)",
+            records,
+        )
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_query_copies,
+    2: add_history_values,
+}

@@ -115,6 +115,8 @@ class FakeWandb:
     size_code: str | None = "RESPONSE_TOO_LARGE"
     strict_json: bool = False
     failing_bulk: set[int] = field(default_factory=set)
+    # Bulk requests for more than N runs time out (the client sees a timeout).
+    timeout_page_runs: int | None = None
 
     # -- plumbing ---------------------------------------------------------
 
@@ -124,6 +126,12 @@ class FakeWandb:
         op = body.get("operationName")
         self.calls[op] += 1
         variables = body.get("variables", {})
+        if (
+            self.timeout_page_runs is not None
+            and op in BULK_OPERATIONS
+            and len(self._selected(variables)[0]) > self.timeout_page_runs
+        ):
+            raise httpx.ReadTimeout("timed out (fake)", request=request)
         try:
             data = getattr(self, f"_op_{op}")(variables)
         except _Refusal as refusal:

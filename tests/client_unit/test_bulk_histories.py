@@ -99,7 +99,7 @@ def expected_rows(fake: FakeWandb, names: list[str]) -> list[dict[str, Any]]:
 
 
 def test_pages_follow_the_row_budget(client: RetryingClient, fake: FakeWandb) -> None:
-    seed(fake, n=10)
+    seed(fake, n=10, steps=100)  # runs as long as samples: pages never grow
     rows = runs_of(client).histories(samples=100, rows_per_request=300)
     # 300 // 100 = 3 runs per request: 4 requests for 10 runs, after cursors.
     assert fake.calls == {"RunsHistoryPage": 4}
@@ -167,7 +167,7 @@ def test_another_size_code_is_not_a_size_refusal(
     with pytest.warns(BulkHistoryWarning):
         runs_of(client).histories()
     bulk = [b for b in fake.bodies if b["operationName"] == "RunsHistoryPage"]
-    assert [b["variables"]["perPage"] for b in bulk] == [64_000 // 500]
+    assert [b["variables"]["perPage"] for b in bulk] == [32_000 // 500]  # full rows
 
 
 # -- per-run fallback --------------------------------------------------------
@@ -198,7 +198,7 @@ def test_server_refusing_bulk_history_gets_per_run_requests_once_warned(
 def test_failure_part_way_raises_with_completed_runs_and_resume_token(
     client: RetryingClient, fake: FakeWandb
 ) -> None:
-    seed(fake, n=8)
+    seed(fake, n=8, steps=10)  # runs as long as samples: pages keep 2 runs
     # Request 3 and its one retry fail: pages 1 and 2 (2 runs each) are done.
     fake.failing_bulk = {3, 4}
     runs = runs_of(client)
@@ -226,7 +226,7 @@ def test_failure_part_way_raises_with_completed_runs_and_resume_token(
 def test_resume_token_of_another_query_is_refused(
     client: RetryingClient, fake: FakeWandb
 ) -> None:
-    seed(fake, n=4)
+    seed(fake, n=4, steps=10)
     runs = runs_of(client)
     first = next(iter(runs.iter_histories(samples=10, rows_per_request=20)))
     sent = fake.total
@@ -240,7 +240,7 @@ def test_resume_token_of_another_query_is_refused(
 def test_batches_say_which_runs_they_hold_and_resume_anywhere(
     client: RetryingClient, fake: FakeWandb
 ) -> None:
-    seed(fake, n=5)
+    seed(fake, n=5, steps=10)
     fake.history["r02"] = []  # a run with no rows is still completed
     runs = runs_of(client)
     batches = list(runs.iter_histories(samples=10, rows_per_request=20))
@@ -410,6 +410,62 @@ def test_progress_counts_runs(
     runs_of(client).histories(progress=True, rows_per_request=1000)
     assert "3/3" in capsys.readouterr().err
     assert fake.calls["RunCount"] == 1  # the total, asked once
+
+
+def test_default_budget_is_smaller_for_full_rows(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    seed(fake, n=3)
+    runs_of(client).histories(samples=500)
+    runs_of(client).histories(samples=500, keys=["loss"])
+    sizes = {b["operationName"]: b["variables"]["perPage"] for b in fake.bodies}
+    # 32,000 // 500 full rows; 64,000 // 500 sampled rows.
+    assert sizes == {"RunsHistoryPage": 64, "RunsSampledHistoryPage": 128}
+
+
+def test_pages_that_time_out_are_asked_as_halves(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    seed(fake, n=9)
+    fake.timeout_page_runs = 2
+    rows = runs_of(client).histories(samples=10, rows_per_request=10_000)
+    sizes = [b["variables"]["perPage"] for b in fake.bodies]
+    # 9 runs asked at once time out (and their retry); then halves until 2 fit.
+    assert sizes[:2] == [1000, 1000]
+    assert sizes[2:8] == [500, 500, 250, 250, 125, 125]
+    assert all(size <= 2 for size in sizes[-5:])
+    assert rows_equal(rows, expected_rows(fake, [f"r{i:02d}" for i in range(9)]))
+
+
+def test_next_cursor_page_is_requested_while_the_last_is_converted(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    import time
+
+    seed(fake, n=10, steps=100)  # full pages: no growth
+    batches = runs_of(client).iter_histories(samples=100, rows_per_request=200)
+    first = next(batches)
+    assert first.run_ids == ("r00", "r01")
+    # The consumer holds the first batch; the next pages are requested
+    # meanwhile, at most MAX_IN_FLIGHT (3) ahead of it.
+    deadline = time.monotonic() + 5
+    while fake.calls["RunsHistoryPage"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert fake.calls["RunsHistoryPage"] == 4
+    rest = [run for batch in batches for run in batch.run_ids]
+    assert rest == [f"r{i:02d}" for i in range(2, 10)]
+    assert fake.calls["RunsHistoryPage"] == 5
+
+
+def test_pages_grow_when_runs_hold_fewer_rows_than_samples(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    seed(fake, n=10, steps=4)
+    rows = runs_of(client).histories(samples=100, rows_per_request=300)
+    # 3 runs of 4 rows fill 12 of 300 rows: the next page doubles, and again.
+    assert [b["variables"]["perPage"] for b in fake.bodies] == [3, 6, 12]
+    assert rows_equal(rows, expected_rows(fake, [f"r{i:02d}" for i in range(10)]))
 
 
 # -- damaged history lines ------------------------------------------------------

@@ -149,3 +149,55 @@ def test_column_kind_matches_the_value_by_value_rule() -> None:
             assert kind == expected_kind, values
             # An object column holds None as it is: its flag is not used.
             assert kind == "object" or missing == expected_missing, values
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.5, "NaN", 2, None, "Infinity", "-Infinity"],
+        [1, 2, "NaN"],
+        ["NaN", "Infinity"],
+        [1.0, "NaN", "text"],
+        [2**70, "NaN"],
+        [True, "NaN"],
+        [None, "NaN", 0.5],
+    ],
+)
+def test_nonfinite_markers_become_floats_as_value_by_value(values: list[Any]) -> None:
+    # The numpy fast path must give what replacing each marker gives.
+    from runs_client._rows import NONFINITE_STRINGS
+    from runs_client.frames import Chunk, _nonfinite_fixed
+
+    fast = _nonfinite_fixed(values)
+    slow = Chunk.of(
+        [NONFINITE_STRINGS.get(v, v) if type(v) is str else v for v in values]
+    )
+    assert fast.kind == slow.kind
+    assert fast.present().tolist() == slow.present().tolist()
+    assert fast.data is not None and slow.data is not None
+    assert [repr(v) for v in fast.data.tolist()] == [
+        repr(v) for v in slow.data.tolist()
+    ]
+
+
+def test_line_groups_with_tokens_parse_like_the_standard_library() -> None:
+    import json
+
+    from runs_client._rows import parse_line_groups
+
+    groups = [
+        ['{"_step":0,"a":1}', '{"_step":1,"a":NaN}', '{"_step":2,"s":"NaN text"}'],
+        [],
+        ['{"_step":0,"b":-Infinity}', "[1]", '{"_step":1,"b":2.5}'],
+        ['{"_step":0,"c":"raw\tcontrol"}', '{"_step":1,"c":Infinity}'],
+    ]
+    got = parse_line_groups(groups, "RunsHistoryPage")
+    want = [
+        [
+            v
+            for v in (json.loads(line, strict=False) for line in g)
+            if isinstance(v, dict)
+        ]
+        for g in groups
+    ]
+    assert repr(got) == repr(want)  # repr: NaN == NaN

@@ -82,8 +82,8 @@ def test_one_bulk_request_for_all_runs(
     runs_of(client, per_page=2).histories(samples=100)
     assert fake.calls == {"RunsHistoryPage": 1}
     (sent,) = [b["variables"] for b in fake.bodies]
-    # Runs per request by the row budget (64,000 rows), not by per_page.
-    assert sent["samples"] == 100 and sent["perPage"] == 640
+    # Runs per request by the row budget (32,000 full rows), not by per_page.
+    assert sent["samples"] == 100 and sent["perPage"] == 320
 
 
 def test_histories_keeps_iteration_position(

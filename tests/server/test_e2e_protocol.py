@@ -10,6 +10,8 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
+from runs_server.http.app import RunsServerApp, ServerConfig, _compresses
+from runs_server.http.serving import BackgroundServer
 from tests.server.conftest import Gql, Live
 
 pytestmark = pytest.mark.e2e
@@ -56,17 +58,57 @@ def test_unknown_headers_ignored(http: httpx.Client) -> None:
     assert response.json()["data"]["viewer"]["username"] == "demo"
 
 
+GZIP_QUERY = '{ project(name: "mnist", entityName: "demo") { runs(first: 20) { edges { node { config } } } } }'
+
+
 def test_gzip_when_accepted(live_server: Live) -> None:
-    query = '{ project(name: "mnist", entityName: "demo") { runs(first: 20) { edges { node { config } } } } }'
+    # The live server's clients are on loopback, where "auto" skips gzip
+    # (it would cost more than it saves): "always" shows the gzip path.
+    app = RunsServerApp(live_server.store, ServerConfig(compress="always"))
+    with BackgroundServer(app) as server:
+        _check_gzip(f"{server.url}/graphql", GZIP_QUERY)
+
+
+def test_no_gzip_on_loopback_by_default(live_server: Live) -> None:
     raw = httpx.post(
         live_server.graphql_url,
+        json={"query": GZIP_QUERY},
+        headers={"Accept-Encoding": "gzip"},
+    )
+    assert "content-encoding" not in raw.headers
+    assert len(raw.json()["data"]["project"]["runs"]["edges"]) == 20
+
+
+@pytest.mark.parametrize(
+    ("mode", "client", "size", "accept", "expected"),
+    [
+        ("auto", ("10.1.2.3", 5000), 5000, "gzip", True),
+        ("auto", ("127.0.0.1", 5000), 5000, "gzip", False),
+        ("auto", ("::1", 5000), 5000, "gzip", False),
+        ("auto", None, 5000, "gzip", True),
+        ("auto", ("10.1.2.3", 5000), 100, "gzip", False),
+        ("auto", ("10.1.2.3", 5000), 5000, "identity", False),
+        ("always", ("127.0.0.1", 5000), 5000, "gzip", True),
+        ("always", ("127.0.0.1", 5000), 5000, "identity", False),
+        ("never", ("10.1.2.3", 5000), 5000, "gzip", False),
+    ],
+)
+def test_gzip_decision(
+    mode: str, client: object, size: int, accept: str, expected: bool
+) -> None:
+    assert _compresses(mode, client, size, accept) is expected
+
+
+def _check_gzip(url: str, query: str) -> None:
+    raw = httpx.post(
+        url,
         json={"query": query},
         headers={"Accept-Encoding": "gzip"},
     )
     assert raw.headers["content-encoding"] == "gzip"
     assert len(raw.json()["data"]["project"]["runs"]["edges"]) == 20
     plain = httpx.post(
-        live_server.graphql_url,
+        url,
         json={"query": query},
         headers={"Accept-Encoding": "identity"},
     )
@@ -75,7 +117,7 @@ def test_gzip_when_accepted(live_server: Live) -> None:
     # and the bytes really are gzip
     with httpx.stream(
         "POST",
-        live_server.graphql_url,
+        url,
         json={"query": query},
         headers={"Accept-Encoding": "gzip"},
     ) as streamed:

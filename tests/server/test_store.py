@@ -55,6 +55,7 @@ def test_older_file_without_migration_is_refused(
     path = tmp_path / "runs.db"
     Store(path).close()
     _set_version(path, SCHEMA_VERSION - 1)
+    # Every real older version has a migration: take the last one away.
     monkeypatch.delitem(store_module.MIGRATIONS, SCHEMA_VERSION - 1)
     with pytest.raises(StoreVersionError, match="no migration exists"):
         Store(path)
@@ -447,6 +448,10 @@ def test_clear_history_and_events(store: Store) -> None:
     store.history.log(run, [{"_step": 0, "y": 1}])  # starts over at step 0
     keys = store.conn.execute("SELECT history_keys FROM runs").fetchone()[0]
     assert list(json.loads(keys)) == ["_step", "y"]
+    values = store.conn.execute(
+        "SELECT key, step, value FROM history_values ORDER BY key"
+    ).fetchall()
+    assert [tuple(v) for v in values] == [("_step", 0, "0"), ("y", 0, "1")]
 
 
 def test_create_sweep_with_replace_updates_it(store: Store) -> None:

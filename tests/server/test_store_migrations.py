@@ -97,3 +97,23 @@ def test_v1_query_copies_are_rewritten(tmp_path: Path) -> None:
             "json_extract(summary_metrics_q, '$.top') > 1e308 FROM runs"
         ).fetchone()
         assert tuple(kinds) == ("real", 1)
+
+
+def test_v1_history_is_served_by_sampled_history_after_migration(
+    tmp_path: Path,
+) -> None:
+    # Layout 3 added history_values (each value's JSON text), which
+    # sampledHistory reads: the migration fills it from the stored rows.
+    from runs_server.history import fetch_sampled, parse_spec
+
+    path = _written_by(1, tmp_path / "v1.db")
+    with Store(path) as store:
+        run = store.runs.id_of("lab/mnist", "r1")
+        store.history.log(run, [{"loss": 0.25, "acc": 1}])
+        spec = parse_spec('{"keys": ["_step", "loss"]}')
+        text = fetch_sampled(store.conn, [run], spec)[run].decode()
+        assert text == (
+            '[{"_step":0,"loss":"NaN"},{"_step":1,"loss":0.5},{"_step":2,"loss":0.25}]'
+        )
+        spec = parse_spec('{"keys": ["acc"]}')
+        assert json.loads(fetch_sampled(store.conn, [run], spec)[run]) == [{"acc": 1}]
