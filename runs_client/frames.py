@@ -22,6 +22,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -391,7 +392,8 @@ class Columns:
                 continue
             values: list[Any]
             try:
-                values = [row[name] for row in rows] if keys is not None else []
+                # map(itemgetter) walks the rows in C, faster than a listcomp.
+                values = list(map(itemgetter(name), rows)) if keys is not None else []
             except KeyError:
                 keys = None
             if keys is None:
