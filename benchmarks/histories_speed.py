@@ -142,6 +142,9 @@ def sdk_frame(per_run: list[tuple[str, list[dict[str, Any]]]]) -> pd.DataFrame:
     return ordered
 
 
+NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
 def baseline(url: str, names: list[str], keys: list[str] | None) -> Run:
     meter = Meter()
 
@@ -171,7 +174,13 @@ def baseline(url: str, names: list[str], keys: list[str] | None) -> Run:
                 if keys:
                     spec = json.dumps({"keys": ["_step", *keys], "samples": 500})
                     run = post(SDK_SAMPLED, {**v, "specs": [spec]})["project"]["run"]
-                    rows = run["sampledHistory"][0]
+                    # A strict-JSON server writes non-finite values as strings;
+                    # W&B's consumers read them back as floats, as ours does.
+                    rows = [
+                        {k: NONFINITE.get(v, v) if v.__class__ is str else v
+                         for k, v in row.items()}
+                        for row in run["sampledHistory"][0]
+                    ]  # fmt: skip
                 else:
                     run = post(SDK_FULL, {**v, "samples": 500})["project"]["run"]
                     rows = [json.loads(line) for line in run["history"]]
