@@ -310,6 +310,24 @@ def _pages(
         bar.close()
 
 
+def _prepare(
+    runs: Runs,
+    samples: int,
+    keys: list[str] | None,
+    x_axis: str,
+    format: Format,
+    stream: Stream,
+    join: Join,
+) -> tuple[HistoryQuery, str]:
+    """Every argument checked (before any request); the query and the
+    fingerprint its resume tokens carry."""
+    _check_arguments(samples, keys, x_axis, format, stream, join)
+    query = _query(samples, keys, x_axis, stream, join)
+    print_ = fingerprint(runs.entity, runs.project, runs.variables["filters"],
+                         runs.order, query)  # fmt: skip
+    return query, print_
+
+
 def fetch_histories(
     runs: Runs,
     samples: int,
@@ -323,10 +341,7 @@ def fetch_histories(
     rows_per_request: int,
 ) -> Any:
     """Every run's rows: one list, or one frame built once from all pages."""
-    _check_arguments(samples, keys, x_axis, format, stream, join)
-    query = _query(samples, keys, x_axis, stream, join)
-    print_ = fingerprint(runs.entity, runs.project, runs.variables["filters"],
-                         runs.order, query)  # fmt: skip
+    query, print_ = _prepare(runs, samples, keys, x_axis, format, stream, join)
     start = _start(runs, None, print_)
     if format == "default":
         rows: list[dict[str, Any]] = []
@@ -359,15 +374,12 @@ def iter_batches(
     rows_per_request: int,
 ) -> Iterator[HistoryBatch[Any]]:
     """Checks arguments now; the returned iterator fetches page by page."""
-    _check_arguments(samples, keys, x_axis, format, stream, join)
+    query, print_ = _prepare(runs, samples, keys, x_axis, format, stream, join)
     if union_schema_ and format == "default":
         raise InvalidArgumentError(
             "union_schema=True needs a frame format ('pandas', 'polars' or "
             "'arrow'): dict rows have no column types."
         )
-    query = _query(samples, keys, x_axis, stream, join)
-    print_ = fingerprint(runs.entity, runs.project, runs.variables["filters"],
-                         runs.order, query)  # fmt: skip
     if after is not None:
         decode_token(after, print_)  # a bad token fails now, not at next()
     return _batches(runs, query, format, union_schema_, after, print_,
