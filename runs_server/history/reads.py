@@ -4,10 +4,10 @@ Rows are served as stored: ``history`` and ``events`` pass the stored JSON
 strings through. ``history`` and ``sampledHistory`` sample in SQL
 (``sql_sample``) and get each run's list as one JSON array written by
 SQLite: ``history`` from the stored row strings, ``sampledHistory`` from the
-stored value texts of the spec's keys (``history_values``), so no row is
-decoded or re-encoded. ``sampledHistory`` is strict JSON: its stored value
-texts hold non-finite numbers as the strings ``"NaN"``, ``"Infinity"``,
-``"-Infinity"``, as W&B's consumers read them.
+kept rows' values of the spec's keys, cut by SQLite, so no row becomes a
+Python object. ``sampledHistory`` is strict JSON: non-finite numbers are the
+strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, as W&B's consumers read
+them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import orjson
 from runs_server.history.sampling import MAX_SAMPLES, sample
 from runs_server.history.sql_sample import Candidates, page_arrays
 from runs_server.store import jsonrows
+from runs_server.store.sqlfunctions import CUT_ROW_FUNCTION
 
 
 class HistoryArgumentError(ValueError):
@@ -166,18 +167,33 @@ def fetch_history(
     return page_arrays(conn, run_ids, rows, samples)
 
 
-_STEP_TEXT = (
-    "SELECT s.value FROM history_values s WHERE s.run_id = v0.run_id "
-    "AND s.key = '_step' AND s.step = v0.step"
-)
-_PLAIN_STEPS = (
-    ", NOT EXISTS (SELECT 1 FROM history_values s WHERE s.run_id = v0.run_id "
-    "AND s.key = '_step' AND s.value != CAST(s.step AS TEXT)) AS plain_steps"
-)
+# Spec keys up to which the AND rule and the cut are written in SQL (each key
+# adds to the expression tree SQLite caps at depth 1,000); specs with more
+# keys decode their kept rows instead.
+MAX_SQL_KEYS = 30
 
-# Spec keys up to which the AND rule and the cut are SQL joins (SQLite joins
-# at most 64 tables); specs with more keys decode their kept rows instead.
-MAX_JOINED_KEYS = 30
+
+def _addressable(key: str) -> bool:
+    """Whether SQLite's JSON path ``$."key"`` names exactly ``key``: SQLite 3.40
+    compares the label with the key's raw text in the row, so a key holding
+    a quote or a backslash (escaped in the text) is cut in Python instead."""
+    return '"' not in key and "\\" not in key
+
+
+def _and_rule(keys: Sequence[str], params: dict[str, object]) -> str:
+    """SQL true for history rows ``h`` holding every key in ``keys``, decided on
+    the stored key lists (``jsonrows.key_probes``) without decoding them."""
+    where = "1"
+    for j, key in enumerate(keys):
+        if key == jsonrows.AMBIGUOUS_KEY:
+            params[f"a{j}"] = key
+            where += (
+                f" AND EXISTS (SELECT 1 FROM json_each(h.keys) WHERE value = :a{j})"
+            )
+            continue
+        params[f"a{j}"], params[f"b{j}"] = jsonrows.key_probes(key)
+        where += f" AND (instr(h.keys, :a{j}) > 0 OR instr(h.keys, :b{j}) > 0)"
+    return where
 
 
 def fetch_sampled(
@@ -186,60 +202,34 @@ def fetch_sampled(
     """Each run's rows holding all of ``spec.keys``, cut to those keys, sampled,
     each run's as one encoded JSON array.
 
-    From ``history_values`` (each value's JSON text by run, key and step):
-    the AND rule is a join on step, the sample is taken in SQL
-    (``sql_sample``), and SQLite writes each kept row's object from the
-    stored value texts, so no row is decoded or re-encoded.
+    From the stored rows, in one statement: the AND rule on the stored key
+    lists, the sample in SQL (``sql_sample``), and each kept row's object
+    written by SQLite from its values' raw text (``->``), so only kept rows
+    are parsed (by SQLite) and none becomes a Python object. A kept row with
+    NaN/Infinity tokens (not JSON to SQLite) or a key SQLite cannot address
+    is cut by ``rc_cut_row`` (``jsonrows.cut_text``), strict JSON as always.
     """
-    if len(spec.keys) > MAX_JOINED_KEYS:
+    if len(spec.keys) > MAX_SQL_KEYS or not all(map(_addressable, spec.keys)):
         return _fetch_sampled_decoding(conn, run_ids, spec)
-    if len(spec.keys) == 2 and spec.keys[0] == "_step" != spec.keys[1]:
-        # The usual spec (x axis and one key): its rows are stored whole.
-        where, params = _bounds(
-            "v0.step", spec.min_step, spec.max_step, max_inclusive=True
-        )
-        params["k0"] = spec.keys[1]
-        rows = Candidates(
-            "history_values v0",
-            "history_values v0",
-            f"v0.key = :k0 AND {where}",
-            "v0.pair",
-            params,
-            "v0",
-        )
-        return page_arrays(conn, run_ids, rows, spec.samples)
+    params: dict[str, object] = {"keys": orjson.dumps(spec.keys).decode()}
     # Every stored row holds _step, so _step never narrows the AND rule.
-    narrowing = [k for k in spec.keys if k != "_step"] or ["_step"]
-    where, params = _bounds("v0.step", spec.min_step, spec.max_step, max_inclusive=True)
-    where = f"v0.key = :k0 AND {where}"
-    joins: list[str] = []
-    alias: dict[str, str] = {}
-    for j, key in enumerate(narrowing):
-        params[f"k{j}"] = key
-        alias[key] = f"v{j}.value"
-        if j:
-            joins.append(
-                f" JOIN history_values v{j} ON v{j}.run_id = v0.run_id "
-                f"AND v{j}.key = :k{j} AND v{j}.step = v0.step"
-            )
-    # _step, when not the driving key, is the step column itself in runs
-    # whose _step texts are all canonical integers (no "3.0"): no lookup.
-    alias.setdefault(
-        "_step", f"CASE WHEN st.plain_steps THEN v0.step ELSE ({_STEP_TEXT}) END"
+    where = _and_rule([k for k in spec.keys if k != "_step"], params)
+    bounds, steps = _bounds("h.step", spec.min_step, spec.max_step, max_inclusive=True)
+    params.update(steps)
+    parts = []
+    for j, key in enumerate(spec.keys):
+        params[f"o{j}"] = ("{" if j == 0 else ",") + orjson.dumps(key).decode() + ":"
+        params[f"p{j}"] = f'$."{key}"'
+        parts.append(f":o{j} || (h.row -> :p{j})")
+    # NULL when the row has non-finite tokens or a value SQLite cannot find;
+    # such rows (rare) are cut in Python.
+    sql_cut = (
+        "CASE WHEN instr(h.row, 'NaN') = 0 AND instr(h.row, 'Infinity') = 0 "
+        f"THEN {' || '.join(parts)} || '}}' END"
     )
-    # One printf per row (one allocation) writes the object from the texts.
-    params["fmt"] = (
-        "".join(
-            ("{" if j == 0 else ",")
-            + orjson.dumps(key).decode().replace("%", "%%")
-            + ":%s"
-            for j, key in enumerate(spec.keys)
-        )
-        + "}"
-    )
-    value = f"printf(:fmt, {', '.join(alias[key] for key in spec.keys)})"
-    tables = "history_values v0" + "".join(joins)
-    rows = Candidates(tables, tables, where, value, params, "v0", _PLAIN_STEPS)
+    value = f"coalesce({sql_cut}, {CUT_ROW_FUNCTION}(h.row, :keys))"
+    where = f"{where} AND {bounds}"
+    rows = Candidates("history h", "history h", where, value, params, "h")
     return page_arrays(conn, run_ids, rows, spec.samples)
 
 
@@ -273,20 +263,8 @@ def _fetch_sampled_decoding(
 
 
 def _project(texts: list[str], keys: tuple[str, ...]) -> bytes:
-    """The rows cut to ``keys``, as one encoded JSON array."""
-    parts: list[bytes] = []
-    for text in texts:
-        try:
-            row = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            # NaN/Infinity tokens: the stdlib reads them as floats; the
-            # response must stay strict JSON, so they go out as the strings
-            # "NaN", "Infinity", "-Infinity" (orjson would write null).
-            row = json.loads(text)
-            parts.append(orjson.dumps(jsonrows.wire_copy({k: row[k] for k in keys})))
-        else:
-            parts.append(orjson.dumps({k: row[k] for k in keys}))
-    return b"[" + b",".join(parts) + b"]"
+    """The rows cut to ``keys``, as one encoded JSON array (strict JSON)."""
+    return ("[" + ",".join(jsonrows.cut_text(t, keys) for t in texts) + "]").encode()
 
 
 def fetch_events(

@@ -7,12 +7,15 @@ resolvers agree on column names. JSON columns hold JSON text. Columns ending in
 replaced there by ``1e999``/``-1e999`` (reals: infinities) and the marker
 object ``{"": "NaN"}`` (see ``jsonrows.dumps_query``); the original text is
 what is served. Version 2 changed the query copy (version 1 held the strings
-``"NaN"``, ``"Infinity"``, ``"-Infinity"``), not the tables.
+``"NaN"``, ``"Infinity"``, ``"-Infinity"``), not the tables. Version 3 added
+``history_values`` (each logged value's text, for ``sampledHistory``);
+version 4 dropped it again: it made every logged row cost about four times
+its write, and SQLite cuts the kept rows from ``history`` itself.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -96,14 +99,6 @@ CREATE TABLE IF NOT EXISTS history (
     keys TEXT NOT NULL,                -- JSON array of the row's keys (AND rule)
     row TEXT NOT NULL,                 -- the row as served: JSON text, NaN tokens kept
     PRIMARY KEY (run_id, step)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS history_values (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    value TEXT NOT NULL,               -- the row's value of key, as JSON text
-    pair TEXT,                         -- the row a [_step, key] spec returns
-    PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from runs_server.store import jsonrows
 from runs_server.store.database import Database
@@ -50,7 +51,8 @@ class HistoryRows:
             last: int | None = state[1]
             summary: dict[str, Any] = jsonrows.loads(state[2])
             records: list[tuple[int, int, str, str]] = []
-            values: list[tuple[int, str, int, str, str | None]] = []
+            seen: Counter[tuple[str, str]] = Counter()  # (key, type): count
+            logged: list[dict[str, Any]] = []  # for the summary
             for row in rows:
                 text = row if isinstance(row, str) else None
                 obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
@@ -66,13 +68,8 @@ class HistoryRows:
                     raise StoreError(
                         f"history steps must increase: step {step} after step {last}"
                     )
-                for key, value in obj.items():
-                    per_key = counts.setdefault(key, {})
-                    kind = jsonrows.type_name(value)
-                    per_key[kind] = per_key.get(kind, 0) + 1
-                if update_summary:
-                    for key, value in obj.items():
-                        _set_nested(summary, key, value)
+                seen.update(zip(obj, _kinds(obj), strict=True))
+                logged.append(obj)
                 records.append(
                     (
                         run,
@@ -81,16 +78,15 @@ class HistoryRows:
                         text or jsonrows.dumps(obj),
                     )
                 )
-                values.extend(jsonrows.value_records(run, step, obj))
                 last = step
+            for (key, kind), n in seen.items():
+                per_key = counts.setdefault(key, {})
+                per_key[kind] = per_key.get(kind, 0) + n
+            if update_summary:
+                _update_summary(summary, logged)
             c.executemany(
                 "INSERT INTO history (run_id, step, keys, row) VALUES (?, ?, ?, ?)",
                 records,
-            )
-            c.executemany(
-                "INSERT INTO history_values (run_id, key, step, value, pair) "
-                "VALUES (?, ?, ?, ?, ?)",
-                values,
             )
             keys_text = jsonrows.dumps(
                 {
@@ -120,7 +116,6 @@ class HistoryRows:
         with self._db.transaction() as c:
             if history:
                 c.execute("DELETE FROM history WHERE run_id=?", (run,))
-                c.execute("DELETE FROM history_values WHERE run_id=?", (run,))
                 c.execute(
                     "UPDATE runs SET history_keys='{}', history_line_count=0, "
                     "last_step=NULL WHERE id=?",
@@ -165,6 +160,48 @@ class HistoryRows:
                 (jsonrows.dumps(system), run),
             )
             return len(records)
+
+
+_TYPE_KINDS: dict[type, str] = {
+    float: "number",
+    int: "number",
+    str: "string",
+    bool: "boolean",
+    type(None): "nil",
+    list: "list",
+}
+
+
+def _kinds(row: Mapping[str, Any]) -> list[str]:
+    """``jsonrows.type_name`` of each value of ``row``, in order; a lookup by
+    type (no Python call per value) unless a value needs a closer look."""
+    kinds = list(map(_TYPE_KINDS.get, map(type, row.values())))
+    if None in kinds:  # maps (media carry _type), tuples, subclasses
+        return [jsonrows.type_name(v) for v in row.values()]
+    return cast("list[str]", kinds)
+
+
+def _update_summary(summary: dict[str, Any], logged: list[dict[str, Any]]) -> None:
+    """Apply logged rows to ``summary``: each key takes its last value.
+
+    Applying only each key's last value gives the same summary as applying
+    every row in order, unless one key is a dotted prefix of another
+    (``val`` and ``val.acc``): then which was logged last decides, so the
+    rows are applied one by one.
+    """
+    latest: dict[str, Any] = {}
+    for obj in logged:
+        latest.update(obj)
+    parents = {
+        key[:i] for key in latest if "." in key for i, ch in enumerate(key) if ch == "."
+    }
+    if parents.isdisjoint(latest):
+        for key, value in latest.items():
+            _set_nested(summary, key, value)
+        return
+    for obj in logged:
+        for key, value in obj.items():
+            _set_nested(summary, key, value)
 
 
 def _set_nested(target: dict[str, Any], dotted: str, value: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -48,23 +48,14 @@ def value_text(value: Any) -> str:
     return text.decode()
 
 
-def value_records(
-    run: int, step: int, row: Mapping[str, Any]
-) -> list[tuple[int, str, int, str, str | None]]:
-    """``history_values`` rows of one history row: each value's JSON text and,
-    for keys other than ``_step``, the row ``{"_step": ..., key: ...}``.
-
-    ``sampledHistory`` builds its cut rows from these texts in SQL (and reads
-    the pair as is for the common ``[_step, key]`` spec), so a sampled page
-    neither decodes nor re-encodes whole rows.
-    """
-    texts = {key: value_text(v) for key, v in row.items()}
-    head = '{"_step":' + texts.get("_step", str(step)) + ","
-    return [
-        (run, key, step, text,
-         None if key == "_step" else f"{head}{orjson.dumps(key).decode()}:{text}}}")
-        for key, text in texts.items()
-    ]  # fmt: skip
+def cut_text(text: str, keys: Sequence[str]) -> str:
+    """A stored row (JSON text, NaN tokens allowed) cut to ``keys``, as the
+    strict JSON text ``sampledHistory`` serves (``value_text``); a key the row
+    lacks is ``null``."""
+    row = loads(text)
+    if not isinstance(row, dict):
+        return "null"
+    return value_text({key: row.get(key) for key in keys})
 
 
 def dumps_keys(keys: list[str]) -> str:

@@ -34,35 +34,24 @@ def _v1_query_copies(conn: sqlite3.Connection) -> None:
     )
 
 
-def add_history_values(conn: sqlite3.Connection) -> None:
-    """Layout 2 -> 3: ``history_values``, each history value's JSON text (and
-    its ``[_step, key]`` row) by (run, key, step), filled from the stored rows
-    (``sampledHistory`` reads it)."""
+def _v2_history_values(conn: sqlite3.Connection) -> None:
+    """2 -> 3: layout 3 added ``history_values``; it is created empty here,
+    because the next step (3 -> 4) drops it, so filling it would be wasted."""
     conn.execute(
-        """CREATE TABLE IF NOT EXISTS history_values (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    value TEXT NOT NULL,               -- the row's value of key, as JSON text
-    pair TEXT,                         -- the row a [_step, key] spec returns
-    PRIMARY KEY (run_id, key, step)    -- sampledHistory reads a key's rows in order
-) WITHOUT ROWID"""
+        "CREATE TABLE IF NOT EXISTS history_values (run_id INTEGER NOT NULL, "
+        "key TEXT NOT NULL, step INTEGER NOT NULL, value TEXT NOT NULL, pair TEXT, "
+        "PRIMARY KEY (run_id, key, step)) WITHOUT ROWID"
     )
-    cursor = conn.execute("SELECT run_id, step, row FROM history")
-    while batch := cursor.fetchmany(10_000):
-        records = [
-            record
-            for run, step, text in batch
-            for record in jsonrows.value_records(run, step, jsonrows.loads(text))
-        ]
-        conn.executemany(
-            "INSERT INTO history_values (run_id, key, step, value, pair) "
-            "VALUES (?, ?, ?, ?, ?)",
-            records,
-        )
+
+
+def _v3_drop_history_values(conn: sqlite3.Connection) -> None:
+    """3 -> 4: ``sampledHistory`` cuts the kept rows from ``history`` in SQL, so
+    the per-value copy of every row (``history_values``) is no longer kept."""
+    conn.execute("DROP TABLE IF EXISTS history_values")
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_query_copies,
-    2: add_history_values,
+    2: _v2_history_values,
+    3: _v3_drop_history_values,
 }

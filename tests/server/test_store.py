@@ -313,6 +313,74 @@ def test_summary_nests_dotted_history_keys_so_filters_find_them(store: Store) ->
         assert store.conn.execute(query.sql, query.params).fetchone()[0] == expected
 
 
+def _summary_by_rows(rows: list[dict[str, object]]) -> dict[str, object]:
+    """A plain model of the summary rule: every value of every row applied in
+    order, dotted keys nested, whatever stands in the way replaced."""
+    summary: dict[str, object] = {}
+    for row in rows:
+        for key, value in row.items():
+            target = summary
+            *parents, leaf = key.split(".")
+            for part in parents:
+                if not isinstance(target.get(part), dict):
+                    target[part] = {}
+                child = target[part]
+                assert isinstance(child, dict)
+                target = child
+            target[leaf] = value
+    return summary
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # A dotted key and its prefix both logged: the last logged wins.
+        [{"val": 5}, {"val.acc": 1}, {"val": 6}],
+        [{"val.acc": 1}, {"val": 5}, {"val.acc": 2}],
+        [{"val": 5, "val.acc": 1}, {"val.acc": 2, "val": 7}],
+        [{"a.b.c": 1}, {"a.b": 2}, {"a": {"x": 1}}, {"a.b.d": 3}],
+        [{"x": 1, "y.z": 2}, {"y.w": 3}, {"x": 4}],
+    ],
+)
+def test_summary_follows_the_order_rows_were_logged(
+    store: Store, rows: list[dict[str, object]]
+) -> None:
+    run = store.runs.add("e/p", "r1")
+    store.history.log(run, [{"_step": i, **row} for i, row in enumerate(rows)])
+    summary = json.loads(
+        store.conn.execute(
+            "SELECT summary_metrics FROM runs WHERE id=?", (run,)
+        ).fetchone()[0]
+    )
+    expected = _summary_by_rows([{"_step": i, **r} for i, r in enumerate(rows)])
+    assert summary == expected
+
+
+def test_history_keys_count_each_type_logged(store: Store) -> None:
+    run = store.runs.add("e/p", "r1")
+    store.history.log(
+        run,
+        [
+            {"_step": 0, "x": 1, "m": {"_type": "image-file", "path": "a.png"}},
+            {"_step": 1, "x": 0.5, "m": {"k": 1}, "f": True, "n": None},
+            '{"_step": 2, "x": NaN, "m": [1, 2], "f": "yes"}',
+        ],
+        update_summary=False,
+    )
+    keys = json.loads(store.conn.execute("SELECT history_keys FROM runs").fetchone()[0])
+    assert {k: v["typeCounts"] for k, v in keys.items()} == {
+        "_step": [{"type": "number", "count": 3}],
+        "x": [{"type": "number", "count": 3}],
+        "m": [
+            {"type": "image-file", "count": 1},
+            {"type": "map", "count": 1},
+            {"type": "list", "count": 1},
+        ],
+        "f": [{"type": "boolean", "count": 1}, {"type": "string", "count": 1}],
+        "n": [{"type": "nil", "count": 1}],
+    }
+
+
 def _run_names(store: Store) -> list[str]:
     return [r[0] for r in store.conn.execute("SELECT name FROM runs ORDER BY name")]
 
@@ -448,10 +516,10 @@ def test_clear_history_and_events(store: Store) -> None:
     store.history.log(run, [{"_step": 0, "y": 1}])  # starts over at step 0
     keys = store.conn.execute("SELECT history_keys FROM runs").fetchone()[0]
     assert list(json.loads(keys)) == ["_step", "y"]
-    values = store.conn.execute(
-        "SELECT key, step, value FROM history_values ORDER BY key"
-    ).fetchall()
-    assert [tuple(v) for v in values] == [("_step", 0, "0"), ("y", 0, "1")]
+    from runs_server.history import fetch_sampled, parse_spec
+
+    spec = parse_spec('{"keys": ["_step", "y"]}')
+    assert fetch_sampled(store.conn, [run], spec)[run] == b'[{"_step":0,"y":1}]'
 
 
 def test_create_sweep_with_replace_updates_it(store: Store) -> None:

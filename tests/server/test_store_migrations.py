@@ -102,8 +102,9 @@ def test_v1_query_copies_are_rewritten(tmp_path: Path) -> None:
 def test_v1_history_is_served_by_sampled_history_after_migration(
     tmp_path: Path,
 ) -> None:
-    # Layout 3 added history_values (each value's JSON text), which
-    # sampledHistory reads: the migration fills it from the stored rows.
+    # Layout 3 added history_values (each value's JSON text) and layout 4
+    # dropped it again: sampledHistory cuts the stored rows themselves,
+    # NaN tokens (rows SQLite cannot read) included.
     from runs_server.history import fetch_sampled, parse_spec
 
     path = _written_by(1, tmp_path / "v1.db")
@@ -117,3 +118,6 @@ def test_v1_history_is_served_by_sampled_history_after_migration(
         )
         spec = parse_spec('{"keys": ["acc"]}')
         assert json.loads(fetch_sampled(store.conn, [run], spec)[run]) == [{"acc": 1}]
+        assert not store.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'history_values'"
+        ).fetchall()
