@@ -22,7 +22,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import countOf, itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -498,6 +498,8 @@ class Columns:
 
 
 _NUMBERS_AND_TEXT = frozenset({int, float, str, _NONE})
+_FLOATS_AND_TEXT = frozenset({float, str, _NONE})
+_TEXT = frozenset({str, _NONE})
 # Types as numpy comparison operands (compared elementwise with an object array).
 _STR_TYPE: Any = str
 _INT_TYPE: Any = int
@@ -507,35 +509,76 @@ _NONE_TYPE: Any = _NONE
 def _nonfinite_fixed(values: list[Any], kinds: set[type] | None = None) -> Chunk:
     """``chunk`` with ``"NaN"``/``"Infinity"``/``"-Infinity"`` as floats.
 
-    Usually the only strings of a numeric column are those markers: then
-    only they are replaced (found by a vectorised type test) and numpy
-    converts the column at once; otherwise the column is fixed value by value.
+    Usually the only strings of a column are those markers among floats:
+    then numpy converts the column at once (it reads the markers as Python's
+    ``float()`` does) and only the non-finite results are looked at. Text
+    columns without a marker are left as they are; anything else is fixed
+    value by value.
     """
-    n = len(values)
-    types = np.fromiter(map(type, values), dtype=object, count=n)
     if kinds is None:
         kinds = set(map(type, values))
-    if kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
-        objects = np.array(values, dtype=object)
-        is_text = np.equal(types, _STR_TYPE)
-        texts = objects[is_text]
-        ints: list[int] = []
-        if int in kinds:
-            ints = objects[np.equal(types, _INT_TYPE)].tolist()
-        if set(texts.tolist()) <= NONFINITE_STRINGS.keys() and (
-            not ints or _fits_int64(ints, True)
-        ):
-            table = NONFINITE_STRINGS
-            objects[is_text] = [table[t] for t in texts.tolist()]
-            valid = None
-            if _NONE in kinds:
-                valid = np.not_equal(types, _NONE_TYPE)
-                objects[~valid] = np.nan
-            data: np.ndarray[Any, Any] = objects.astype(np.float64)
-            return Chunk("float", n, data, valid)
+    if str not in kinds:
+        return Chunk.of(values, kinds)  # no marker to fix
+    if kinds <= _FLOATS_AND_TEXT:
+        if kinds <= _TEXT and NONFINITE_STRINGS.keys().isdisjoint(values):
+            return Chunk.of(values, kinds)  # text without a marker
+        chunk = _floats_with_markers(values, _NONE in kinds)
+        if chunk is not None:
+            return chunk
+    elif kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
+        chunk = _numbers_with_markers(values, kinds)
+        if chunk is not None:
+            return chunk
     table = NONFINITE_STRINGS
     fixed = [table.get(v, v) if v.__class__ is str else v for v in values]
     return Chunk.of(fixed)
+
+
+def _floats_with_markers(values: list[Any], missing: bool) -> Chunk | None:
+    """Floats, markers and None as one float chunk; None when other text
+    is there (numpy would read "1.5" or "nan" as numbers, which they are not)."""
+    try:
+        data = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):  # text that is no number at all
+        return None
+    # Markers and None are among the non-finite results (few): checked there.
+    odd = np.flatnonzero(~np.isfinite(data))
+    picked = [values[i] for i in odd.tolist()]
+    texts = [v for v in picked if v.__class__ is str]
+    if not NONFINITE_STRINGS.keys() >= set(texts):
+        return None
+    if countOf(map(type, values), str) != len(texts):
+        return None  # text read as a finite number
+    valid = None
+    if missing:
+        valid = np.ones(len(values), dtype=bool)
+        valid[odd[[v is None for v in picked]]] = False
+    return Chunk("float", len(values), data, valid)
+
+
+def _numbers_with_markers(values: list[Any], kinds: set[type]) -> Chunk | None:
+    """Ints among the numbers: replaced markers found by a vectorised type
+    test, the ints range-checked; None when other text is there."""
+    n = len(values)
+    types = np.fromiter(map(type, values), dtype=object, count=n)
+    objects = np.array(values, dtype=object)
+    is_text = np.equal(types, _STR_TYPE)
+    texts = objects[is_text]
+    ints: list[int] = []
+    if int in kinds:
+        ints = objects[np.equal(types, _INT_TYPE)].tolist()
+    if not set(texts.tolist()) <= NONFINITE_STRINGS.keys() or (
+        ints and not _fits_int64(ints, True)
+    ):
+        return None
+    table = NONFINITE_STRINGS
+    objects[is_text] = [table[t] for t in texts.tolist()]
+    valid = None
+    if _NONE in kinds:
+        valid = np.not_equal(types, _NONE_TYPE)
+        objects[~valid] = np.nan
+    data: np.ndarray[Any, Any] = objects.astype(np.float64)
+    return Chunk("float", n, data, valid)
 
 
 def _integral_steps(chunk: Chunk) -> Chunk:
