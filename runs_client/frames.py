@@ -22,14 +22,15 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import countOf, itemgetter
+from operator import attrgetter, countOf, itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ._exceptions import InvalidArgumentError
-from ._rows import NONFINITE_STRINGS, order_permutation, ordering
+from ._rows import NONFINITE_STRINGS, order_permutation_of_values, ordering
+from ._typed_pages import orjson_numbers
 
 if TYPE_CHECKING:
     import polars as pl
@@ -372,6 +373,7 @@ class Columns:
         keys: Sequence[str] | None = None,
         order_by: str | None = "_step",
         nonfinite_strings: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> None:
         """Append one page: ``rows`` of the runs ``run_ids``, ``counts[i]`` each.
 
@@ -380,34 +382,46 @@ class Columns:
         order (numpy, on the column, only when they are not); a ``_step``
         of integral floats becomes int. ``nonfinite_strings``: the strings
         ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are floats (strict-JSON
-        sampledHistory), fixed in the text columns only.
+        sampledHistory), fixed in the text columns only. ``fields``: the rows
+        are objects of ``_typed_pages`` holding key ``k`` in attribute
+        ``fields[k]`` (for each of ``keys``), not dicts.
         """
         n = len(rows)
         if n == 0:
             return
         names = keys if keys is not None else _union_keys(rows)
         chunks: dict[str, Chunk] = {}
+        order_values: list[Any] | None = None
         for name in names:
             if name == RUN_ID and self._with_run_id:
                 continue
             values: list[Any]
-            try:
-                # map(itemgetter) walks the rows in C, faster than a listcomp.
-                values = list(map(itemgetter(name), rows)) if keys is not None else []
-            except KeyError:
-                keys = None
-            if keys is None:
-                values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
-            types = set(map(type, values))
-            if nonfinite_strings and str in types:
-                chunk = _nonfinite_fixed(values, types)
+            if fields is not None:
+                values = list(map(attrgetter(fields[name]), rows))
             else:
-                chunk = Chunk.of(values, types)
+                try:
+                    # map(itemgetter) walks the rows in C, faster than a listcomp.
+                    values = (
+                        list(map(itemgetter(name), rows)) if keys is not None else []
+                    )
+                except KeyError:
+                    keys = None
+                if keys is None:
+                    values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
+            chunk = _chunk(values, nonfinite_strings)
+            if fields is not None and chunk.kind == "object":
+                # Integers beyond 64 bits (only an object column holds them)
+                # as orjson reads them, so that every format gets one value.
+                values = list(map(orjson_numbers, values))
+                chunk = _chunk(values, nonfinite_strings)
             if name == "_step" and chunk.kind == "float":
                 chunk = _integral_steps(chunk)
             chunks[name] = chunk
+            if name == order_by:
+                order_values = values
         if order_by is not None and order_by in chunks:
-            order = _permutation(chunks[order_by], counts, rows, order_by)
+            assert order_values is not None
+            order = _permutation(chunks[order_by], counts, order_values)
             if order is not None:
                 chunks = {name: c.take(order) for name, c in chunks.items()}
         if self._with_run_id:
@@ -581,6 +595,13 @@ def _numbers_with_markers(values: list[Any], kinds: set[type]) -> Chunk | None:
     return Chunk("float", n, data, valid)
 
 
+def _chunk(values: list[Any], nonfinite_strings: bool) -> Chunk:
+    types = set(map(type, values))
+    if nonfinite_strings and str in types:
+        return _nonfinite_fixed(values, types)
+    return Chunk.of(values, types)
+
+
 def _integral_steps(chunk: Chunk) -> Chunk:
     # W&B sometimes sends _step as a float such as 3.0; steps are integers.
     assert chunk.data is not None
@@ -592,18 +613,15 @@ def _integral_steps(chunk: Chunk) -> Chunk:
 
 
 def _permutation(
-    chunk: Chunk,
-    counts: Sequence[int],
-    rows: Sequence[Mapping[str, Any]],
-    order_by: str,
+    chunk: Chunk, counts: Sequence[int], values: Sequence[Any]
 ) -> np.ndarray[Any, Any] | None:
     if chunk.kind not in ("int", "float") or chunk.data is None:
-        return order_permutation(rows, counts, order_by)  # type: ignore[arg-type]
-    values = chunk.data.astype(np.float64)
-    values[np.isnan(values)] = np.inf
+        return order_permutation_of_values(values, counts)
+    keys = chunk.data.astype(np.float64)
+    keys[np.isnan(keys)] = np.inf
     if chunk.valid is not None:
-        values[~chunk.valid] = np.inf
-    return ordering(values, counts)
+        keys[~chunk.valid] = np.inf
+    return ordering(keys, counts)
 
 
 def _repeat(value: str, n: int) -> Iterable[str]:
