@@ -22,7 +22,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter, countOf, itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -482,7 +482,11 @@ class Columns:
         """
         length = self._length
         data = {n: _pandas_column(c) for n, c in self._joined(schema, release=release)}
-        frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(length))
+        # Released arrays are the frame's alone: taken as they are, not
+        # copied into one block per dtype.
+        frame: pd.DataFrame = pd.DataFrame(
+            data, index=pd.RangeIndex(length), copy=not release
+        )
         return frame
 
     def to_polars(
@@ -556,17 +560,24 @@ def _floats_with_markers(values: list[Any], missing: bool) -> Chunk | None:
     except (TypeError, ValueError):  # text that is no number at all
         return None
     # Markers and None are among the non-finite results (few): checked there.
-    odd = np.flatnonzero(~np.isfinite(data))
-    picked = [values[i] for i in odd.tolist()]
+    odd = np.flatnonzero(~np.isfinite(data)).tolist()
+    picked = [values[i] for i in odd]
     texts = [v for v in picked if v.__class__ is str]
     if not NONFINITE_STRINGS.keys() >= set(texts):
         return None
-    if countOf(map(type, values), str) != len(texts):
-        return None  # text read as a finite number
+    # Text numpy read as a finite number ("1.5") is what remains once the
+    # non-finite slots are zeroed: sum() adds floats in C and refuses text.
+    numbers = values.copy()
+    for i in odd:
+        numbers[i] = 0.0
+    try:
+        sum(numbers, 0.0)
+    except TypeError:
+        return None
     valid = None
     if missing:
         valid = np.ones(len(values), dtype=bool)
-        valid[odd[[v is None for v in picked]]] = False
+        valid[[i for i, v in zip(odd, picked, strict=True) if v is None]] = False
     return Chunk("float", len(values), data, valid)
 
 
