@@ -97,15 +97,20 @@ class RowDecoder:
 
 
 @lru_cache(maxsize=32)
-def row_decoder(keys: tuple[str, ...]) -> RowDecoder:
-    """The decoder of pages whose rows hold ``keys`` (one class per key set)."""
+def row_decoder(keys: tuple[str, ...]) -> RowDecoder | None:
+    """The decoder of pages whose rows hold ``keys`` (one class per key set);
+    None for keys msgspec cannot name (quotes, backslashes, control
+    characters), whose pages are parsed the usual way."""
     fields = {key: f"k{i}" for i, key in enumerate(keys)}
-    row = msgspec.defstruct(
-        "HistoryRow",
-        [(attr, Any, None) for attr in fields.values()],
-        rename={attr: key for key, attr in fields.items()},
-        gc=False,  # JSON values hold no reference cycles
-    )
+    try:
+        row = msgspec.defstruct(
+            "HistoryRow",
+            [(attr, Any, None) for attr in fields.values()],
+            rename={attr: key for key, attr in fields.items()},
+            gc=False,  # JSON values hold no reference cycles
+        )
+    except (ValueError, TypeError):
+        return None
     decoder = msgspec.json.Decoder(_envelope(row))
     return RowDecoder(keys, fields, row, decoder)
 

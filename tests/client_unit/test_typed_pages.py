@@ -266,3 +266,15 @@ def test_records_of_a_page_of_row_objects_are_dicts() -> None:
 def test_orjson_numbers_rule() -> None:
     values = [2**64 - 1, 2**64, -(2**63), -(2**63) - 1, [2**65], {"a": -(2**70)}, 1.5]
     assert orjson_numbers(values) == orjson.loads(json.dumps(values))
+
+
+def test_keys_msgspec_cannot_name_are_parsed_as_before(
+    served: dict[str, str], decoded: list[bool]
+) -> None:
+    key = 'say "hi"\\now'
+    assert row_decoder(("_step", key)) is None
+    served["body"] = page_body(
+        {"r1": [{"_step": 0, key: 1.5}, {"_step": 1, key: "NaN"}]}
+    )
+    frames_match_dict_rows([key])
+    assert decoded == [False] * 4
