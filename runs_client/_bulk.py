@@ -57,6 +57,8 @@ from ._rows import (
     order_permutation,
     parse_line_groups,
 )
+from ._transport import DECODED_KEY, RetryingClient
+from ._typed_pages import RowDecoder, row_decoder
 
 __all__ = [
     "FULL_ROW_BUDGET",
@@ -183,6 +185,20 @@ class Page:
     # time (``batches``), so a page's rows never all exist as dicts at once.
     lines: list[list[str]] | None = None
     operation: str = "RunsHistoryPage"  # named by a ServerError for a bad line
+    # Rows decoded as objects of ``_typed_pages`` rather than dicts (sampled
+    # history for frames): the decoder that made them, which names their fields.
+    decoder: RowDecoder | None = None
+
+    @property
+    def fields(self) -> dict[str, str] | None:
+        """Each key's attribute in the row objects; None for dict rows."""
+        return None if self.decoder is None else self.decoder.fields
+
+    def as_dicts(self) -> None:
+        """Row objects (if any) turned into dicts."""
+        if self.decoder is not None:
+            self.rows = list(map(self.decoder.as_dict, self.rows))
+            self.decoder = None
 
     def materialize(self) -> None:
         """Parse ``lines`` (if any) into ``rows``."""
@@ -225,6 +241,7 @@ class Page:
     def records(self, run_id_key: str) -> list[dict[str, Any]]:
         """The rows as dicts in order, each with its run id under ``run_id_key``."""
         self.materialize()
+        self.as_dicts()
         rows = self.rows
         if self.nonfinite:
             fix_nonfinite_strings(rows)
@@ -340,6 +357,9 @@ class BulkFetcher:
     query: HistoryQuery
     rows_per_request: int = ROW_BUDGET
     max_in_flight: int = MAX_IN_FLIGHT
+    # Sampled rows may come as objects (``Page.decoder``): only a frame
+    # builder (``Columns.add_page(fields=...)``) reads them.
+    row_objects: bool = False
     page_size: int = field(init=False)
     requests: int = field(init=False, default=0)
     _seen_cursors: set[str] = field(init=False, default_factory=set)
@@ -444,11 +464,15 @@ class BulkFetcher:
             first, second = self._by_names(names[:half]), self._by_names(names[half:])
             first.materialize()
             second.materialize()
+            if first.decoder is not second.decoder:
+                first.as_dicts()  # one kind of row per page
+                second.as_dicts()
             return Page(
                 first.run_ids + second.run_ids,
                 first.counts + second.counts,
                 first.rows + second.rows,
                 requests=first.requests + second.requests,
+                decoder=first.decoder,
             )
         # Runs deleted since they were listed are simply absent.
         index = {run_id: i for i, run_id in enumerate(page.run_ids)}
@@ -535,7 +559,7 @@ class BulkFetcher:
             variables["samples"] = query.samples
         else:
             return self._sampled(variables, advanced)
-        data, _ = self._post(text, operation, variables)
+        data, _, _ = self._post(text, operation, variables)
         nodes, end, has_next = self._nodes(data)
         if advanced is not None:
             rows = sum(len(node.get(field_name) or ()) for node in nodes)
@@ -557,9 +581,15 @@ class BulkFetcher:
         for the same runs (by name), merged on ``x_axis``."""
         specs = self.query.specs
         variables["specs"] = specs[:MAX_SPECS]
-        data, body = self._post(
-            RUNS_SAMPLED_HISTORY_PAGE_GQL, "RunsSampledHistoryPage", variables
+        keys = self.query.row_keys
+        decoder = None
+        if self.row_objects and keys is not None and len(specs) <= MAX_SPECS:
+            decoder = row_decoder(tuple(keys))
+        data, body, decoded = self._post(
+            RUNS_SAMPLED_HISTORY_PAGE_GQL, "RunsSampledHistoryPage", variables, decoder
         )
+        if not decoded:
+            decoder = None
         nodes, end, has_next = self._nodes(data)
         if advanced is not None:
             rows = sum(
@@ -576,7 +606,7 @@ class BulkFetcher:
             more = dict(variables, specs=specs[start : start + MAX_SPECS],
                         cursor=UNSET, perPage=len(names),
                         filters=_in_filter(self.filters, names))  # fmt: skip
-            extra, extra_body = self._post(
+            extra, extra_body, _ = self._post(
                 RUNS_SAMPLED_HISTORY_PAGE_GQL, "RunsSampledHistoryPage", more
             )
             requests += 1
@@ -584,9 +614,11 @@ class BulkFetcher:
             for node in self._nodes(extra)[0]:
                 if str(node["name"]) in per_spec:
                     per_spec[str(node["name"])].extend(node.get("sampledHistory") or [])
-        per_run = [(name, self._merge(per_spec[name])) for name in names]
+        merge = self._merge if decoder is None else _objects
+        per_run = [(name, merge(per_spec[name])) for name in names]
         page = Page.of(per_run, self.query.order_by)
         page.end_cursor, page.has_next, page.requests = end, has_next, requests
+        page.decoder = decoder
         page.nonfinite = nonfinite and self.query.join == "and"
         return page
 
@@ -599,13 +631,24 @@ class BulkFetcher:
         return merge_on(self.query.x_axis, [sampled_rows(rows) for rows in lists])
 
     def _post(
-        self, text: str, operation: str, variables: dict[str, Any]
-    ) -> tuple[dict[str, Any], bytes]:
+        self,
+        text: str,
+        operation: str,
+        variables: dict[str, Any],
+        decoder: RowDecoder | None = None,
+    ) -> tuple[dict[str, Any], bytes, bool]:
+        """The page's data and body, and whether ``decoder`` read it."""
         given = {k: v for k, v in variables.items() if v is not UNSET}
-        response = self.client.execute(text, operation_name=operation, variables=given)
-        data = self.client.get_data(response)
+        client = self.client
+        if decoder is not None and isinstance(client, RetryingClient):
+            response = client.execute(
+                text, operation_name=operation, variables=given, decode=decoder
+            )
+        else:
+            response = client.execute(text, operation_name=operation, variables=given)
+        data = client.get_data(response)
         self.requests += 1
-        return data, response.content
+        return data, response.content, DECODED_KEY in response.extensions
 
     def _nodes(
         self, data: dict[str, Any]
@@ -695,6 +738,11 @@ class BulkFetcher:
         if query.join == "and":
             return sampled_rows(lists[0] if lists else None)
         return merge_on(query.x_axis, [sampled_rows(rows) for rows in lists])
+
+
+def _objects(lists: list[Any]) -> list[Any]:
+    """A run's rows decoded as objects: the one spec's list (the AND rule)."""
+    return (lists[0] if lists else None) or []
 
 
 def merge_on(

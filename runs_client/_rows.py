@@ -28,6 +28,7 @@ __all__ = [
     "has_nonfinite_strings",
     "normalise_steps",
     "order_permutation",
+    "order_permutation_of_values",
     "ordering",
     "parse_line_groups",
 ]
@@ -134,8 +135,7 @@ def normalise_steps(rows: list[dict[str, Any]]) -> None:
             row["_step"] = int(step)
 
 
-def _order_values(rows: Sequence[dict[str, Any]], key: str) -> np.ndarray[Any, Any]:
-    values = [row.get(key) for row in rows]
+def _order_values(values: Sequence[Any]) -> np.ndarray[Any, Any]:
     try:
         array = np.array(values, dtype=np.float64)  # None becomes NaN
     except (TypeError, ValueError):
@@ -158,9 +158,16 @@ def order_permutation(
 ) -> np.ndarray[Any, Any] | None:
     """The stable permutation putting each run's rows in ``key`` order, or None
     when they already are (the usual case: servers send rows in step order)."""
-    if len(rows) < 2:
+    return order_permutation_of_values([row.get(key) for row in rows], counts)
+
+
+def order_permutation_of_values(
+    values: Sequence[Any], counts: Sequence[int]
+) -> np.ndarray[Any, Any] | None:
+    """``order_permutation`` of the rows whose order key holds ``values``."""
+    if len(values) < 2:
         return None
-    return ordering(_order_values(rows, key), counts)
+    return ordering(_order_values(values), counts)
 
 
 def ordering(

@@ -22,14 +22,15 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ._exceptions import InvalidArgumentError
-from ._rows import NONFINITE_STRINGS, order_permutation, ordering
+from ._rows import NONFINITE_STRINGS, order_permutation_of_values, ordering
+from ._typed_pages import orjson_numbers
 
 if TYPE_CHECKING:
     import polars as pl
@@ -372,6 +373,7 @@ class Columns:
         keys: Sequence[str] | None = None,
         order_by: str | None = "_step",
         nonfinite_strings: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> None:
         """Append one page: ``rows`` of the runs ``run_ids``, ``counts[i]`` each.
 
@@ -380,34 +382,46 @@ class Columns:
         order (numpy, on the column, only when they are not); a ``_step``
         of integral floats becomes int. ``nonfinite_strings``: the strings
         ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` are floats (strict-JSON
-        sampledHistory), fixed in the text columns only.
+        sampledHistory), fixed in the text columns only. ``fields``: the rows
+        are objects of ``_typed_pages`` holding key ``k`` in attribute
+        ``fields[k]`` (for each of ``keys``), not dicts.
         """
         n = len(rows)
         if n == 0:
             return
         names = keys if keys is not None else _union_keys(rows)
         chunks: dict[str, Chunk] = {}
+        order_values: list[Any] | None = None
         for name in names:
             if name == RUN_ID and self._with_run_id:
                 continue
             values: list[Any]
-            try:
-                # map(itemgetter) walks the rows in C, faster than a listcomp.
-                values = list(map(itemgetter(name), rows)) if keys is not None else []
-            except KeyError:
-                keys = None
-            if keys is None:
-                values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
-            types = set(map(type, values))
-            if nonfinite_strings and str in types:
-                chunk = _nonfinite_fixed(values, types)
+            if fields is not None:
+                values = list(map(attrgetter(fields[name]), rows))
             else:
-                chunk = Chunk.of(values, types)
+                try:
+                    # map(itemgetter) walks the rows in C, faster than a listcomp.
+                    values = (
+                        list(map(itemgetter(name), rows)) if keys is not None else []
+                    )
+                except KeyError:
+                    keys = None
+                if keys is None:
+                    values = list(map(dict.get, rows, _repeat(name, n)))  # type: ignore[arg-type]
+            chunk = _chunk(values, nonfinite_strings)
+            if fields is not None and chunk.kind == "object":
+                # Integers beyond 64 bits (only an object column holds them)
+                # as orjson reads them, so that every format gets one value.
+                values = list(map(orjson_numbers, values))
+                chunk = _chunk(values, nonfinite_strings)
             if name == "_step" and chunk.kind == "float":
                 chunk = _integral_steps(chunk)
             chunks[name] = chunk
+            if name == order_by:
+                order_values = values
         if order_by is not None and order_by in chunks:
-            order = _permutation(chunks[order_by], counts, rows, order_by)
+            assert order_values is not None
+            order = _permutation(chunks[order_by], counts, order_values)
             if order is not None:
                 chunks = {name: c.take(order) for name, c in chunks.items()}
         if self._with_run_id:
@@ -468,7 +482,11 @@ class Columns:
         """
         length = self._length
         data = {n: _pandas_column(c) for n, c in self._joined(schema, release=release)}
-        frame: pd.DataFrame = pd.DataFrame(data, index=pd.RangeIndex(length))
+        # Released arrays are the frame's alone: taken as they are, not
+        # copied into one block per dtype.
+        frame: pd.DataFrame = pd.DataFrame(
+            data, index=pd.RangeIndex(length), copy=not release
+        )
         return frame
 
     def to_polars(
@@ -498,6 +516,8 @@ class Columns:
 
 
 _NUMBERS_AND_TEXT = frozenset({int, float, str, _NONE})
+_FLOATS_AND_TEXT = frozenset({float, str, _NONE})
+_TEXT = frozenset({str, _NONE})
 # Types as numpy comparison operands (compared elementwise with an object array).
 _STR_TYPE: Any = str
 _INT_TYPE: Any = int
@@ -507,35 +527,90 @@ _NONE_TYPE: Any = _NONE
 def _nonfinite_fixed(values: list[Any], kinds: set[type] | None = None) -> Chunk:
     """``chunk`` with ``"NaN"``/``"Infinity"``/``"-Infinity"`` as floats.
 
-    Usually the only strings of a numeric column are those markers: then
-    only they are replaced (found by a vectorised type test) and numpy
-    converts the column at once; otherwise the column is fixed value by value.
+    Usually the only strings of a column are those markers among floats:
+    then numpy converts the column at once (it reads the markers as Python's
+    ``float()`` does) and only the non-finite results are looked at. Text
+    columns without a marker are left as they are; anything else is fixed
+    value by value.
     """
-    n = len(values)
-    types = np.fromiter(map(type, values), dtype=object, count=n)
     if kinds is None:
         kinds = set(map(type, values))
-    if kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
-        objects = np.array(values, dtype=object)
-        is_text = np.equal(types, _STR_TYPE)
-        texts = objects[is_text]
-        ints: list[int] = []
-        if int in kinds:
-            ints = objects[np.equal(types, _INT_TYPE)].tolist()
-        if set(texts.tolist()) <= NONFINITE_STRINGS.keys() and (
-            not ints or _fits_int64(ints, True)
-        ):
-            table = NONFINITE_STRINGS
-            objects[is_text] = [table[t] for t in texts.tolist()]
-            valid = None
-            if _NONE in kinds:
-                valid = np.not_equal(types, _NONE_TYPE)
-                objects[~valid] = np.nan
-            data: np.ndarray[Any, Any] = objects.astype(np.float64)
-            return Chunk("float", n, data, valid)
+    if str not in kinds:
+        return Chunk.of(values, kinds)  # no marker to fix
+    if kinds <= _FLOATS_AND_TEXT:
+        if kinds <= _TEXT and NONFINITE_STRINGS.keys().isdisjoint(values):
+            return Chunk.of(values, kinds)  # text without a marker
+        chunk = _floats_with_markers(values, _NONE in kinds)
+        if chunk is not None:
+            return chunk
+    elif kinds <= _NUMBERS_AND_TEXT and kinds & {int, float}:
+        chunk = _numbers_with_markers(values, kinds)
+        if chunk is not None:
+            return chunk
     table = NONFINITE_STRINGS
     fixed = [table.get(v, v) if v.__class__ is str else v for v in values]
     return Chunk.of(fixed)
+
+
+def _floats_with_markers(values: list[Any], missing: bool) -> Chunk | None:
+    """Floats, markers and None as one float chunk; None when other text
+    is there (numpy would read "1.5" or "nan" as numbers, which they are not)."""
+    try:
+        data = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):  # text that is no number at all
+        return None
+    # Markers and None are among the non-finite results (few): checked there.
+    odd = np.flatnonzero(~np.isfinite(data)).tolist()
+    picked = [values[i] for i in odd]
+    texts = [v for v in picked if v.__class__ is str]
+    if not NONFINITE_STRINGS.keys() >= set(texts):
+        return None
+    # Text numpy read as a finite number ("1.5") is what remains once the
+    # non-finite slots are zeroed: sum() adds floats in C and refuses text.
+    numbers = values.copy()
+    for i in odd:
+        numbers[i] = 0.0
+    try:
+        sum(numbers, 0.0)
+    except TypeError:
+        return None
+    valid = None
+    if missing:
+        valid = np.ones(len(values), dtype=bool)
+        valid[[i for i, v in zip(odd, picked, strict=True) if v is None]] = False
+    return Chunk("float", len(values), data, valid)
+
+
+def _numbers_with_markers(values: list[Any], kinds: set[type]) -> Chunk | None:
+    """Ints among the numbers: replaced markers found by a vectorised type
+    test, the ints range-checked; None when other text is there."""
+    n = len(values)
+    types = np.fromiter(map(type, values), dtype=object, count=n)
+    objects = np.array(values, dtype=object)
+    is_text = np.equal(types, _STR_TYPE)
+    texts = objects[is_text]
+    ints: list[int] = []
+    if int in kinds:
+        ints = objects[np.equal(types, _INT_TYPE)].tolist()
+    if not set(texts.tolist()) <= NONFINITE_STRINGS.keys() or (
+        ints and not _fits_int64(ints, True)
+    ):
+        return None
+    table = NONFINITE_STRINGS
+    objects[is_text] = [table[t] for t in texts.tolist()]
+    valid = None
+    if _NONE in kinds:
+        valid = np.not_equal(types, _NONE_TYPE)
+        objects[~valid] = np.nan
+    data: np.ndarray[Any, Any] = objects.astype(np.float64)
+    return Chunk("float", n, data, valid)
+
+
+def _chunk(values: list[Any], nonfinite_strings: bool) -> Chunk:
+    types = set(map(type, values))
+    if nonfinite_strings and str in types:
+        return _nonfinite_fixed(values, types)
+    return Chunk.of(values, types)
 
 
 def _integral_steps(chunk: Chunk) -> Chunk:
@@ -549,18 +624,15 @@ def _integral_steps(chunk: Chunk) -> Chunk:
 
 
 def _permutation(
-    chunk: Chunk,
-    counts: Sequence[int],
-    rows: Sequence[Mapping[str, Any]],
-    order_by: str,
+    chunk: Chunk, counts: Sequence[int], values: Sequence[Any]
 ) -> np.ndarray[Any, Any] | None:
     if chunk.kind not in ("int", "float") or chunk.data is None:
-        return order_permutation(rows, counts, order_by)  # type: ignore[arg-type]
-    values = chunk.data.astype(np.float64)
-    values[np.isnan(values)] = np.inf
+        return order_permutation_of_values(values, counts)
+    keys = chunk.data.astype(np.float64)
+    keys[np.isnan(keys)] = np.inf
     if chunk.valid is not None:
-        values[~chunk.valid] = np.inf
-    return ordering(values, counts)
+        keys[~chunk.valid] = np.inf
+    return ordering(keys, counts)
 
 
 def _repeat(value: str, n: int) -> Iterable[str]:

@@ -247,6 +247,7 @@ def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
             keys=query.row_keys,
             order_by=batch.order_by,
             nonfinite_strings=batch.nonfinite,
+            fields=batch.fields,
         )
 
 
@@ -256,7 +257,9 @@ def _start(runs: Runs, after: str | None, print_: str) -> Position:
     return Position(tuple(r.id for r in runs.objects), runs.cursor, runs.more)
 
 
-def _fetcher(runs: Runs, query: HistoryQuery, rows_per_request: int) -> BulkFetcher:
+def _fetcher(
+    runs: Runs, query: HistoryQuery, rows_per_request: int, format: Format
+) -> BulkFetcher:
     if rows_per_request == ROW_BUDGET and query.keys is None:
         rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
     return BulkFetcher(
@@ -268,6 +271,7 @@ def _fetcher(runs: Runs, query: HistoryQuery, rows_per_request: int) -> BulkFetc
         query,
         rows_per_request=rows_per_request,
         max_in_flight=MAX_IN_FLIGHT,
+        row_objects=format != "default",  # frames read row objects
     )
 
 
@@ -278,6 +282,7 @@ def _pages(
     print_: str,
     rows_per_request: int,
     progress: bool | None,
+    format: Format,
     convert: Callable[[Page], T],
 ) -> Iterator[tuple[Page, T, Position]]:
     """Pages converted by ``convert``, with their positions; a failure (of a
@@ -287,7 +292,7 @@ def _pages(
     resume = start
     bar = _Progress(_show_progress(progress) and not start.done, runs)
     try:
-        fetcher = _fetcher(runs, query, rows_per_request)
+        fetcher = _fetcher(runs, query, rows_per_request, format)
         for page, position in fetcher.pages(start):
             data = convert(page)  # history lines are parsed here
             done.extend(page.run_ids)
@@ -346,13 +351,13 @@ def fetch_histories(
     if format == "default":
         rows: list[dict[str, Any]] = []
         for _, records, _ in _pages(
-            runs, query, start, print_, rows_per_request, progress, _records
+            runs, query, start, print_, rows_per_request, progress, format, _records
         ):
             rows.extend(records)
         return rows
     columns = Columns()
     for _ in _pages(
-        runs, query, start, print_, rows_per_request, progress,
+        runs, query, start, print_, rows_per_request, progress, format,
         lambda page: _add(columns, page, query),
     ):  # fmt: skip
         pass
@@ -407,7 +412,7 @@ def _batches(
         return _frame(columns, format, schema)
 
     for page, data, position in _pages(
-        runs, query, start, print_, rows_per_request, progress, convert
+        runs, query, start, print_, rows_per_request, progress, format, convert
     ):
         yield HistoryBatch(
             tuple(page.run_ids), data, encode_token(print_, position), schema

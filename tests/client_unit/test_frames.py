@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runs_client.frames import Columns
 
@@ -161,10 +163,29 @@ def test_column_kind_matches_the_value_by_value_rule() -> None:
         [2**70, "NaN"],
         [True, "NaN"],
         [None, "NaN", 0.5],
+        # Floats and text: numpy reads any number-like text, which must stay text.
+        [0.5, "NaN", None, "Infinity", math.nan, -math.inf, "-Infinity"],
+        [0.5, "1.5", "NaN"],
+        [0.5, "nan", "NaN"],
+        [0.5, " inf", "Infinity"],
+        [0.5, "1e3"],
+        [0.5, "NaN", "NaN text"],
+        [0.5, "NaN", {"a": 1}],
+        [0.5, "NaN", [1, 2]],
+        ["NaN", None],
+        [None, "Infinity", None],
+        ["a", "b", None],
+        ["1", "2"],
+        ["1", "NaN"],
+        ["a", "NaN"],
     ],
 )
 def test_nonfinite_markers_become_floats_as_value_by_value(values: list[Any]) -> None:
-    # The numpy fast path must give what replacing each marker gives.
+    # The numpy fast paths must give what replacing each marker gives.
+    assert_nonfinite_fixed_as_value_by_value(values)
+
+
+def assert_nonfinite_fixed_as_value_by_value(values: list[Any]) -> None:
     from runs_client._rows import NONFINITE_STRINGS
     from runs_client.frames import Chunk, _nonfinite_fixed
 
@@ -174,10 +195,30 @@ def test_nonfinite_markers_become_floats_as_value_by_value(values: list[Any]) ->
     )
     assert fast.kind == slow.kind
     assert fast.present().tolist() == slow.present().tolist()
-    assert fast.data is not None and slow.data is not None
+    if slow.data is None:
+        assert fast.data is None
+        return
+    assert fast.data is not None
     assert [repr(v) for v in fast.data.tolist()] == [
         repr(v) for v in slow.data.tolist()
     ]
+
+
+_MARKER_POOL = st.sampled_from(
+    [
+        "NaN", "Infinity", "-Infinity", "nan", "inf", "1.5", " 2 ", "-0", "text",
+        "", 0.5, -2.0, 0.0, math.nan, math.inf, -math.inf, 1e308, 3, -7, 0, 2**63,
+        True, False, None, [1.0], {"a": "NaN"},
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_MARKER_POOL, max_size=12))
+def test_nonfinite_fix_property(values: list[Any]) -> None:
+    # Columns drawn from the values a strict-JSON page holds, markers and
+    # number-like text among them, against the value-by-value oracle.
+    assert_nonfinite_fixed_as_value_by_value(values)
 
 
 def test_line_groups_with_tokens_parse_like_the_standard_library() -> None:
