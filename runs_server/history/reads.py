@@ -3,15 +3,16 @@
 Rows are served as stored: ``history`` and ``events`` pass the stored JSON
 strings through. ``history`` and ``sampledHistory`` sample in SQL
 (``sql_sample``) and get each run's list as one JSON array written by
-SQLite: ``history`` from the stored row strings, ``sampledHistory`` from the
-kept rows' values of the spec's keys, cut by SQLite, so no row becomes a
-Python object. ``sampledHistory`` is strict JSON: non-finite numbers are the
-strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, as W&B's consumers read
-them.
+SQLite from the stored row strings. ``sampledHistory`` reads the spec's key
+columns (``history_columns``: a key's steps and values as JSON arrays), so no
+row is decoded, and builds only the kept rows. It is strict JSON: non-finite
+numbers are the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, as W&B's
+consumers read them.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import sqlite3
@@ -19,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
-from runs_server.history.sampling import MAX_SAMPLES, sample
+from runs_server.history.sampling import MAX_SAMPLES, sample, sample_indices
 from runs_server.history.sql_sample import Candidates, page_arrays
 from runs_server.store import jsonrows
-from runs_server.store.sqlfunctions import CUT_ROW_FUNCTION
 
 
 class HistoryArgumentError(ValueError):
@@ -114,8 +115,8 @@ def parse_spec(text: str) -> Spec:
     )
 
 
-def _ids(run_ids: Sequence[int]) -> str:
-    return ",".join("?" * len(run_ids))
+def _ids(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
 
 
 def _grouped(
@@ -167,104 +168,89 @@ def fetch_history(
     return page_arrays(conn, run_ids, rows, samples)
 
 
-# Spec keys up to which the AND rule and the cut are written in SQL (each key
-# adds to the expression tree SQLite caps at depth 1,000); specs with more
-# keys decode their kept rows instead.
-MAX_SQL_KEYS = 30
-
-
-def _addressable(key: str) -> bool:
-    """Whether SQLite's JSON path ``$."key"`` names exactly ``key``: SQLite 3.40
-    compares the label with the key's raw text in the row, so a key holding
-    a quote or a backslash (escaped in the text) is cut in Python instead."""
-    return '"' not in key and "\\" not in key
-
-
-def _and_rule(keys: Sequence[str], params: dict[str, object]) -> str:
-    """SQL true for history rows ``h`` holding every key in ``keys``, decided on
-    the stored key lists (``jsonrows.key_probes``) without decoding them."""
-    where = "1"
-    for j, key in enumerate(keys):
-        if key == jsonrows.AMBIGUOUS_KEY:
-            params[f"a{j}"] = key
-            where += (
-                f" AND EXISTS (SELECT 1 FROM json_each(h.keys) WHERE value = :a{j})"
-            )
-            continue
-        params[f"a{j}"], params[f"b{j}"] = jsonrows.key_probes(key)
-        where += f" AND (instr(h.keys, :a{j}) > 0 OR instr(h.keys, :b{j}) > 0)"
-    return where
-
-
 def fetch_sampled(
     conn: sqlite3.Connection, run_ids: Sequence[int], spec: Spec
 ) -> dict[int, bytes]:
     """Each run's rows holding all of ``spec.keys``, cut to those keys, sampled,
     each run's as one encoded JSON array.
 
-    From the stored rows, in one statement: the AND rule on the stored key
-    lists, the sample in SQL (``sql_sample``), and each kept row's object
-    written by SQLite from its values' raw text (``->``), so only kept rows
-    are parsed (by SQLite) and none becomes a Python object. A kept row with
-    NaN/Infinity tokens (not JSON to SQLite) or a key SQLite cannot address
-    is cut by ``rc_cut_row`` (``jsonrows.cut_text``), strict JSON as always.
+    From ``history_columns`` (per run and key, its steps and strict values as
+    JSON arrays): only the spec's keys are read, each column is parsed in one
+    C call, the AND rule compares step lists (equal lists, the usual case,
+    are one comparison) and only the kept rows are built.
     """
-    if len(spec.keys) > MAX_SQL_KEYS or not all(map(_addressable, spec.keys)):
-        return _fetch_sampled_decoding(conn, run_ids, spec)
-    params: dict[str, object] = {"keys": orjson.dumps(spec.keys).decode()}
-    # Every stored row holds _step, so _step never narrows the AND rule.
-    where = _and_rule([k for k in spec.keys if k != "_step"], params)
-    bounds, steps = _bounds("h.step", spec.min_step, spec.max_step, max_inclusive=True)
-    params.update(steps)
-    parts = []
-    for j, key in enumerate(spec.keys):
-        params[f"o{j}"] = ("{" if j == 0 else ",") + orjson.dumps(key).decode() + ":"
-        params[f"p{j}"] = f'$."{key}"'
-        parts.append(f":o{j} || (h.row -> :p{j})")
-    # NULL when the row has non-finite tokens or a value SQLite cannot find;
-    # such rows (rare) are cut in Python.
-    sql_cut = (
-        "CASE WHEN instr(h.row, 'NaN') = 0 AND instr(h.row, 'Infinity') = 0 "
-        f"THEN {' || '.join(parts)} || '}}' END"
-    )
-    value = f"coalesce({sql_cut}, {CUT_ROW_FUNCTION}(h.row, :keys))"
-    where = f"{where} AND {bounds}"
-    rows = Candidates("history h", "history h", where, value, params, "h")
-    return page_arrays(conn, run_ids, rows, spec.samples)
-
-
-def _fetch_sampled_decoding(
-    conn: sqlite3.Connection, run_ids: Sequence[int], spec: Spec
-) -> dict[int, bytes]:
-    """``fetch_sampled`` for specs of many keys: the AND rule on the stored key
-    lists, sampled in SQL, the kept rows decoded and cut in Python."""
-    where = f"run_id IN ({_ids(run_ids)})"
-    params: list[object] = list(run_ids)
-    for key in spec.keys:
-        if key == jsonrows.AMBIGUOUS_KEY:
-            where += " AND EXISTS (SELECT 1 FROM json_each(keys) WHERE value = ?)"
-            params.append(key)
-            continue
-        # The AND rule in SQL, without decoding key lists (see key_probes).
-        where += " AND (instr(keys, ?) > 0 OR instr(keys, ?) > 0)"
-        params.extend(jsonrows.key_probes(key))
+    where = f"run_id IN ({_ids(run_ids)}) AND key IN ({_ids(spec.keys)})"
+    params: list[object] = [*run_ids, *spec.keys]
     if spec.min_step is not None:
-        where += " AND step >= ?"
+        where += " AND last_step >= ?"
         params.append(spec.min_step)
     if spec.max_step is not None:
-        where += " AND step <= ?"
+        where += " AND first_step <= ?"
         params.append(spec.max_step)
-    sql = f"SELECT run_id, row FROM history WHERE {where} ORDER BY run_id, step"
-    rows = _grouped(_plain(conn).execute(sql, params), run_ids)
-    return {
-        run_id: _project(sample(texts, spec.samples), spec.keys)
-        for run_id, texts in rows.items()
-    }
+    sql = (
+        f"SELECT run_id, key, steps, vals FROM history_columns WHERE {where} "
+        "ORDER BY run_id, key, first_step"
+    )
+    chunks: dict[int, dict[str, list[tuple[str, str]]]] = {}
+    for run_id, key, steps, vals in _plain(conn).execute(sql, params):
+        chunks.setdefault(run_id, {}).setdefault(key, []).append((steps, vals))
+    return {run_id: _sampled_run(chunks.get(run_id, {}), spec) for run_id in run_ids}
 
 
-def _project(texts: list[str], keys: tuple[str, ...]) -> bytes:
-    """The rows cut to ``keys``, as one encoded JSON array (strict JSON)."""
-    return ("[" + ",".join(jsonrows.cut_text(t, keys) for t in texts) + "]").encode()
+Column = tuple[list[int], list[Any]]
+
+# The columns are strict JSON written by the store; msgspec reads integers
+# past 64 bits exactly (orjson would make them floats).
+_DECODE = msgspec.json.Decoder().decode
+
+
+def _column(parts: list[tuple[str, str]], spec: Spec) -> Column:
+    """A key's steps and values from its chunks (in step order), within the
+    spec's step bounds."""
+    steps: list[int] = []
+    vals: list[Any] = []
+    for steps_text, vals_text in parts:
+        steps += _DECODE(steps_text)
+        vals += _DECODE(vals_text)
+    lo = 0 if spec.min_step is None else bisect.bisect_left(steps, spec.min_step)
+    hi = len(steps)
+    if spec.max_step is not None:
+        hi = bisect.bisect_right(steps, spec.max_step)
+    if lo or hi < len(steps):
+        return steps[lo:hi], vals[lo:hi]
+    return steps, vals
+
+
+def _sampled_run(chunks: dict[str, list[tuple[str, str]]], spec: Spec) -> bytes:
+    """One run's ``sampledHistory`` list for ``spec`` from its key columns."""
+    if len(chunks) < len(spec.keys):
+        return b"[]"  # a key no row holds: the AND rule keeps nothing
+    columns = {key: _column(chunks[key], spec) for key in spec.keys}
+    # The AND rule: the steps of the key logged least often, kept where every
+    # other key was logged too.
+    steps = min((c[0] for c in columns.values()), key=len)
+    for other, _ in columns.values():
+        if other is not steps and other != steps:
+            held = set(other)
+            steps = [s for s in steps if s in held]
+    indices = sample_indices(len(steps), spec.samples)
+    kept = steps if isinstance(indices, range) else [steps[i] for i in indices]
+    values = []
+    for key_steps, vals in columns.values():
+        if key_steps == steps:
+            chosen = vals if isinstance(indices, range) else [vals[i] for i in indices]
+        else:
+            chosen = list(
+                map(dict(zip(key_steps, vals, strict=True)).__getitem__, kept)
+            )
+        values.append(chosen)
+    rows = list(
+        map(dict, map(zip, itertools.repeat(spec.keys), zip(*values, strict=True)))
+    )
+    try:
+        return orjson.dumps(rows)
+    except TypeError:  # integers past 64 bits, which orjson cannot write
+        return jsonrows.dumps(rows).encode()
 
 
 def fetch_events(

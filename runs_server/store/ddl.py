@@ -9,8 +9,9 @@ object ``{"": "NaN"}`` (see ``jsonrows.dumps_query``); the original text is
 what is served. Version 2 changed the query copy (version 1 held the strings
 ``"NaN"``, ``"Infinity"``, ``"-Infinity"``), not the tables. Version 3 added
 ``history_values`` (each logged value's text, for ``sampledHistory``);
-version 4 dropped it again: it made every logged row cost about four times
-its write, and SQLite cuts the kept rows from ``history`` itself.
+version 4 replaced it by ``history_columns`` (a key's steps and values as two
+JSON arrays per log call): one write per key and call instead of one per
+value, and ``sampledHistory`` reads whole columns.
 """
 
 from __future__ import annotations
@@ -99,6 +100,15 @@ CREATE TABLE IF NOT EXISTS history (
     keys TEXT NOT NULL,                -- JSON array of the row's keys (AND rule)
     row TEXT NOT NULL,                 -- the row as served: JSON text, NaN tokens kept
     PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_columns (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    first_step INTEGER NOT NULL,       -- one chunk per key per log call:
+    last_step INTEGER NOT NULL,        -- chunks of a key never overlap
+    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
+    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
+    PRIMARY KEY (run_id, key, first_step)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

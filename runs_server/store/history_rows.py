@@ -52,7 +52,8 @@ class HistoryRows:
             summary: dict[str, Any] = jsonrows.loads(state[2])
             records: list[tuple[int, int, str, str]] = []
             seen: Counter[tuple[str, str]] = Counter()  # (key, type): count
-            logged: list[dict[str, Any]] = []  # for the summary
+            logged: list[dict[str, Any]] = []  # for the summary and the columns
+            steps: list[int] = []
             for row in rows:
                 text = row if isinstance(row, str) else None
                 obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
@@ -70,6 +71,7 @@ class HistoryRows:
                     )
                 seen.update(zip(obj, _kinds(obj), strict=True))
                 logged.append(obj)
+                steps.append(step)
                 records.append(
                     (
                         run,
@@ -87,6 +89,12 @@ class HistoryRows:
             c.executemany(
                 "INSERT INTO history (run_id, step, keys, row) VALUES (?, ?, ?, ?)",
                 records,
+            )
+            c.executemany(
+                "INSERT INTO history_columns "
+                "(run_id, key, first_step, last_step, steps, vals) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                jsonrows.column_records(run, zip(steps, logged, strict=True)),
             )
             keys_text = jsonrows.dumps(
                 {
@@ -116,6 +124,7 @@ class HistoryRows:
         with self._db.transaction() as c:
             if history:
                 c.execute("DELETE FROM history WHERE run_id=?", (run,))
+                c.execute("DELETE FROM history_columns WHERE run_id=?", (run,))
                 c.execute(
                     "UPDATE runs SET history_keys='{}', history_line_count=0, "
                     "last_step=NULL WHERE id=?",

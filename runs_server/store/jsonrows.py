@@ -4,28 +4,37 @@ Three forms of a value: the stored text (bare tokens, as W&B writes them
 inside JSON strings), the query copy (``dumps_query``: what SQLite's JSON1
 reads in filters and orders) and the wire copy (``wire_copy``: strict JSON).
 
-orjson is the fast path but rejects those tokens on input and writes ``null``
-for them on output, so every helper falls back to the stdlib ``json`` module
-(C-accelerated, NaN-aware) exactly when non-finite numbers are involved.
+msgspec (decoding) and orjson (encoding) are the fast paths but reject those
+tokens on input and write ``null`` for them on output, so every helper falls
+back to the stdlib ``json`` module (C-accelerated, NaN-aware) exactly when
+non-finite numbers are involved.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 import orjson
 
 _COMPACT = (",", ":")
 
 
+_DECODE = msgspec.json.Decoder().decode
+
+
 def loads(text: str | bytes) -> Any:
-    """Decode JSON that may contain bare ``NaN``/``Infinity`` tokens."""
+    """Decode JSON that may contain bare ``NaN``/``Infinity`` tokens.
+
+    msgspec is the fast path (it keeps integers past 64 bits exact, where
+    orjson makes them floats); it rejects the bare tokens, so the stdlib
+    reads those texts."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return _DECODE(text)
+    except msgspec.DecodeError:
         return json.loads(text)
 
 
@@ -48,38 +57,33 @@ def value_text(value: Any) -> str:
     return text.decode()
 
 
-def cut_text(text: str, keys: Sequence[str]) -> str:
-    """A stored row (JSON text, NaN tokens allowed) cut to ``keys``, as the
-    strict JSON text ``sampledHistory`` serves (``value_text``); a key the row
-    lacks is ``null``."""
-    row = loads(text)
-    if not isinstance(row, dict):
-        return "null"
-    return value_text({key: row.get(key) for key in keys})
+ColumnRecord = tuple[int, str, int, int, str, str]
+"""A ``history_columns`` row: run, key, first and last step, steps, values."""
+
+
+def column_records(
+    run: int, rows: Iterable[tuple[int, Mapping[str, Any]]]
+) -> list[ColumnRecord]:
+    """``history_columns`` rows of ``rows`` (``(step, row)`` by increasing step):
+    one per key, its steps and its values as JSON arrays, the values strict
+    JSON as ``sampledHistory`` serves them (``value_text``)."""
+    columns: dict[str, tuple[list[int], list[Any]]] = {}
+    for step, row in rows:
+        for key, value in row.items():
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = ([], [])
+            column[0].append(step)
+            column[1].append(value)
+    return [
+        (run, key, steps[0], steps[-1], orjson.dumps(steps).decode(), value_text(vals))
+        for key, (steps, vals) in columns.items()
+    ]
 
 
 def dumps_keys(keys: list[str]) -> str:
-    """The ``history.keys`` column: a compact JSON array (see ``key_probes``)."""
+    """The ``history.keys`` column: a compact JSON array."""
     return orjson.dumps(keys).decode()
-
-
-AMBIGUOUS_KEY = ","
-"""The one key ``key_probes`` cannot decide: in ``["a,","b"]`` the text
-``,","`` spans the end of ``"a,"`` and the separator. Test it exactly."""
-
-
-def key_probes(key: str) -> tuple[str, str]:
-    """Substrings that occur in a ``dumps_keys`` array exactly when it holds ``key``
-    (for every key but ``AMBIGUOUS_KEY``).
-
-    Inside a JSON string every ``"`` is escaped, so ``["k"`` / ``,"k"`` can only
-    match a whole element boundary of the compact array, except when the
-    ``"`` that opens the probe closes an element ending in ``,`` or ``[`` and
-    the key is ``,`` itself. This lets SQL apply the AND rule with ``instr``
-    instead of decoding every row's key list.
-    """
-    quoted = orjson.dumps(key).decode()
-    return "[" + quoted, "," + quoted
 
 
 NAN_MARKER_KEY = ""
@@ -120,7 +124,11 @@ def dumps_query(value: Any) -> str:
     logged string ``"NaN"`` stays a string. A JSON string cannot contain the
     replaced text unescaped, so the replacement touches only the markers.
     """
-    text = orjson.dumps(_query_value(value)).decode()
+    copy = _query_value(value)
+    try:
+        text = orjson.dumps(copy).decode()
+    except TypeError:  # integers past 64 bits, which orjson cannot write
+        text = dumps(copy)
     if '{"":"' in text:
         for marker, number in _INFINITIES:
             text = text.replace(marker, number)

@@ -36,7 +36,7 @@ def _v1_query_copies(conn: sqlite3.Connection) -> None:
 
 def _v2_history_values(conn: sqlite3.Connection) -> None:
     """2 -> 3: layout 3 added ``history_values``; it is created empty here,
-    because the next step (3 -> 4) drops it, so filling it would be wasted."""
+    because the next step (3 -> 4) replaces it, so filling it would be wasted."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS history_values (run_id INTEGER NOT NULL, "
         "key TEXT NOT NULL, step INTEGER NOT NULL, value TEXT NOT NULL, pair TEXT, "
@@ -44,14 +44,39 @@ def _v2_history_values(conn: sqlite3.Connection) -> None:
     )
 
 
-def _v3_drop_history_values(conn: sqlite3.Connection) -> None:
-    """3 -> 4: ``sampledHistory`` cuts the kept rows from ``history`` in SQL, so
-    the per-value copy of every row (``history_values``) is no longer kept."""
+def _v3_history_columns(conn: sqlite3.Connection) -> None:
+    """3 -> 4: ``history_values`` (one row per logged value) gives way to
+    ``history_columns`` (per run and key, its steps and values as JSON
+    arrays), filled from the stored rows."""
     conn.execute("DROP TABLE IF EXISTS history_values")
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS history_columns (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    first_step INTEGER NOT NULL,       -- one chunk per key per log call:
+    last_step INTEGER NOT NULL,        -- chunks of a key never overlap
+    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
+    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
+    PRIMARY KEY (run_id, key, first_step)
+) WITHOUT ROWID"""
+    )
+    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM history")]
+    for run in runs:
+        rows = conn.execute(
+            "SELECT step, row FROM history WHERE run_id=? ORDER BY step", (run,)
+        )
+        conn.executemany(
+            "INSERT INTO history_columns "
+            "(run_id, key, first_step, last_step, steps, vals) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            jsonrows.column_records(
+                run, ((step, jsonrows.loads(text)) for step, text in rows)
+            ),
+        )
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_query_copies,
     2: _v2_history_values,
-    3: _v3_drop_history_values,
+    3: _v3_history_columns,
 }

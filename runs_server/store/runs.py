@@ -278,6 +278,6 @@ class Runs:
     def delete(self, run: int) -> None:
         """Delete a run with its history and events."""
         with self._db.transaction() as c:
-            for table in ("history", "events"):
+            for table in ("history", "history_columns", "events"):
                 c.execute(f"DELETE FROM {table} WHERE run_id=?", (run,))
             c.execute("DELETE FROM runs WHERE id=?", (run,))

@@ -24,6 +24,17 @@ CREATE TABLE history (
 ) WITHOUT ROWID;
 INSERT INTO "history" VALUES(1,0,'["_step","loss"]','{"_step": 0, "loss": NaN}');
 INSERT INTO "history" VALUES(1,1,'["_step","loss"]','{"_step":1,"loss":0.5}');
+CREATE TABLE history_columns (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    first_step INTEGER NOT NULL,       -- one chunk per key per log call:
+    last_step INTEGER NOT NULL,        -- chunks of a key never overlap
+    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
+    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
+    PRIMARY KEY (run_id, key, first_step)
+) WITHOUT ROWID;
+INSERT INTO "history_columns" VALUES(1,'_step',0,1,'[0,1]','[0,1]');
+INSERT INTO "history_columns" VALUES(1,'loss',0,1,'[0,1]','["NaN",0.5]');
 CREATE TABLE memberships (
     user_id INTEGER NOT NULL REFERENCES users(id),
     entity_id INTEGER NOT NULL REFERENCES entities(id),
