@@ -22,7 +22,7 @@ import orjson
 from tqdm import tqdm
 
 import runs_client
-from runs_client._bulk import MAX_IN_FLIGHT, ROW_BUDGET
+from runs_client.bulk_policy import MAX_IN_FLIGHT, ROW_BUDGET
 from runs_mirror import write
 from runs_mirror.plan import MAX_SAMPLES, Page, pages, plan
 from runs_mirror.source import Node, Source, is_too_large

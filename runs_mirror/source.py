@@ -26,7 +26,7 @@ from runs_gql.operations import (
 
 import runs_client
 from runs_client import GraphQLError, NotFoundError
-from runs_client._bulk import is_too_large, refuses_bulk
+from runs_client.bulk_policy import is_too_large, refuses_bulk
 from runs_mirror.plan import MAX_SAMPLES, SourceRun
 
 __all__ = ["Source", "is_too_large"]
