@@ -11,6 +11,7 @@ the test that caused it.
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import orjson
 import pytest
 
 from runs_server.http.app import Reply, RunsServerApp
+from tests.reliability import conftest as reliability
 
 _refused: list[str] = []
 _original_send = RunsServerApp._send
@@ -47,3 +49,23 @@ def strict_json_responses() -> Iterator[None]:
     yield
     refused = _refused[start:]
     assert not refused, f"the server sent bodies that are not strict JSON: {refused}"
+
+
+# The reliability suite's figures (tests/reliability/conftest.py): each
+# pytest-xdist worker sends its own to the controller, which sums them.
+_worker_figures: Counter[str] = Counter()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker
+        workeroutput["reliability"] = dict(reliability.measured())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _worker_figures.update(getattr(node, "workeroutput", {}).get("reliability", {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    reliability.report(terminalreporter, reliability.measured() + _worker_figures)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from runs_client import Api
-from tests.cli.conftest import MIXED, run_cli
+from tests.cli.conftest import MIXED, run_cli, run_in_process
 from tests.server.conftest import EXACT, Live
 
 pytestmark = pytest.mark.e2e
@@ -170,7 +170,10 @@ def test_unreachable_server_and_debug() -> None:
 def test_version_everywhere() -> None:
     from runs_client import __version__
 
-    for args in ([], ["runs"], ["histories"], ["serve"], ["demo"], ["schema-check"]):
-        done = run_cli(*args, "--version")
-        assert done.code == 0, (args, done.err)
-        assert done.out.strip().endswith(__version__), args
+    # The installed console script once, then each command in this process.
+    runs = [run_cli("--version")]
+    for args in (["runs"], ["histories"], ["serve"], ["demo"], ["schema-check"]):
+        runs.append(run_in_process(*args, "--version"))
+    for done in runs:
+        assert done.code == 0, done.err
+        assert done.out.strip().endswith(__version__), done.out

@@ -1,5 +1,10 @@
 """``serve`` (flags shared with ``python -m runs_server``), ``load``,
-``schema-check`` and ``demo``, each as users start them."""
+``schema-check`` and ``demo``, each as users start them.
+
+``serve`` and ``demo`` run as processes of the installed command (their
+lifecycle and signals are the point); the short commands talking to them run
+in this process (see ``run_in_process``).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import RUNS_CLIENT, clean_env, run_cli
+from tests.cli.conftest import RUNS_CLIENT, clean_env, run_cli, run_in_process
 from tests.server.conftest import Live
 
 pytestmark = pytest.mark.e2e
@@ -71,11 +76,11 @@ def test_load_then_serve_the_db(tmp_path: Path) -> None:
     source = tmp_path / "runs.jsonl"
     source.write_text("\n".join(json.dumps(line) for line in LINES) + "\n")
     db = tmp_path / "mine.db"
-    done = run_cli("load", str(source), "--db", str(db))
+    done = run_in_process("load", str(source), "--db", str(db))
     assert done.code == 0, done.err
     assert done.out.strip() == f"loaded 1 project, 1 run from {source} into {db}"
     with serving("--db", str(db)) as (url, _):
-        table = run_cli("runs", "me/mine", "--format", "json", url=url)
+        table = run_in_process("runs", "me/mine", "--format", "json", url=url)
     assert [(r["id"], r["config.lr"]) for r in json.loads(table.out)] == [("r1", 0.5)]
 
 
@@ -84,19 +89,21 @@ def test_serve_load_and_bad_lines(tmp_path: Path) -> None:
     source.write_text("\n".join(json.dumps(line) for line in LINES) + "\n")
     with serving("--load", str(source)) as (url, lines):
         assert f"loaded 1 project, 1 run from {source}\n" in lines
-        done = run_cli("histories", "me/mine", "-o", str(tmp_path / "h.jsonl"), url=url)
+        done = run_in_process(
+            "histories", "me/mine", "-o", str(tmp_path / "h.jsonl"), url=url
+        )
         assert done.code == 0, done.err
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(LINES[0]) + "\n{not json\n")
-    done = run_cli("load", str(bad), "--db", str(tmp_path / "b.db"))
+    done = run_in_process("load", str(bad), "--db", str(tmp_path / "b.db"))
     assert done.code == 2
     assert done.err.startswith(f"runs-client load: error: {bad}: line 2:")
-    missing = run_cli("load", str(tmp_path / "none.jsonl"), "--db", "x.db")
+    missing = run_in_process("load", str(tmp_path / "none.jsonl"), "--db", "x.db")
     assert missing.code == 2 and "does not exist" in missing.err
 
 
 def test_schema_check_passes_against_runs_server(live: Live) -> None:
-    done = run_cli("schema-check", url=live.url)
+    done = run_in_process("schema-check", url=live.url)
     assert done.code == 0, done.out + done.err
     assert "operations and fragments the client sends match" in done.out
 
@@ -129,7 +136,7 @@ def test_schema_check_names_what_changed(
 ) -> None:
     with serving("--schema", str(altered_schema(tmp_path, old, new))) as (url, lines):
         assert any("serving the schema in" in line for line in lines)
-        done = run_cli("schema-check", url=url)
+        done = run_in_process("schema-check", url=url)
     assert done.code == 1
     assert any(line.startswith(named) for line in done.out.splitlines()), done.out
 
@@ -175,7 +182,7 @@ def test_demo_stops_its_server_on_ctrl_c(tmp_path: Path) -> None:
 
 
 def test_serve_help_lists_the_shared_flags() -> None:
-    done = run_cli("serve", "--help")
+    done = run_in_process("serve", "--help")
     assert done.code == 0
     for flag in ("--demo", "--schema", "--load", "--require-auth", "--fault-429"):
         assert flag in done.out

@@ -28,8 +28,8 @@ import pytest
 import runs_client
 from runs_server.http.app import RunsServerApp, ServerConfig
 from runs_server.http.serving import BackgroundServer
-from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
+from tests.demo_seed import seed_demo_copy
 
 ENTITY = "e2e"
 HAND = "e2e/hand"
@@ -227,7 +227,7 @@ def start_server(config: ServerConfig | None = None, *, demo: bool = True) -> Se
     """A new in-memory store (demo and e2e seeds) served on a free 127.0.0.1 port."""
     store = Store()
     if demo:
-        seed_demo(store)
+        seed_demo_copy(store)
     seed_e2e(store)
     server = BackgroundServer(RunsServerApp(store, config)).start()
     return Server(server, store)

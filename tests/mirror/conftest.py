@@ -16,8 +16,8 @@ import pytest
 import runs_client
 from runs_server.http.app import RunsServerApp, ServerConfig
 from runs_server.http.serving import BackgroundServer
-from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
+from tests.demo_seed import seed_demo_copy
 from tests.server.conftest import add_exact_project
 
 _SKIP = {"id", "project_id", "user_id"}
@@ -54,7 +54,7 @@ class Source:
 
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.store = Store()
-        self.key = seed_demo(self.store).api_key
+        self.key = seed_demo_copy(self.store).api_key
         add_exact_project(self.store)
         self.server = BackgroundServer(RunsServerApp(self.store, config)).start()
 

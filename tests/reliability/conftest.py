@@ -3,7 +3,8 @@
 Each test adds what it did to ``TALLY`` (requests the servers received,
 faults they injected, bad inputs tried, rows lost); the summary at the end of
 the run prints them, so ``make reliability`` reports figures measured by the
-run itself, never typed by hand.
+run itself, never typed by hand. The hooks that sum and print them are in
+tests/conftest.py, so that they also sum the figures of pytest-xdist workers.
 """
 
 from __future__ import annotations
@@ -32,11 +33,18 @@ def track(app: RunsServerApp) -> RunsServerApp:
     return app
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _APPS:
+def measured() -> Counter[str]:
+    """This process's figures (``apps``: how many servers it tracked)."""
+    figures = Counter(TALLY)
+    figures["requests"] = sum(app.requests_seen for app in _APPS)
+    figures["faults"] = sum(app.faults.injected for app in _APPS)
+    figures["apps"] = len(_APPS)
+    return figures
+
+
+def report(terminalreporter: pytest.TerminalReporter, figures: Counter[str]) -> None:
+    if not figures["apps"]:
         return
-    TALLY["requests"] = sum(app.requests_seen for app in _APPS)
-    TALLY["faults"] = sum(app.faults.injected for app in _APPS)
     terminalreporter.section("reliability figures (measured by this run)")
     for key, label in FIGURES:
-        terminalreporter.write_line(f"{label:>32}: {TALLY[key]:,}")
+        terminalreporter.write_line(f"{label:>32}: {figures[key]:,}")

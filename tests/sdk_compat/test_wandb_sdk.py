@@ -20,8 +20,8 @@ import pytest
 
 from runs_server.http.app import RunsServerApp
 from runs_server.http.serving import BackgroundServer
-from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
+from tests.demo_seed import seed_demo_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_PYTHON = Path(
@@ -33,7 +33,7 @@ SCRIPT = Path(__file__).with_name("sdk_workflow.py")
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[BackgroundServer, Store, str]]:
     store = Store()
-    info = seed_demo(store)
+    info = seed_demo_copy(store)
     server = BackgroundServer(RunsServerApp(store)).start()
     yield server, store, info.api_key
     server.stop()

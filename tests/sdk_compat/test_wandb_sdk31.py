@@ -28,8 +28,8 @@ import pytest
 
 from runs_server.http.app import RunsServerApp
 from runs_server.http.serving import BackgroundServer
-from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store, jsonrows
+from tests.demo_seed import seed_demo_copy
 from tests.server_listing import reference_eval as ref
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def _long_rows() -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[BackgroundServer, Store, str]]:
     store = Store()
-    info = seed_demo(store)
+    info = seed_demo_copy(store)
     store.projects.create("demo", "long")
     run = store.runs.add(LONG, "long0", user="demo", created_at="2024-01-01T00:00:00")
     store.history.log(run, _long_rows())

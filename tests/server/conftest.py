@@ -19,8 +19,8 @@ import pytest
 
 from runs_server.http.app import RunsServerApp, ServerConfig
 from runs_server.http.serving import BackgroundServer
-from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
+from tests.demo_seed import seed_demo_copy
 
 EXACT = "test/exact"
 TESTER_KEY = "t" * 40
@@ -94,7 +94,7 @@ class Live:
 
 def start_live(config: ServerConfig | None = None) -> Live:
     store = Store()
-    info = seed_demo(store)
+    info = seed_demo_copy(store)
     add_exact_project(store)
     server = BackgroundServer(RunsServerApp(store, config)).start()
     return Live(server, store, info.api_key)

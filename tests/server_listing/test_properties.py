@@ -63,6 +63,18 @@ values = st.recursive(
 optional_text = st.none() | st.sampled_from(TEXTS)
 
 
+# Built once, not per drawn run: building and validating a strategy costs more
+# than drawing from it.
+_configs = st.dictionaries(
+    st.sampled_from(KEYS), values.map(lambda v: {"value": v}), max_size=3
+)
+_summaries = st.dictionaries(st.sampled_from(KEYS), values, max_size=3)
+_states = st.sampled_from(STATES)
+_dates = st.sampled_from(DATES)
+_optional_dates = st.none() | st.sampled_from(DATES)
+_tag_lists = st.lists(st.sampled_from(TAGS), max_size=3, unique=True)
+
+
 @st.composite
 def runs(
     draw: st.DrawFn, prefix: str = "r", max_size: int = 10
@@ -70,29 +82,23 @@ def runs(
     n = draw(st.integers(0, max_size))
     out = []
     for i in range(n):
-        config = draw(
-            st.dictionaries(
-                st.sampled_from(KEYS), values.map(lambda v: {"value": v}), max_size=3
-            )
-        )
+        config = draw(_configs)
         out.append(
             {
                 "name": f"{prefix}{i}",
                 "display_name": draw(optional_text),
-                "state": draw(st.sampled_from(STATES)),
+                "state": draw(_states),
                 "group_name": draw(optional_text),
                 "job_type": draw(optional_text),
                 "host": draw(optional_text),
                 "username": draw(optional_text),
                 "sweep_name": draw(optional_text),
-                "created_at": draw(st.sampled_from(DATES)),
-                "heartbeat_at": draw(st.none() | st.sampled_from(DATES)),
-                "updated_at": draw(st.none() | st.sampled_from(DATES)),
+                "created_at": draw(_dates),
+                "heartbeat_at": draw(_optional_dates),
+                "updated_at": draw(_optional_dates),
                 "config": config,
-                "summary": draw(
-                    st.dictionaries(st.sampled_from(KEYS), values, max_size=3)
-                ),
-                "tags": draw(st.lists(st.sampled_from(TAGS), max_size=3, unique=True)),
+                "summary": draw(_summaries),
+                "tags": draw(_tag_lists),
             }
         )
     return out
