@@ -129,7 +129,7 @@ def rows_of(store: Store) -> list[Any]:
     return [
         tuple(r)
         for r in store.conn.execute(
-            "SELECT runs.name, step, keys, row FROM history JOIN runs "
+            "SELECT runs.name, step, row FROM history JOIN runs "
             "ON runs.id=history.run_id ORDER BY runs.name, step"
         )
     ] + [

@@ -11,7 +11,8 @@ what is served. Version 2 changed the query copy (version 1 held the strings
 ``history_values`` (each logged value's text, for ``sampledHistory``);
 version 4 replaced it by ``history_columns`` (a key's steps and values as two
 JSON arrays per log call): one write per key and call instead of one per
-value, and ``sampledHistory`` reads whole columns.
+value, and ``sampledHistory`` reads whole columns. Version 4 also dropped
+``history.keys`` (each row's key list), which only the old AND rule read.
 """
 
 from __future__ import annotations
@@ -97,7 +98,6 @@ CREATE INDEX IF NOT EXISTS runs_project_created ON runs (project_id, created_at,
 CREATE TABLE IF NOT EXISTS history (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
-    keys TEXT NOT NULL,                -- JSON array of the row's keys (AND rule)
     row TEXT NOT NULL,                 -- the row as served: JSON text, NaN tokens kept
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;

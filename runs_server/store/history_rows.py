@@ -50,7 +50,7 @@ class HistoryRows:
             counts = _type_counts(jsonrows.loads(state[0]))
             last: int | None = state[1]
             summary: dict[str, Any] = jsonrows.loads(state[2])
-            records: list[tuple[int, int, str, str]] = []
+            records: list[tuple[int, int, str]] = []
             seen: Counter[tuple[str, str]] = Counter()  # (key, type): count
             logged: list[dict[str, Any]] = []  # for the summary and the columns
             steps: list[int] = []
@@ -72,14 +72,7 @@ class HistoryRows:
                 seen.update(zip(obj, _kinds(obj), strict=True))
                 logged.append(obj)
                 steps.append(step)
-                records.append(
-                    (
-                        run,
-                        step,
-                        jsonrows.dumps_keys(list(obj)),
-                        text or jsonrows.dumps(obj),
-                    )
-                )
+                records.append((run, step, text or jsonrows.dumps(obj)))
                 last = step
             for (key, kind), n in seen.items():
                 per_key = counts.setdefault(key, {})
@@ -87,7 +80,7 @@ class HistoryRows:
             if update_summary:
                 _update_summary(summary, logged)
             c.executemany(
-                "INSERT INTO history (run_id, step, keys, row) VALUES (?, ?, ?, ?)",
+                "INSERT INTO history (run_id, step, row) VALUES (?, ?, ?)",
                 records,
             )
             c.executemany(

@@ -81,11 +81,6 @@ def column_records(
     ]
 
 
-def dumps_keys(keys: list[str]) -> str:
-    """The ``history.keys`` column: a compact JSON array."""
-    return orjson.dumps(keys).decode()
-
-
 NAN_MARKER_KEY = ""
 """The key of the object that stands for NaN in the query copy (``{"": "NaN"}``).
 

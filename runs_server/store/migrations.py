@@ -47,8 +47,9 @@ def _v2_history_values(conn: sqlite3.Connection) -> None:
 def _v3_history_columns(conn: sqlite3.Connection) -> None:
     """3 -> 4: ``history_values`` (one row per logged value) gives way to
     ``history_columns`` (per run and key, its steps and values as JSON
-    arrays), filled from the stored rows."""
+    arrays), filled from the stored rows; ``history.keys`` is dropped."""
     conn.execute("DROP TABLE IF EXISTS history_values")
+    conn.execute("ALTER TABLE history DROP COLUMN keys")  # read by no query now
     conn.execute(
         """CREATE TABLE IF NOT EXISTS history_columns (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

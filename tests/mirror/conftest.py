@@ -1,7 +1,7 @@
 """Fixtures for mirror tests: a source server on loopback, and store snapshots.
 
 A snapshot reads a project through the store (SQL over its tables): every
-run's columns but the storage ids, its history rows (step, keys, text) and
+run's columns but the storage ids, its history rows (step, text) and
 its events in served order, and the project's sweeps. Two stores hold equal
 copies exactly when their snapshots are equal.
 """
@@ -30,7 +30,7 @@ def snapshot(store: Store, path: str) -> dict[str, Any]:
     for row in conn.execute("SELECT * FROM runs WHERE project_id=?", (project,)):
         fields = {k: row[k] for k in row.keys() if k not in _SKIP}  # noqa: SIM118
         history = conn.execute(
-            "SELECT step, keys, row FROM history WHERE run_id=? ORDER BY step",
+            "SELECT step, row FROM history WHERE run_id=? ORDER BY step",
             (row["id"],),
         ).fetchall()
         events = conn.execute(

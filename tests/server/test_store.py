@@ -113,13 +113,19 @@ def test_log_history_rows(store: Store) -> None:
         )
         == 3
     )
-    rows = store.conn.execute(
-        "SELECT step, keys, row FROM history ORDER BY step"
-    ).fetchall()
+    rows = store.conn.execute("SELECT step, row FROM history ORDER BY step").fetchall()
     assert [r["step"] for r in rows] == [0, 1, 2]
     assert rows[1]["row"] == text  # stored exactly as given
     assert rows[2]["row"] == '{"loss":Infinity,"img":{"_type":"image-file"},"_step":2}'
-    assert json.loads(rows[2]["keys"]) == ["loss", "img", "_step"]
+    columns = {
+        r["key"]: (json.loads(r["steps"]), json.loads(r["vals"]))
+        for r in store.conn.execute("SELECT key, steps, vals FROM history_columns")
+    }
+    assert columns == {  # one chunk per key of this log call, values strict
+        "loss": ([0, 1, 2], [1, "NaN", "Infinity"]),
+        "_step": ([0, 1, 2], [0, 1.0, 2]),
+        "img": ([2], [{"_type": "image-file"}]),
+    }
     run_row = store.conn.execute("SELECT * FROM runs WHERE id=?", (run,)).fetchone()
     assert run_row["history_line_count"] == 3 and run_row["last_step"] == 2
     keys = json.loads(run_row["history_keys"])

@@ -18,12 +18,11 @@ INSERT INTO "events" VALUES(1,0,1714564800.0,'{"_timestamp":1714564800.0,"system
 CREATE TABLE history (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL,
-    keys TEXT NOT NULL,                -- JSON array of the row's keys (AND rule)
     row TEXT NOT NULL,                 -- the row as served: JSON text, NaN tokens kept
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
-INSERT INTO "history" VALUES(1,0,'["_step","loss"]','{"_step": 0, "loss": NaN}');
-INSERT INTO "history" VALUES(1,1,'["_step","loss"]','{"_step":1,"loss":0.5}');
+INSERT INTO "history" VALUES(1,0,'{"_step": 0, "loss": NaN}');
+INSERT INTO "history" VALUES(1,1,'{"_step":1,"loss":0.5}');
 CREATE TABLE history_columns (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     key TEXT NOT NULL,
