@@ -22,8 +22,9 @@ from runs_cli.options import resolve_column
 from runs_cli.table import OutputFormat, cell, make_console, print_frame
 from runs_client import Api, Runs, runs_frame
 from runs_client.run_table import RUN_COLUMNS, run_row
+from runs_mirror.summary import human_size
 
-__all__ = ["export", "human_size", "plot", "select_runs", "show_run", "show_runs"]
+__all__ = ["export", "plot", "select_runs", "show_run", "show_runs"]
 
 # Shown by default in a table: the run, then a few config and summary values.
 BASE_COLUMNS = ("id", "name", "state", "created_at")
@@ -128,15 +129,6 @@ def show_run(api: Api, path: str, fmt: str, console: Console | None = None) -> N
             if name.startswith(prefix + "."):
                 table.add_row(name.removeprefix(prefix + "."), cell(value))
         console.print(table)
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def export(

@@ -34,7 +34,8 @@ class MirrorSummary:
             f"Mirrored {self.project}: {self.new} new, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.pruned} pruned runs; "
             f"{self.history_rows:,} history rows, {self.event_rows:,} event rows; "
-            f"{self.requests} requests, {_size(self.bytes)} in {self.seconds:.1f} s."
+            f"{self.requests} requests, {human_size(self.bytes)} "
+            f"in {self.seconds:.1f} s."
         ]
         kept = len(self.gone) - self.pruned
         if kept:
@@ -47,7 +48,8 @@ class MirrorSummary:
         return "\n".join(lines)
 
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
+    """``count`` bytes for people: ``512 B``, ``1.5 KB``, ... ``3.2 GB``."""
     size = float(count)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
