@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -83,11 +84,12 @@ class HistoryRows:
                 "INSERT INTO history (run_id, step, row) VALUES (?, ?, ?)",
                 records,
             )
+            columns = jsonrows.column_records(run, zip(steps, logged, strict=True))
             c.executemany(
-                "INSERT INTO history_columns "
+                "INSERT OR REPLACE INTO history_columns "
                 "(run_id, key, first_step, last_step, steps, vals) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                jsonrows.column_records(run, zip(steps, logged, strict=True)),
+                _onto_small_tails(c, run, columns),
             )
             keys_text = jsonrows.dumps(
                 {
@@ -162,6 +164,43 @@ class HistoryRows:
                 (jsonrows.dumps(system), run),
             )
             return len(records)
+
+
+# A key's last chunk shorter than this (its steps' JSON text) takes the next
+# log call's values instead of a new chunk, so a run logged a row at a time
+# keeps few chunks per key (each read by sampledHistory) instead of one a row.
+SMALL_CHUNK_CHARS = 8192
+
+
+def _onto_small_tails(
+    c: sqlite3.Connection, run: int, columns: list[jsonrows.ColumnRecord]
+) -> list[jsonrows.ColumnRecord]:
+    """``columns`` with each one whose key's last chunk is small appended to
+    that chunk (same primary key, so it replaces it). Both are non-empty JSON
+    arrays, so joining their texts is the array of both."""
+    if not columns:
+        return columns
+    tails = {
+        key: (first, steps, vals)
+        for key, first, steps, vals in c.execute(
+            "SELECT key, first_step, steps, vals FROM history_columns AS t "
+            "WHERE run_id = ? AND length(steps) < ? AND first_step = "
+            "(SELECT max(first_step) FROM history_columns "
+            "WHERE run_id = t.run_id AND key = t.key)",
+            (run, SMALL_CHUNK_CHARS),
+        )
+    }
+    if not tails:
+        return columns
+    merged = []
+    for run_id, key, first, last, steps, vals in columns:
+        tail = tails.get(key)
+        if tail is not None:
+            first = tail[0]
+            steps = tail[1][:-1] + "," + steps[1:]
+            vals = tail[2][:-1] + "," + vals[1:]
+        merged.append((run_id, key, first, last, steps, vals))
+    return merged
 
 
 _TYPE_KINDS: dict[type, str] = {

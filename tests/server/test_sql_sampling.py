@@ -8,6 +8,7 @@ have gaps, keys logged at other cadences, step bounds and NaN values.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -21,8 +22,12 @@ from runs_server.store import Store
 KEYS = ("a", "b", "c")
 
 
+Logged = tuple[list[dict[str, object]], list[int]]
+"""A run's rows and where its log calls split them."""
+
+
 @st.composite
-def stores(draw: st.DrawFn) -> list[list[dict[str, object]]]:
+def stores(draw: st.DrawFn) -> list[Logged]:
     """Runs as lists of rows: increasing steps (maybe gapped), keys at random."""
     runs = []
     for _ in range(draw(st.integers(1, 3))):
@@ -38,17 +43,20 @@ def stores(draw: st.DrawFn) -> list[list[dict[str, object]]]:
                 if draw(st.booleans()):
                     row[key] = draw(st.sampled_from([step * 0.5, math.nan, "t", None]))
             rows.append(row)
-        runs.append(rows)
+        # Logged in calls of random sizes: a key's column spans chunks.
+        marks = draw(st.lists(st.integers(0, len(rows)), max_size=4))
+        runs.append((rows, sorted(set(marks))))
     return runs
 
 
-def _load(runs: list[list[dict[str, object]]]) -> tuple[Store, list[int]]:
+def _load(runs: list[Logged]) -> tuple[Store, list[int]]:
     store = Store()
     store.projects.create("e", "p")
     ids = []
-    for i, rows in enumerate(runs):
+    for i, (rows, marks) in enumerate(runs):
         run = store.runs.add("e/p", f"r{i}")
-        store.history.log(run, rows, update_summary=False)
+        for lo, hi in itertools.pairwise([0, *marks, len(rows)]):
+            store.history.log(run, rows[lo:hi], update_summary=False)
         ids.append(run)
     return store, ids
 
@@ -76,9 +84,10 @@ def _strict(row: dict[str, object]) -> dict[str, object]:
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(stores(), st.integers(1, 45), st.integers(0, 60), st.integers(0, 60))
 def test_history_sample_matches_python_rule(
-    runs: list[list[dict[str, object]]], samples: int, lo: int, width: int
+    logged: list[Logged], samples: int, lo: int, width: int
 ) -> None:
-    store, ids = _load(runs)
+    store, ids = _load(logged)
+    runs = [rows for rows, _ in logged]
     for bounds in ((None, None), (lo, lo + width)):
         got = fetch_history(
             store.conn, ids, samples=samples, min_step=bounds[0], max_step=bounds[1]
@@ -103,12 +112,13 @@ def test_history_sample_matches_python_rule(
     st.one_of(st.none(), st.integers(0, 60)),
 )
 def test_sampled_history_matches_python_rule(
-    runs: list[list[dict[str, object]]],
+    logged: list[Logged],
     keys: list[str],
     samples: int | None,
     max_step: int | None,
 ) -> None:
-    store, ids = _load(runs)
+    store, ids = _load(logged)
+    runs = [rows for rows, _ in logged]
     spec: dict[str, object] = {"keys": keys, "samples": samples, "maxStep": max_step}
     got = fetch_sampled(store.conn, ids, parse_spec(json.dumps(spec)))
     for run, rows in zip(ids, runs, strict=True):
@@ -128,7 +138,7 @@ def test_sampled_history_matches_python_rule(
 
 
 def test_keys_with_printf_and_json_specials_are_written_exactly() -> None:
-    store, ids = _load([[{"_step": 0, "100%": 1, 'a"%s\\b': "x%d"}]])
+    store, ids = _load([([{"_step": 0, "100%": 1, 'a"%s\\b': "x%d"}], [])])
     spec = parse_spec(json.dumps({"keys": ["_step", "100%", 'a"%s\\b']}))
     text = fetch_sampled(store.conn, ids, spec)[ids[0]].decode()
     assert json.loads(text) == [{"_step": 0, "100%": 1, 'a"%s\\b': "x%d"}]
@@ -217,3 +227,25 @@ def test_integers_past_64_bits_and_exponents_are_served_exactly() -> None:
     spec = parse_spec('{"keys": ["_step", "x", "big"]}')
     text = fetch_sampled(store.conn, [run], spec)[run].decode()
     assert text == '[{"_step":0,"x":100000.0,"big":123456789012345678901234}]'
+
+
+def test_a_run_logged_a_row_at_a_time_keeps_few_chunks_per_key() -> None:
+    store = Store()
+    store.projects.create("e", "p")
+    run = store.runs.add("e/p", "r")
+    for step in range(3000):
+        row = {"_step": step, "loss": step / 2} if step % 3 else {"_step": step}
+        store.history.log(run, [row], update_summary=False)
+    chunks = dict(
+        store.conn.execute(
+            "SELECT key, count(*) FROM history_columns GROUP BY key"
+        ).fetchall()
+    )
+    # Each chunk fills to about SMALL_CHUNK_CHARS of step text (some 1,700
+    # five-character steps) before the next one starts: 2 chunks, not 3,000.
+    assert chunks == {"_step": 2, "loss": 2}
+    spec = parse_spec('{"keys": ["_step", "loss"], "samples": 4}')
+    got = json.loads(fetch_sampled(store.conn, [run], spec)[run])
+    held = [s for s in range(3000) if s % 3]
+    expected = [{"_step": s, "loss": s / 2} for s in sample(held, 4)]
+    assert got == expected
