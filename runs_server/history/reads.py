@@ -42,7 +42,8 @@ class Spec:
     max_step: int | None = None
 
 
-# Each key is one SQL condition; SQLite refuses an expression tree 1,000 deep.
+# Each key is one column read per run of the page: a bound on the work one
+# spec may ask for (full rows are what `history` serves).
 MAX_KEYS_PER_SPEC = 200
 
 SPEC_FORM = (
