@@ -190,7 +190,7 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         ),
     )
     if schema is not None:
-        app.schema = schema
+        app.graphql.schema = schema
         notes.append(f"serving the schema in {args.schema}")
     print(f"runs_server listening on {url} (GraphQL at {url}/graphql)")
     for note in notes:

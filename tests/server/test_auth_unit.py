@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from runs_server.http.app import _accepts_gzip
 from runs_server.http.auth import (
     AuthError,
     api_key_from_header,
     authenticate,
     is_loopback,
 )
+from runs_server.http.replies import accepts_gzip as _accepts_gzip
 from runs_server.store import Store
 from tests.server.conftest import Live
 

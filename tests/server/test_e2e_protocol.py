@@ -10,7 +10,8 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from runs_server.http.app import RunsServerApp, ServerConfig, _compresses
+from runs_server.http.app import RunsServerApp, ServerConfig
+from runs_server.http.replies import compresses as _compresses
 from runs_server.http.serving import BackgroundServer
 from tests.server.conftest import Gql, Live
 
