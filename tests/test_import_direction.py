@@ -40,6 +40,7 @@ SERVER_LAYERS = {
     "command": 5,
     "http": 4,
     "graphql": 3,
+    "web": 3,  # static pages beside graphql: they call it over HTTP only
     "listing": 2,
     "history": 2,
     "loaders": 2,

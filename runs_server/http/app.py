@@ -34,6 +34,7 @@ from runs_server.http.graphql_endpoint import REQUEST_FORM, GraphQLEndpoint
 from runs_server.http.guards import host_problem, json_content_type
 from runs_server.http.replies import Reply, compresses, error_reply
 from runs_server.store import Store
+from runs_server.web import WebPages
 
 __all__ = ["RunsServerApp", "ServerConfig"]
 
@@ -60,6 +61,7 @@ class RunsServerApp:
         )
         self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
+        self.web = WebPages()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -168,6 +170,12 @@ class RunsServerApp:
             return await asyncio.to_thread(
                 serve_export, self.exports, path, query, method, headers.get("range")
             )
+        page = self.web.reply(
+            method, path, headers.get("accept"), headers.get("if-none-match")
+        )
+        if page is not None:  # the web pages (runs_server/web)
+            sent = b"" if method == "HEAD" else page.body
+            return Reply(page.status, sent, page.headers, len(page.body))
         if path not in GRAPHQL_PATHS:
             return error_reply(
                 404, f"no such endpoint {path!r}; POST GraphQL to /graphql"
