@@ -11,6 +11,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli.conftest import clean_env
@@ -116,6 +117,10 @@ def test_wheel_works_outside_the_source_tree(tmp_path: Path) -> None:
             cwd=outside, capture_output=True, text=True, env=env_vars, timeout=60,
         )  # fmt: skip
         assert check.returncode == 0, check.stdout + check.stderr  # operations ship
+        # The web pages and the vendored chart library ship in the wheel.
+        for path in ("/demo/mnist", "/static/runs-web/vendor/uPlot.iife.min.js"):
+            page = httpx.get(url + path, timeout=30)
+            assert page.status_code == 200 and len(page.content) > 1000, path
     finally:
         server.terminate()
         server.wait(timeout=10)
