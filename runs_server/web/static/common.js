@@ -92,12 +92,21 @@ const RunsWeb = (() => {
     document.getElementById("error").hidden = true;
   }
 
+  // JSONString fields (config, summaryMetrics, events) may hold the bare
+  // tokens NaN, Infinity and -Infinity, as W&B writes them; JSON.parse takes
+  // none, so each becomes a string of its name (strings are left as they are).
+  const NON_FINITE = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
+
   function parseJson(text, fallback) {
     if (text == null || text === "") return fallback;
     try {
       return JSON.parse(text);
     } catch (_) {
-      return fallback;
+      try {
+        return JSON.parse(text.replace(NON_FINITE, (m) => (m[0] === '"' ? m : `"${m}"`)));
+      } catch (__) {
+        return fallback;
+      }
     }
   }
 

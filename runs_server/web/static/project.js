@@ -136,10 +136,15 @@
     for (const row of values) for (const name of Object.keys(row)) state.known.add(name);
     if (state.pickColumns && values.length) {
       state.pickColumns = false;
-      const numbers = Object.keys(values[0]).filter((name) => typeof values[0][name] === "number");
+      const numbers = [];
+      for (const row of values)
+        for (const [name, value] of Object.entries(row))
+          if (typeof value === "number" && !numbers.includes(name)) numbers.push(name);
+      const sorted = state.order.replace(/^[+-]/, "");
       state.columns = [
-        ...numbers.filter((name) => name.startsWith("config.")).slice(0, 3),
-        ...numbers.filter((name) => name.startsWith("summary_metrics.")).slice(0, 3),
+        ...(numbers.includes(sorted) ? [sorted] : []),
+        ...numbers.filter((name) => name.startsWith("config.") && name !== sorted).slice(0, 2),
+        ...numbers.filter((name) => name.startsWith("summary_metrics.") && name !== sorted).slice(0, 2),
       ];
     }
     renderColumnPicker();

@@ -66,7 +66,7 @@
 
   function chartWidth() {
     const main = document.querySelector("main");
-    return Math.max(320, Math.min(640, Math.floor((main.clientWidth - 64) / 2)));
+    return Math.max(320, Math.min(640, Math.floor((main.clientWidth - 100) / 2)));
   }
 
   function data(chart) {
@@ -85,7 +85,7 @@
       height: 220,
       scales: { x: { time: view.x === "wall" } },
       legend: { show: chart.series.length > 1 },
-      series: [{ label: view.x }, ...chart.series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, points: { show: false } }))],
+      series: [{ label: view.x }, ...chart.series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
       axes: [{}, { size: 60 }],
     };
     const aligned = data(chart);
