@@ -28,30 +28,28 @@ def main() -> None:
     out = parser.parse_args().out
     store = Store()
     seed_demo(store)
-    with BackgroundServer(RunsServerApp(store, ServerConfig())) as server:
-        with chromium(1280, 760) as driver:
-            project = f"{server.url}/demo/mnist"
-            driver.get(f"{project}?order=-summary_metrics.val.acc")
-            wait_for(driver, READY)
-            rows = driver.find_elements("css selector", "tr[data-run] input")
-            for box in rows[:3]:
-                box.click()
-            names = driver.execute_script(
-                "return [...document.querySelectorAll('tr[data-run]')]"
-                ".slice(0, 3).map(r => r.dataset.run)"
-            )
-            driver.save_screenshot(str(out / "web-runs-table.png"))
-            driver.set_window_size(1280, 1500)
-            compare = ",".join(names[1:])
-            driver.get(f"{project}/runs/{names[0]}?compare={compare}&smooth=0.6")
-            wait_for(driver, READY)
-            driver.execute_script(
-                "document.querySelector('#history').scrollIntoView()"
-            )
-            driver.save_screenshot(str(out / "web-run-page.png"))
-            errors = console_errors(driver)
-            if errors:
-                raise SystemExit(f"the pages logged errors: {errors}")
+    app = RunsServerApp(store, ServerConfig())
+    with BackgroundServer(app) as server, chromium(1280, 760) as driver:
+        project = f"{server.url}/demo/mnist"
+        driver.get(f"{project}?order=-summary_metrics.val.acc")
+        wait_for(driver, READY)
+        rows = driver.find_elements("css selector", "tr[data-run] input")
+        for box in rows[:3]:
+            box.click()
+        names = driver.execute_script(
+            "return [...document.querySelectorAll('tr[data-run]')]"
+            ".slice(0, 3).map(r => r.dataset.run)"
+        )
+        driver.save_screenshot(str(out / "web-runs-table.png"))
+        driver.set_window_size(1280, 1500)
+        compare = ",".join(names[1:])
+        driver.get(f"{project}/runs/{names[0]}?compare={compare}&smooth=0.6")
+        wait_for(driver, READY)
+        driver.execute_script("document.querySelector('#history').scrollIntoView()")
+        driver.save_screenshot(str(out / "web-run-page.png"))
+        errors = console_errors(driver)
+        if errors:
+            raise SystemExit(f"the pages logged errors: {errors}")
     store.close()
     print(f"wrote {out / 'web-runs-table.png'} and {out / 'web-run-page.png'}")
 
