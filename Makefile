@@ -77,8 +77,10 @@ reliability: $(STAMP)
 # Ratios measured side by side in one run: the server against its
 # read-and-serialize floor, then histories() against the per-run client,
 # then mirroring against scan_history run by run
-# (exits non-zero on a missed target).
+# (exits non-zero on a missed target), then the web pages in headless Chromium
+# (prints its figures against the issue's targets).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/server_speed.py
 	$(BIN)/python benchmarks/histories_speed.py
 	$(BIN)/python benchmarks/mirror_speed.py
+	$(BIN)/python benchmarks/web_speed.py

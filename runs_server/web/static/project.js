@@ -101,7 +101,7 @@
       state.pageInfo = runs.pageInfo;
       state.count = data.project.runCount;
       render();
-      document.body.dataset.state = "ready";
+      RunsWeb.markReady();
     } catch (error) {
       showError(error);
       document.body.dataset.state = "error";

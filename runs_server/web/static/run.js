@@ -204,7 +204,7 @@
       if (keys.length > MAX_KEYS) showError(`${keys.length} history keys; the first ${MAX_KEYS} are drawn`);
       await loadHistories(keys.slice(0, MAX_KEYS));
       drawSystem(run);
-      document.body.dataset.state = "ready";
+      RunsWeb.markReady();
     } catch (error) {
       showError(error);
       document.body.dataset.state = "error";
