@@ -27,6 +27,7 @@ from runs_gql.operations import (
 import runs_client
 from runs_client import GraphQLError, NotFoundError
 from runs_client.bulk_policy import is_too_large, refuses_bulk
+from runs_mirror.errors import ListingError
 from runs_mirror.plan import MAX_SAMPLES, SourceRun
 
 __all__ = ["Source", "is_too_large"]
@@ -57,6 +58,7 @@ class Source:
         self.requests = 0
         self.bytes = 0
         self.per_run: str | None = None  # why bulk history was refused, if it was
+        self.listed_twice: list[str] = []  # run names the listing repeated
         self._lock = threading.Lock()
 
     # -- transport -------------------------------------------------------
@@ -84,11 +86,19 @@ class Source:
     # -- listing -----------------------------------------------------------
 
     def list_runs(self) -> tuple[Node, list[SourceRun]]:
-        """The project's fields and every (filtered) run's change markers."""
+        """The project's fields and every (filtered) run's change markers.
+
+        A run listed twice is kept once (named in ``listed_twice``). A page
+        that brings no run not listed before, yet says more follow, stops the
+        listing with ``ListingError``: a source that repeats its pages under
+        fresh cursors would otherwise be asked for ever.
+        """
         runs: list[SourceRun] = []
+        seen: set[str] = set()
         cursor: str | None = None
         filters = orjson.dumps(self.filters).decode() if self.filters else None
         info: Node = {}
+        pages = 0
         while True:
             data = self._post(
                 MIRROR_RUN_STATES_GQL,
@@ -101,26 +111,41 @@ class Source:
                     "filters": filters,
                 },
             )
+            pages += 1
             project = self._project(data)
             info = {k: v for k, v in project.items() if k != "runs"}
             connection = project.get("runs") or {}
+            before = len(runs)
             for edge in connection.get("edges") or ():
                 node = (edge or {}).get("node")
-                if isinstance(node, dict):
-                    runs.append(
-                        SourceRun(
-                            node["name"],
-                            node.get("state"),
-                            node.get("createdAt"),
-                            node.get("updatedAt"),
-                            node.get("heartbeatAt"),
-                            int(node.get("historyLineCount") or 0),
-                        )
+                if not isinstance(node, dict):
+                    continue
+                name = node["name"]
+                if name in seen:
+                    self.listed_twice.append(name)
+                    continue
+                seen.add(name)
+                runs.append(
+                    SourceRun(
+                        name,
+                        node.get("state"),
+                        node.get("createdAt"),
+                        node.get("updatedAt"),
+                        node.get("heartbeatAt"),
+                        int(node.get("historyLineCount") or 0),
                     )
+                )
             page = connection.get("pageInfo") or {}
             end = page.get("endCursor")
             if not page.get("hasNextPage") or end in (None, cursor):
                 return info, runs
+            if len(runs) == before:
+                raise ListingError(
+                    f"{self.url} listed no new run of {self.entity}/{self.project} "
+                    f"on page {pages} yet said more follow (after {len(runs)} "
+                    "runs): its listing repeats itself; nothing was written, "
+                    "try again later or report it to the server's owner"
+                )
             cursor = end
 
     # -- runs with history ---------------------------------------------------
