@@ -21,8 +21,8 @@ page), ``mirror`` (the loop, progress, the closing ``MirrorSummary``),
 ``errors``.
 """
 
-from runs_mirror.errors import ListingError, MirrorError
+from runs_mirror.errors import MirrorError
 from runs_mirror.mirror import mirror_project
 from runs_mirror.summary import MirrorSummary
 
-__all__ = ["ListingError", "MirrorError", "MirrorSummary", "mirror_project"]
+__all__ = ["MirrorError", "MirrorSummary", "mirror_project"]

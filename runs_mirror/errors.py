@@ -8,7 +8,3 @@ import runs_client
 class MirrorError(runs_client.RunsClientError):
     """A mirror that cannot start (a bad path or filter) or cannot write its
     copy (disk full, read-only, locked); the copy keeps every page written."""
-
-
-class ListingError(MirrorError):
-    """The source's run listing does not come to an end (it repeats itself)."""

@@ -129,13 +129,6 @@ class _Mirror:
                 for name in work.gone:
                     self.store.runs.delete(held[name].id)
             self.summary.pruned = len(work.gone)
-        if self.source.listed_twice:
-            twice = sorted(set(self.source.listed_twice))
-            shown = ", ".join(twice[:5]) + (" ..." if len(twice) > 5 else "")
-            self.summary.warnings.append(
-                f"The source listed {len(twice)} run name(s) more than once "
-                f"({shown}); each was copied once."
-            )
         if self.source.per_run is not None:
             self.summary.warnings.append(
                 f"The source refused history on the runs connection "

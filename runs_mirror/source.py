@@ -27,7 +27,7 @@ from runs_gql.operations import (
 import runs_client
 from runs_client import GraphQLError, NotFoundError
 from runs_client.bulk_policy import is_too_large, refuses_bulk
-from runs_mirror.errors import ListingError
+from runs_client.transport.page_guard import PageGuard
 from runs_mirror.plan import MAX_SAMPLES, SourceRun
 
 __all__ = ["Source", "is_too_large"]
@@ -58,7 +58,6 @@ class Source:
         self.requests = 0
         self.bytes = 0
         self.per_run: str | None = None  # why bulk history was refused, if it was
-        self.listed_twice: list[str] = []  # run names the listing repeated
         self._lock = threading.Lock()
 
     # -- transport -------------------------------------------------------
@@ -86,19 +85,14 @@ class Source:
     # -- listing -----------------------------------------------------------
 
     def list_runs(self) -> tuple[Node, list[SourceRun]]:
-        """The project's fields and every (filtered) run's change markers.
-
-        A run listed twice is kept once (named in ``listed_twice``). A page
-        that brings no run not listed before, yet says more follow, stops the
-        listing with ``ListingError``: a source that repeats its pages under
-        fresh cursors would otherwise be asked for ever.
-        """
+        """The project's fields and every (filtered) run's change markers."""
         runs: list[SourceRun] = []
-        seen: set[str] = set()
         cursor: str | None = None
         filters = orjson.dumps(self.filters).decode() if self.filters else None
         info: Node = {}
-        pages = 0
+        guard = PageGuard(
+            f"run pager for {self.entity}/{self.project} at {self.url}", LIST_PAGE
+        )
         while True:
             data = self._post(
                 MIRROR_RUN_STATES_GQL,
@@ -111,41 +105,37 @@ class Source:
                     "filters": filters,
                 },
             )
-            pages += 1
             project = self._project(data)
             info = {k: v for k, v in project.items() if k != "runs"}
             connection = project.get("runs") or {}
-            before = len(runs)
-            for edge in connection.get("edges") or ():
-                node = (edge or {}).get("node")
-                if not isinstance(node, dict):
-                    continue
-                name = node["name"]
-                if name in seen:
-                    self.listed_twice.append(name)
-                    continue
-                seen.add(name)
-                runs.append(
-                    SourceRun(
-                        name,
-                        node.get("state"),
-                        node.get("createdAt"),
-                        node.get("updatedAt"),
-                        node.get("heartbeatAt"),
-                        int(node.get("historyLineCount") or 0),
-                    )
-                )
+            nodes = [
+                node
+                for edge in connection.get("edges") or ()
+                if isinstance(node := (edge or {}).get("node"), dict)
+            ]
             page = connection.get("pageInfo") or {}
-            end = page.get("endCursor")
-            if not page.get("hasNextPage") or end in (None, cursor):
-                return info, runs
-            if len(runs) == before:
-                raise ListingError(
-                    f"{self.url} listed no new run of {self.entity}/{self.project} "
-                    f"on page {pages} yet said more follow (after {len(runs)} "
-                    "runs): its listing repeats itself; nothing was written, "
-                    "try again later or report it to the server's owner"
+            end, has_next = page.get("endCursor"), bool(page.get("hasNextPage"))
+            # A run listed twice is copied once (the guard warns); a pager
+            # that repeats itself or never ends is refused, not followed.
+            fresh = guard.admit(
+                [str(node.get("name")) for node in nodes],
+                has_next=has_next,
+                end_cursor=end,
+            )
+            runs.extend(
+                SourceRun(
+                    node["name"],
+                    node.get("state"),
+                    node.get("createdAt"),
+                    node.get("updatedAt"),
+                    node.get("heartbeatAt"),
+                    int(node.get("historyLineCount") or 0),
                 )
+                for node, new in zip(nodes, fresh, strict=True)
+                if new
+            )
+            if not has_next:
+                return info, runs
             cursor = end
 
     # -- runs with history ---------------------------------------------------
