@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from runs_server.store import Store
-from tests.cli.conftest import RUNS_CLIENT, clean_env, run_in_process
+from tests.cli.conftest import RUNS_CLIENT, clean_env, run_cli, run_in_process
 from tests.store_faults import disk_full_after
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +130,17 @@ def test_a_load_killed_part_way_leaves_the_store_as_it_was(tmp_path: Path) -> No
     )
     assert whole.code == 0, whole.err
     assert _held(db) == (1, 30, 1500)
+
+
+def test_serve_loads_every_file_or_none(tmp_path: Path) -> None:
+    good = _write(tmp_path / "good.jsonl", _lines(2))
+    more = [{**line, "name": f"m{i}"} for i, line in enumerate(_lines(3)[1:])]
+    bad = _write(tmp_path / "bad.jsonl", [*more, {"type": "nonsense"}])
+    db = tmp_path / "served.db"
+    done = run_cli(
+        "serve", "--port", "0", "--db", str(db), "--load", str(good), "--load", str(bad)
+    )
+    assert done.code == 2
+    assert len(done.err.strip().splitlines()) == 1, done.err
+    assert f"{bad}: line 4:" in done.err and "nothing was loaded" in done.err
+    assert _held(db) == (0, 0, 0)  # not even good.jsonl

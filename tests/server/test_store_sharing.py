@@ -29,7 +29,7 @@ from runs_server.loaders.demo import DEMO_RUNS, seed_demo
 from runs_server.store import Store, StoreWriteError, database
 from tests.demo_seed import seed_demo_copy
 from tests.server.conftest import EXACT, TESTER_KEY, add_exact_project
-from tests.store_faults import wait_for_write_lock
+from tests.store_faults import disk_full_after, wait_for_write_lock
 
 pytestmark = pytest.mark.e2e
 
@@ -244,3 +244,17 @@ def test_a_read_only_file_opens_read_only(tmp_path: Path) -> None:
     db.chmod(0o444)
     with Store(db) as store:
         assert store.read_only and store.projects.find("test", "exact") is not None
+
+
+def test_a_full_disk_while_seeding_leaves_no_demo_and_says_so(
+    tmp_path: Path, whole_demo: dict[str, tuple[int, int]]
+) -> None:
+    db = tmp_path / "full.db"
+    Store(db).close()
+    with disk_full_after(pages=500), Store(db) as store:
+        with pytest.raises(StoreWriteError, match=f"{db} is full"):
+            seed_demo(store)
+        assert _demo_rows(store) == {}
+        assert store.get_meta("demo_seed") is None
+    with Store(db) as store:
+        assert seed_demo(store).seeded and _demo_rows(store) == whole_demo
