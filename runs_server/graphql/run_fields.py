@@ -283,6 +283,9 @@ def resolve_parquet_history(
             "history with history(minStep:, maxStep:) or sampledHistory"
         )
     row = node.row
+    # Building reads and holds every row of the run: charged as rows returned,
+    # so no export is built for a run over the row cap (1,000,000 rows).
+    context.spend_rows(int(row["history_line_count"]))
     export = context.exports.ensure(
         context.conn,
         node.id,

@@ -25,6 +25,7 @@ from runs_server.http.asgi import (
     Send,
     base_url_of,
     read_body,
+    send_file,
     watch_disconnect,
 )
 from runs_server.http.config import ServerConfig
@@ -117,6 +118,8 @@ class RunsServerApp:
 
     async def _send(self, send: Send, reply: Reply, fault: Fault | None) -> None:
         body = reply.body
+        if reply.file is not None and fault is Fault.TRUNCATE:
+            fault = None  # a streamed file is cut by DROP only
         if fault is Fault.TRUNCATE:
             # A complete HTTP exchange whose JSON is cut short.
             body = body[: len(body) // 2]
@@ -132,6 +135,11 @@ class RunsServerApp:
         if fault is Fault.DROP:
             # Returning without the promised body makes uvicorn close the
             # connection: the client sees it drop mid-response.
+            if reply.file is not None:
+                reply.file.file.close()
+            return
+        if reply.file is not None:
+            await send_file(send, reply.file)
             return
         await send({"type": "http.response.body", "body": body})
 
