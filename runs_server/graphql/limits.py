@@ -35,6 +35,10 @@ MAX_VARIABLE_STRING_CHARS = 300_000
 # encoded body and its gzip copy) plus one MAX_BODY_BYTES request per connection.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 MAX_REQUESTS_IN_FLIGHT = 4
+# What one executing request may hold at its peak (result objects, the
+# encoded body, its gzip copy); the query-cost estimate (``cost``) and the
+# budgets above keep it there, and tests/server_bounds measures it.
+MAX_REQUEST_MEMORY_BYTES = 3 * MAX_RESPONSE_BYTES
 # Wall-clock seconds one request may execute, and may take to send its body.
 MAX_REQUEST_SECONDS = 120.0
 BODY_TIMEOUT_SECONDS = 30.0

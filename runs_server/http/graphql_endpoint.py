@@ -14,6 +14,7 @@ from ariadne import graphql_sync
 from graphql import GraphQLError
 
 from runs_server.graphql.context import RequestContext
+from runs_server.graphql.cost import cost_rule
 from runs_server.graphql.execution import PreEncodedExecutionContext
 from runs_server.graphql.limits import (
     MAX_QUERY_BYTES,
@@ -135,7 +136,7 @@ class GraphQLEndpoint:
             self.schema,
             data,
             context_value=context,
-            validation_rules=[QueryShapeRule],
+            validation_rules=[QueryShapeRule, cost_rule(data.get("variables"))],
             introspection=True,
             logger=graphql_logger,
             execution_context_class=PreEncodedExecutionContext,
