@@ -27,6 +27,7 @@ from runs_server.history import HistoryExports
 from runs_server.http.auth import AuthError, api_key_from_header, authenticate
 from runs_server.http.config import ServerConfig
 from runs_server.http.replies import Reply, error_reply, graphql_reply
+from runs_server.listing.regex import regex_budget
 from runs_server.store import Store
 
 graphql_logger = logging.getLogger("runs_server.graphql")
@@ -110,7 +111,8 @@ class GraphQLEndpoint:
             base_url=base_url,
         )
         try:
-            return self.execute(data, context)
+            with regex_budget(context.check):
+                return self.execute(data, context)
         finally:
             context.close()
 
