@@ -15,18 +15,19 @@ so ``MAX_QUERY_COST`` bounds a request's memory before any of it is spent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
     ValidationRule,
     VariableNode,
 )
@@ -47,10 +48,16 @@ CONNECTIONS = {
     "teams": DEFAULT_FIRST,
     "users": MAX_FIRST,
 }
-# Fields that read history or build files: what a cheap request may not ask for.
+# A quick request (served on its own lane, see runs_server.http.lanes): at
+# most this many fields, none of them reading history, filtering or ordering.
+QUICK_MAX_COST = 200
+# Fields that read history or build files: what a quick request may not ask for.
 HEAVY_FIELDS = frozenset(
     {"history", "sampledHistory", "events", "parquetHistory", "historyKeys"}
 )
+
+
+FragmentLookup = Callable[[str], FragmentDefinitionNode | None]
 
 
 class _Walk:
@@ -58,15 +65,16 @@ class _Walk:
 
     def __init__(
         self,
-        context: ValidationContext,
+        fragment: FragmentLookup,
         variables: Mapping[str, Any],
         limit: int,
     ) -> None:
-        self.context = context
+        self.fragment = fragment
         self.variables = variables
         self.limit = limit
         self.cost = 0
-        self.heavy = False
+        self.heavy = False  # reads history or builds files
+        self.scans = False  # filters or orders runs (may scan a project)
 
     def page_size(self, node: FieldNode) -> int:
         name = node.name.value
@@ -105,7 +113,7 @@ class _Walk:
                 self.selections(selection.selection_set, times, page, seen)
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
-                fragment = self.context.get_fragment(name)
+                fragment = self.fragment(name)
                 if fragment is not None and name not in seen:
                     self.selections(fragment.selection_set, times, page, seen | {name})
 
@@ -115,6 +123,9 @@ class _Walk:
         name = node.name.value
         self.cost += times
         self.heavy = self.heavy or name in HEAVY_FIELDS
+        self.scans = self.scans or any(
+            a.name.value in ("filters", "order") for a in node.arguments or ()
+        )
         if node.selection_set is None:
             return
         if name == "edges" and page is not None:
@@ -132,16 +143,33 @@ def _clamped(digits: str) -> int:
 
 
 def estimate(
-    context: ValidationContext,
+    fragment: FragmentLookup,
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any],
     limit: int = MAX_QUERY_COST,
-) -> tuple[int, bool]:
-    """``(cost, heavy)`` of ``operation``: the fields it would resolve (counted
-    up to just past ``limit``) and whether it reads history."""
-    walk = _Walk(context, variables, limit)
+) -> _Walk:
+    """The walk of ``operation``: its ``cost`` (the fields it would resolve,
+    counted up to just past ``limit``), whether it is ``heavy`` (reads
+    history) and whether it ``scans`` (filters or orders runs)."""
+    walk = _Walk(fragment, variables, limit)
     walk.selections(operation.selection_set, 1, None, frozenset())
-    return walk.cost, walk.heavy
+    return walk
+
+
+def is_quick(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
+    """Whether every operation of ``document`` is cheap: at most
+    QUICK_MAX_COST fields, no history, no filter or order."""
+    fragments = {
+        d.name.value: d
+        for d in document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            walk = estimate(fragments.get, definition, variables, QUICK_MAX_COST)
+            if walk.cost > QUICK_MAX_COST or walk.heavy or walk.scans:
+                return False
+    return True
 
 
 def cost_rule(
@@ -155,8 +183,7 @@ def cost_rule(
         def enter_operation_definition(
             self, node: OperationDefinitionNode, *_args: Any
         ) -> None:
-            cost, _heavy = estimate(self.context, node, values, limit)
-            if cost > limit:
+            if estimate(self.context.get_fragment, node, values, limit).cost > limit:
                 name = node.name.value if node.name else "(anonymous)"
                 self.context.report_error(
                     GraphQLError(

@@ -18,6 +18,10 @@ from graphql import (
 DEFAULT_FIRST = 50
 MAX_FIRST = 1000
 MAX_RESPONSE_ROWS = 1_000_000
+# History values a request may read (decode) to build its answer, whatever it
+# keeps: a sampledHistory spec reads rows x keys of every run it samples,
+# events read every row before sampling. Counted before reading.
+MAX_VALUES_READ = 20_000_000
 # Each spec is one SQL query over the page; W&B's UI sends a handful per panel.
 MAX_SPECS = 100
 # The standard introspection query nests 13 levels (TypeRef's ofType chain)

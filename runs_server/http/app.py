@@ -14,7 +14,6 @@ import gzip
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
 from runs_server.graphql.limits import MAX_BODY_BYTES
@@ -33,6 +32,7 @@ from runs_server.http.export_endpoint import serve_export
 from runs_server.http.faults import Fault, FaultInjector
 from runs_server.http.graphql_endpoint import REQUEST_FORM, GraphQLEndpoint
 from runs_server.http.guards import host_problem, json_content_type
+from runs_server.http.lanes import Lanes
 from runs_server.http.replies import Reply, compresses, error_reply
 from runs_server.store import Store
 
@@ -55,10 +55,8 @@ class RunsServerApp:
         self.requests_seen = 0  # HTTP requests received, for reports
         # Requests execute on these threads only: at most max_in_flight hold
         # a connection and build a response at once; the others wait their
-        # turn holding only their body.
-        self._executor = ThreadPoolExecutor(
-            self.config.max_in_flight, thread_name_prefix="runs_server"
-        )
+        # turn holding only their body. Quick requests have a lane of their own.
+        self.lanes = Lanes(self.config.max_in_flight)
         self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
 
@@ -149,7 +147,7 @@ class RunsServerApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self._executor.shutdown(wait=False, cancel_futures=True)
+                self.lanes.shutdown()
                 self.exports.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -208,9 +206,10 @@ class RunsServerApp:
         gone = threading.Event()
         watcher = asyncio.create_task(watch_disconnect(receive, gone))
         try:
+            lane = self.lanes.pick(body)
             return await asyncio.get_running_loop().run_in_executor(
-                self._executor,
-                self.graphql.respond,
+                lane,
+                self.lanes.counted(lane, self.graphql.respond),
                 body,
                 headers.get("authorization"),
                 gone,

@@ -11,6 +11,7 @@ from runs_server.graphql.limits import (
     MAX_REQUESTS_IN_FLIGHT,
     MAX_RESPONSE_BYTES,
     MAX_RESPONSE_ROWS,
+    MAX_VALUES_READ,
 )
 from runs_server.http.faults import FaultConfig
 
@@ -29,6 +30,7 @@ class ServerConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     max_response_rows: int = MAX_RESPONSE_ROWS
     max_response_bytes: int = MAX_RESPONSE_BYTES
+    max_values_read: int = MAX_VALUES_READ
     max_in_flight: int = MAX_REQUESTS_IN_FLIGHT
     request_seconds: float = MAX_REQUEST_SECONDS
     body_timeout_s: float = BODY_TIMEOUT_SECONDS

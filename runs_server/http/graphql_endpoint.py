@@ -101,6 +101,7 @@ class GraphQLEndpoint:
             user,
             max_rows=self.config.max_response_rows,
             max_bytes=self.config.max_response_bytes,
+            max_reads=self.config.max_values_read,
             # Only a key the store knows (it authenticated this request) may
             # be shown back; on an open server any other key acts as the
             # default user and must not reveal that user's key.
