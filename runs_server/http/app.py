@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from runs_server.graphql.limits import MAX_BODY_BYTES
 from runs_server.history import EXPORT_PATH_PREFIX, HistoryExports
+from runs_server.http.admission import BodyAdmission, BodyTooLarge, NoRoom
 from runs_server.http.asgi import (
     Receive,
     Scope,
@@ -28,6 +29,7 @@ from runs_server.http.asgi import (
     watch_disconnect,
 )
 from runs_server.http.config import ServerConfig
+from runs_server.http.connections import ConnectionGuard, connection_cap
 from runs_server.http.export_endpoint import serve_export
 from runs_server.http.faults import Fault, FaultInjector
 from runs_server.http.graphql_endpoint import REQUEST_FORM, GraphQLEndpoint
@@ -57,6 +59,10 @@ class RunsServerApp:
         # a connection and build a response at once; the others wait their
         # turn holding only their body. Quick requests have a lane of their own.
         self.lanes = Lanes(self.config.max_in_flight)
+        self.bodies = BodyAdmission(self.config.max_body_bytes_held)
+        self.connections = ConnectionGuard(
+            connection_cap(self.config.max_connections), self.config.head_timeout_s
+        )
         self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
 
@@ -191,6 +197,23 @@ class RunsServerApp:
                 f"Content-Type {content_type!r} is not accepted; send the "
                 f"request as application/json: {REQUEST_FORM}",
             )
+        # Admitted before a byte of the body is read (see http.admission).
+        try:
+            size = BodyAdmission.size_of(headers.get("content-length"))
+            async with self.bodies.admitted(size, self.config.body_timeout_s):
+                return await self._graphql(scope, receive, headers)
+        except BodyTooLarge:
+            return error_reply(413, f"request body over {MAX_BODY_BYTES} bytes")
+        except NoRoom:
+            return error_reply(
+                503,
+                "the server is reading too many request bodies at once; retry",
+                (b"retry-after", b"1"),
+            )
+
+    async def _graphql(
+        self, scope: Scope, receive: Receive, headers: dict[str, str]
+    ) -> Reply:
         try:
             body = await asyncio.wait_for(
                 read_body(receive), self.config.body_timeout_s
