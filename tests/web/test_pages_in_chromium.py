@@ -102,6 +102,31 @@ def api_cursor(url: str, **variables: Any) -> str:
     return str(response.json()["data"]["project"]["runs"]["pageInfo"]["endCursor"])
 
 
+def sampled(url: str, run: str, keys: list[str]) -> list[Any]:
+    """Every row of a run holding ``keys``, from the API."""
+    query = """query($name: String!, $specs: [JSONString!]!) {
+      project(name: "mnist", entityName: "demo") {
+        run(name: $name) { sampledHistory(specs: $specs) }
+      }
+    }"""
+    spec = json.dumps({"keys": keys, "samples": 100_000})
+    body = {"query": query, "variables": {"name": run, "specs": [spec]}}
+    response = httpx.post(url + "/graphql", json=body, timeout=30)
+    rows: list[Any] = response.json()["data"]["project"]["run"]["sampledHistory"][0]
+    assert rows
+    return sorted(rows, key=lambda row: row["_step"])
+
+
+def choose_x(browser: Any, mode: str) -> None:
+    axis = browser.find_element("id", "x-axis")
+    browser.execute_script(
+        "arguments[0].value = arguments[1];"
+        "arguments[0].dispatchEvent(new Event('change'))",
+        axis,
+        mode,
+    )
+
+
 def names(nodes: list[Any]) -> list[str]:
     return [node["name"] for node in nodes]
 
@@ -216,6 +241,15 @@ def test_run_page_draws_every_key_and_compares_in_one_bulk_request(
     for key, chart in charts.items():
         assert chart["canvas"] and chart["points"] > 0 and chart["series"] == 1, key
 
+    # Wall time on x: each key's line spans the run's own first to last
+    # _timestamp (the times come from a spec of their own, matched by step).
+    rows = sampled(running.url, first["name"], ["_step", "_timestamp", "loss"])
+    choose_x(browser, "wall")
+    loss = browser.execute_script("return window.runsWebCharts.loss")
+    assert loss["xFirst"] == pytest.approx(rows[0]["_timestamp"])
+    assert loss["xLast"] == pytest.approx(rows[-1]["_timestamp"])
+    assert "x=wall" in browser.current_url
+
     before = recorded.count("WebHistories")
     compare = f"?compare={second['name']},{third['name']}"
     load(browser, f"{running.url}/{ENTITY}/{PROJECT}/runs/{first['name']}{compare}")
@@ -224,14 +258,9 @@ def test_run_page_draws_every_key_and_compares_in_one_bulk_request(
     for key in keys:
         assert charts[key]["series"] == 3 and charts[key]["points"] > 0, key
 
-    axis = browser.find_element("id", "x-axis")
-    browser.execute_script(
-        "arguments[0].value = 'wall'; arguments[0].dispatchEvent(new Event('change'))",
-        axis,
-    )
+    choose_x(browser, "relative")
     charts = browser.execute_script("return window.runsWebCharts")
     assert all(chart["points"] > 0 for chart in charts.values())
-    assert "x=wall" in browser.current_url
     assert console_errors(browser) == []
 
 

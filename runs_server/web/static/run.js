@@ -9,7 +9,7 @@
   const { el, pathParts, gql, showError, parseJson, configValue, show } = RunsWeb;
   const [entity, project, , runName] = pathParts();
   const MAX_COMPARE = 10; // runs on a chart, this one included
-  const MAX_KEYS = 100; // the API's MAX_SPECS: one spec per key
+  const MAX_KEYS = 99; // the API's MAX_SPECS (100): one spec per key, one for time
   const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
   const X_KEYS = { step: "_step", wall: "_timestamp", relative: "_runtime" };
 
@@ -92,6 +92,8 @@
     chart.plot = new uPlot(options, aligned, container);
     window.runsWebCharts[chart.key] = {
       points: aligned[0].length,
+      xFirst: aligned[0][0],
+      xLast: aligned[0][aligned[0].length - 1],
       series: chart.series.length,
       canvas: !!container.querySelector("canvas"),
     };
@@ -122,27 +124,56 @@
       .sort();
   }
 
+  // x for each sampled step: exact where the time spec sampled that step,
+  // linear between its neighbours otherwise (held at the ends).
+  function timeAt(steps, times, step) {
+    if (step == null || !steps.length) return null;
+    let lo = 0, hi = steps.length - 1;
+    if (step <= steps[lo]) return times[lo];
+    if (step >= steps[hi]) return times[hi];
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (steps[mid] <= step) lo = mid;
+      else hi = mid;
+    }
+    if (times[lo] == null || times[hi] == null) return times[lo] ?? times[hi];
+    return times[lo] + ((times[hi] - times[lo]) * (step - steps[lo])) / (steps[hi] - steps[lo]);
+  }
+
+  // One spec per key holds only _step and the key; the times come from one
+  // more spec (_step, _runtime, _timestamp): asking every key's spec for the
+  // times as well cost the server three times as much on a long run.
   async function loadHistories(keys) {
     if (!keys.length) return;
     const samples = Math.min(1000, chartWidth());
-    const specs = keys.map((key) => JSON.stringify({ keys: ["_step", "_runtime", "_timestamp", key], samples }));
+    const specs = keys.map((key) => JSON.stringify({ keys: ["_step", key], samples }));
+    specs.push(JSON.stringify({ keys: ["_step", "_runtime", "_timestamp"], samples: 2 * samples }));
     const data = await gql(HISTORY_QUERY, {
       entity, project, specs, first: names.length,
       filters: JSON.stringify({ name: { $in: names } }),
     });
     const nodes = data.project.runs.edges.map((e) => e.node);
     nodes.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
+    const timesOf = nodes.map((node) => {
+      const rows = ((node.sampledHistory || [])[keys.length] || [])
+        .filter((r) => numeric(r._step) != null)
+        .sort((a, b) => a._step - b._step);
+      const steps = rows.map((r) => r._step);
+      const wall = rows.map((r) => numeric(r._timestamp));
+      const relative = rows.map((r) => numeric(r._runtime));
+      return {
+        wall: (step) => timeAt(steps, wall, step),
+        relative: (step) => timeAt(steps, relative, step),
+      };
+    });
     const parent = document.getElementById("history");
     keys.forEach((key, k) => {
-      const series = nodes.map((node) => {
+      const series = nodes.map((node, n) => {
         const rows = (node.sampledHistory || [])[k] || [];
+        const steps = rows.map((r) => numeric(r._step));
         return {
           label: node.displayName || node.name,
-          x: {
-            step: rows.map((r) => numeric(r._step)),
-            wall: rows.map((r) => numeric(r._timestamp)),
-            relative: rows.map((r) => numeric(r._runtime)),
-          },
+          x: { step: steps, wall: steps.map(timesOf[n].wall), relative: steps.map(timesOf[n].relative) },
           y: rows.map((r) => numeric(lookup(r, key))),
         };
       });
