@@ -41,6 +41,7 @@ SERVER_LAYERS = {
     "listing": 2,
     "history": 2,
     "loaders": 2,
+    "writes": 2,
     "store": 1,
 }
 

@@ -4,6 +4,12 @@ from .base_client import BaseClient
 from .base_model import BaseModel
 from .client import Client
 from .fragments import ProjectFields, RunFields, RunFieldsUser
+from .input_types import (
+    CreateRunFilesInput,
+    DeleteRunInput,
+    StopRunInput,
+    UpsertBucketInput,
+)
 from .mirror_run_states import (
     MirrorRunStates,
     MirrorRunStatesProject,
@@ -118,6 +124,8 @@ __all__ = [
     "BaseClient",
     "BaseModel",
     "Client",
+    "CreateRunFilesInput",
+    "DeleteRunInput",
     "MIRROR_RUN_STATES_GQL",
     "MirrorRunStates",
     "MirrorRunStatesProject",
@@ -205,9 +213,11 @@ __all__ = [
     "RunsSampledHistoryPageProjectRunsEdgesNode",
     "RunsSampledHistoryPageProjectRunsPageInfo",
     "SWEEP_BY_NAME_GQL",
+    "StopRunInput",
     "SweepByName",
     "SweepByNameProject",
     "SweepByNameProjectSweep",
+    "UpsertBucketInput",
     "VIEWER_GQL",
     "Viewer",
     "ViewerViewer",
