@@ -126,6 +126,9 @@ def run_serve(args: argparse.Namespace, prog: str = "runs-client serve") -> int:
             scratch.cleanup()
 
 
+DEMO_USER = "demo"
+
+
 def _serve(args: argparse.Namespace, prog: str) -> int:
     from runs_server.http.app import RunsServerApp, ServerConfig
     from runs_server.http.auth import is_loopback
@@ -153,6 +156,11 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
     demo = seed_demo(store) if args.demo else None
     schema = None
     notes: list[str] = []  # printed after the banner's first line
+    if not require_auth and store.users.default() is None:
+        # An open server acts as the demo user; an empty store gets one, so
+        # the official SDK (which asks who it is) can log runs into it.
+        store.users.create(DEMO_USER)
+        notes.append(f"created user {DEMO_USER!r} (entity {DEMO_USER!r}) to act as")
     try:
         for path in args.load:
             counts = _load(store, path)
