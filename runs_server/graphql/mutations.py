@@ -61,6 +61,7 @@ def resolve_upsert_bucket(
     return {
         "bucket": _node(context, run),
         "inserted": inserted,
+        "serverSettings": {"serverMessages": []},
         "clientMutationId": input.get("clientMutationId"),
     }
 
