@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+import runs_client
 from runs_server.http.app import RunsServerApp
 from runs_server.http.serving import BackgroundServer
 from runs_server.store import Store
@@ -198,3 +199,35 @@ def test_public_api_update_create_and_delete(
     assert _served(server, "made") is None
     names = {r[0] for r in store.conn.execute("SELECT name FROM runs")}
     assert names == {"logged", "offline"}
+
+
+def test_the_logged_run_reads_back_through_runs_client(
+    logged: tuple[str, dict[str, Any], BackgroundServer, Store],
+) -> None:
+    _version, seen, server, _store = logged
+    with runs_client.Api(api_key=KEY, base_url=server.url) as api:
+        run = api.run("ada/writes/logged")
+        steps = STEPS + MORE
+        assert (run.state, run.tags, run.group, run.job_type) == (
+            "finished",
+            ["base", "sdk", "updated"],  # after the SDK's run.update()
+            "g1",
+            "train",
+        )
+        assert run.config == {
+            "lr": 0.1,
+            "layers": 3,
+            "arch": {"kind": "mlp"},
+            "extra": 5,
+        }
+        assert run.summary["best_acc"] == 0.875
+        rows = list(run.scan_history(keys=["_step", "loss", "acc", "lr"]))
+        assert [{k: r[k] for k in ("_step", *logged_row(0))} for r in rows] == [
+            {"_step": s, **logged_row(s)} for s in range(steps)
+        ]
+        frame = api.runs("ada/writes").histories(
+            samples=steps, keys=["loss"], format="pandas"
+        )
+        assert sorted(frame["run_id"].unique()) == ["logged", "offline"]
+        assert len(frame) == steps + OFFLINE
+    assert seen["made"] == "made"
