@@ -88,10 +88,15 @@ class Streams:
             )
 
     def finish(self, run: int, exitcode: int) -> None:
-        """The process ended: finished for exit code 0, else failed."""
-        state = "finished" if exitcode == 0 else "failed"
+        """The process ended: finished for exit code 0; else killed if a stop
+        was asked for (W&B's "forcibly stopped"), failed otherwise."""
         now = now_iso()
         with self._db.transaction() as c:
+            asked = c.execute(
+                "SELECT stop_requested FROM run_controls WHERE run_id=?", (run,)
+            ).fetchone()
+            stopped = asked is not None and bool(asked[0])
+            state = "finished" if exitcode == 0 else "killed" if stopped else "failed"
             cur = c.execute(
                 "UPDATE runs SET state=?, heartbeat_at=?, updated_at=? WHERE id=?",
                 (state, now, now, run),

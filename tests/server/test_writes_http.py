@@ -259,6 +259,9 @@ def test_stop_turns_stopped_true_and_tells_the_stream(served: Served) -> None:
     assert served.gql(stop, id=run_id)["data"]["stopRun"]["success"] is True
     assert served.read()["stopped"] is True
     assert served.stream({}).json()["stopped"] is True
+    # The SDK interrupts the script; a stopped run that exits non-zero is killed.
+    served.stream({"complete": True, "exitcode": 255})
+    assert served.read()["state"] == "killed"
 
 
 def test_files_upload_list_and_download(served: Served) -> None:
