@@ -17,7 +17,7 @@ from runs_server.graphql.context import RequestContext, request_context
 from runs_server.graphql.resolvers import resolve_project, resolve_run
 from runs_server.graphql.run_fields import RunNode, RunPage
 from runs_server.graphql.run_write_fields import file_node
-from runs_server.store import Project
+from runs_server.store import Project, StoreWriteError
 from runs_server.writes import WriteError, buckets, links
 from runs_server.writes.limits import MAX_FILES_PER_CALL
 from runs_server.writes.names import checked_file_name
@@ -36,7 +36,9 @@ _CODES = {
 }
 
 
-def graphql_error(exc: WriteError) -> GraphQLError:
+def graphql_error(exc: WriteError | StoreWriteError) -> GraphQLError:
+    if isinstance(exc, StoreWriteError):  # full, read-only or locked: retry
+        return GraphQLError(str(exc), extensions={"code": "STORE_UNAVAILABLE"})
     return GraphQLError(str(exc), extensions={"code": _CODES.get(exc.status, "ERROR")})
 
 
@@ -56,7 +58,7 @@ def resolve_upsert_bucket(
     context = request_context(info)
     try:
         run, inserted = buckets.upsert_bucket(context.store, context.user, input)
-    except WriteError as exc:
+    except (WriteError, StoreWriteError) as exc:
         raise graphql_error(exc) from None
     return {
         "bucket": _node(context, run),
@@ -88,7 +90,7 @@ def resolve_create_run_files(
             input["runName"],
         )
         declared = context.store.files.declare(run.id, names)
-    except WriteError as exc:
+    except (WriteError, StoreWriteError) as exc:
         raise graphql_error(exc) from None
     files = []
     for file in declared:
@@ -111,7 +113,7 @@ def resolve_delete_run(
     context = request_context(info)
     try:
         buckets.delete_run(context.store, context.user, input["id"])
-    except WriteError as exc:
+    except (WriteError, StoreWriteError) as exc:
         raise graphql_error(exc) from None
     return {"clientMutationId": input.get("clientMutationId")}
 
@@ -123,7 +125,7 @@ def resolve_stop_run(
     context = request_context(info)
     try:
         buckets.stop_run(context.store, context.user, input["id"])
-    except WriteError as exc:
+    except (WriteError, StoreWriteError) as exc:
         raise graphql_error(exc) from None
     return {"success": True, "clientMutationId": input.get("clientMutationId")}
 

@@ -1,25 +1,29 @@
 """The SDK's non-GraphQL writes: ``POST /files/{entity}/{project}/{run}/file_stream``
 and the signed run-file links (``PUT`` an upload, ``GET`` a download).
 
-Bodies are read whole within their caps, then handled on the app's worker
-threads like GraphQL requests; every refusal is a JSON error saying why.
+Bodies are admitted within the server's budget of bodies held at once (see
+``http.admission``), read whole within their own caps, then handled on the
+app's heavy worker lane like GraphQL requests; every refusal is a JSON error
+saying why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from runs_server.http.admission import BodyAdmission, NoRoom
 from runs_server.http.asgi import Receive, Scope, read_body
 from runs_server.http.auth import AuthError, authenticate
 from runs_server.http.config import ServerConfig
 from runs_server.http.guards import json_content_type
 from runs_server.http.replies import Reply, error_reply
-from runs_server.store import Store, StoreError
+from runs_server.store import Store, StoreError, StoreWriteError
 from runs_server.writes import WriteError, buckets, file_stream, links
 from runs_server.writes.limits import MAX_STREAM_BODY_BYTES, MAX_UPLOAD_BYTES
 from runs_server.writes.names import checked_name
@@ -52,11 +56,16 @@ class FilesEndpoint:
     """file_stream posts and run-file links, on ``executor``'s threads."""
 
     def __init__(
-        self, store: Store, config: ServerConfig, executor: ThreadPoolExecutor
+        self,
+        store: Store,
+        config: ServerConfig,
+        executor: ThreadPoolExecutor,
+        bodies: BodyAdmission,
     ) -> None:
         self.store = store
         self.config = config
         self._executor = executor
+        self._bodies = bodies
 
     async def handle(
         self, scope: Scope, receive: Receive, headers: dict[str, str]
@@ -71,50 +80,75 @@ class FilesEndpoint:
                 )
             if not json_content_type(headers.get("content-type")):
                 return error_reply(415, "send file_stream posts as application/json")
-            body = await self._body(receive, MAX_STREAM_BODY_BYTES)
-            if isinstance(body, Reply):
-                return body
-            if headers.get("content-encoding", "").lower() == "gzip":
-                try:
-                    inflated = _gunzip(body, MAX_STREAM_BODY_BYTES)
-                except zlib.error:
-                    return error_reply(400, "the body is not valid gzip")
-                if inflated is None:
-                    return error_reply(
-                        413, f"request body over {MAX_STREAM_BODY_BYTES:,} bytes"
-                    )
-                body = inflated
-            return await self._run(
-                self._stream, stream, body, headers.get("authorization")
-            )
+
+            async def take(body: bytes) -> Reply:
+                if headers.get("content-encoding", "").lower() == "gzip":
+                    try:
+                        inflated = _gunzip(body, MAX_STREAM_BODY_BYTES)
+                    except zlib.error:
+                        return error_reply(400, "the body is not valid gzip")
+                    if inflated is None:
+                        return error_reply(
+                            413, f"request body over {MAX_STREAM_BODY_BYTES:,} bytes"
+                        )
+                    body = inflated
+                return await self._run(
+                    self._stream, stream, body, headers.get("authorization")
+                )
+
+            return await self._with_body(receive, headers, MAX_STREAM_BODY_BYTES, take)
         if not path.startswith(LINK_PATH_PREFIX):
             return None
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if method == "PUT":
-            body = await self._body(receive, MAX_UPLOAD_BYTES)
-            if isinstance(body, Reply):
-                return body
-            return await self._run(self._upload, path, query, body)
+
+            async def upload(body: bytes) -> Reply:
+                return await self._run(self._upload, path, query, body)
+
+            return await self._with_body(receive, headers, MAX_UPLOAD_BYTES, upload)
         if method in ("GET", "HEAD"):
             return await self._run(self._download, path, query, method)
         return error_reply(
             405, "run file links take PUT, GET or HEAD", (b"allow", b"PUT, GET, HEAD")
         )
 
-    async def _body(self, receive: Receive, limit: int) -> bytes | Reply:
+    async def _with_body(
+        self,
+        receive: Receive,
+        headers: dict[str, str],
+        limit: int,
+        then: Callable[[bytes], Awaitable[Reply]],
+    ) -> Reply:
+        """``then(body)``, the body admitted within the server's budget of
+        bodies held at once (held until ``then`` is done) and read whole."""
+        declared = limit
+        content_length = headers.get("content-length")
+        if content_length is not None:
+            text = content_length.strip()
+            if not text.isdigit() or int(text) > limit:
+                return error_reply(413, f"request body over {limit:,} bytes")
+            declared = int(text)
         try:
-            body = await asyncio.wait_for(
-                read_body(receive, limit), self.config.body_timeout_s
-            )
-        except asyncio.TimeoutError:
+            async with self._bodies.admitted(declared, self.config.body_timeout_s):
+                try:
+                    body = await asyncio.wait_for(
+                        read_body(receive, limit), self.config.body_timeout_s
+                    )
+                except asyncio.TimeoutError:
+                    return error_reply(
+                        408,
+                        f"the request body did not arrive within "
+                        f"{self.config.body_timeout_s:g} s; send it whole",
+                    )
+                if body is None:
+                    return error_reply(413, f"request body over {limit:,} bytes")
+                return await then(body)
+        except NoRoom:
             return error_reply(
-                408,
-                f"the request body did not arrive within "
-                f"{self.config.body_timeout_s:g} s; send it whole",
+                503,
+                "the server is reading too many request bodies at once; retry",
+                (b"retry-after", b"1"),
             )
-        if body is None:
-            return error_reply(413, f"request body over {limit:,} bytes")
-        return body
 
     async def _run(self, handler: object, *args: object) -> Reply:
         loop = asyncio.get_running_loop()
@@ -126,6 +160,8 @@ class FilesEndpoint:
             return handler(*args)  # type: ignore[operator,no-any-return]
         except WriteError as exc:
             return error_reply(exc.status, str(exc))
+        except StoreWriteError as exc:  # nothing was kept: the SDK retries
+            return error_reply(503, str(exc), (b"retry-after", b"5"))
 
     def _stream(
         self, names: tuple[str, str, str], body: bytes, authorization: str | None

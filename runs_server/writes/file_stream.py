@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from runs_server.store import Store, StoreError, jsonrows
+from runs_server.store import Store, StoreError, StoreWriteError, jsonrows
 from runs_server.writes.buckets import RunRef
 from runs_server.writes.errors import WriteError
 from runs_server.writes.limits import MAX_STREAM_FILES, MAX_STREAM_LINE_CHARS
@@ -129,6 +129,8 @@ def _take(store: Store, run: RunRef, name: str, chunk: Chunk) -> None:
             store.history.log(run.id, fresh, update_summary=False)
         elif name == EVENTS and fresh:
             store.history.log_events(run.id, fresh)
+    except StoreWriteError:
+        raise  # the store's trouble (full, read-only, locked), not the post's
     except (StoreError, ValueError) as exc:
         raise _bad(f"{name}: {exc}") from None
     if end > taken:

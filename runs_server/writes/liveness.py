@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from runs_server.store import Store
+from runs_server.store import Store, StoreWriteError
 
 # W&B's own threshold is minutes; so is the default here (ServerConfig).
 DEFAULT_CRASH_AFTER_S = 300.0
@@ -35,7 +35,12 @@ class Liveness:
             if moment < self._next_check:
                 return 0
             self._next_check = moment + CHECK_EVERY_S
+        if self.store.read_only:
+            return 0  # a store served read-only takes no writes, this one neither
         cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(
             seconds=self.crash_after_s
         )
-        return self.store.streams.mark_crashed(cutoff.isoformat(timespec="seconds"))
+        try:
+            return self.store.streams.mark_crashed(cutoff.isoformat(timespec="seconds"))
+        except StoreWriteError:  # locked by another writer, or full: next time
+            return 0
