@@ -18,6 +18,7 @@ import pytest
 from runs_server.http.app import RunsServerApp, ServerConfig
 from runs_server.http.serving import BackgroundServer
 from runs_server.store import Store
+from runs_server.writes import buckets
 
 pytestmark = pytest.mark.e2e
 
@@ -317,3 +318,24 @@ def test_an_open_server_writes_as_the_demo_user_into_its_entities(
     assert made["data"]["upsertBucket"]["bucket"]["project"]["entity"]["name"] == "ada"
     refused = served.gql(UPSERT, name="r9", project="q", entity="bob", key=other)
     assert "not a member of entity 'bob'" in refused["errors"][0]["message"]
+
+
+def test_a_read_only_store_refuses_writes_as_retryable(tmp_path: Any) -> None:
+    path = tmp_path / "runs.db"
+    with Store(path) as writable:
+        writable.users.create("ada", api_key=ADA_KEY)
+        served_run, _ = buckets.upsert_bucket(
+            writable, writable.users.by_key(ADA_KEY), {"name": "r1", "modelName": "p"}
+        )
+    store = Store(path, read_only=True)
+    app = RunsServerApp(store)
+    with BackgroundServer(app) as server, httpx.Client(timeout=30) as client:
+        served = Served(server, store, client)
+        body = served.gql(UPSERT, name="r2", project="p", entity="ada")
+        assert body["errors"][0]["extensions"]["code"] == "STORE_UNAVAILABLE"
+        response = served.stream(history(rows(0, 2), 0))
+        assert response.status_code == 503 and response.headers["retry-after"]
+        assert "read-only" in response.json()["errors"][0]["message"]
+        assert served.read()["historyLineCount"] == 0  # reads still work
+    store.close()
+    assert served_run.name == "r1"
