@@ -36,11 +36,13 @@ class Link:
 
 
 def _secret(store: Store) -> bytes:
-    with store.transaction():
-        value = store.get_meta(_SECRET_KEY)
-        if value is None:
-            value = secrets.token_hex(32)
-            store.set_meta(_SECRET_KEY, value)
+    value = store.get_meta(_SECRET_KEY)  # a read: read-only stores sign too
+    if value is None:
+        with store.transaction():  # made once; a racing first maker wins
+            value = store.get_meta(_SECRET_KEY)
+            if value is None:
+                value = secrets.token_hex(32)
+                store.set_meta(_SECRET_KEY, value)
     return bytes.fromhex(value)
 
 
