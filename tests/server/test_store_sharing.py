@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import selectors
 import signal
 import sqlite3
@@ -52,7 +53,8 @@ def _banner(process: subprocess.Popen[bytes]) -> list[str]:
     deadline = time.monotonic() + DEADLINE_S
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
-        while b"demo project:" not in text:
+        # The whole line: it may arrive in pieces.
+        while not re.search(rb"demo project:[^\n]*\n", text):
             left = deadline - time.monotonic()
             assert left > 0, f"no banner in {DEADLINE_S} s: {text!r}"
             if not selector.select(left):
