@@ -43,6 +43,15 @@ MAX_REQUESTS_IN_FLIGHT = 4
 # encoded body, its gzip copy); the query-cost estimate (``cost``) and the
 # budgets above keep it there, and tests/server_bounds measures it.
 MAX_REQUEST_MEMORY_BYTES = 3 * MAX_RESPONSE_BYTES
+# Request bodies held (being read or executed) at once, all connections
+# together (runs_server.http.admission admits each before reading it).
+MAX_BODY_BYTES_HELD = 64 * 1024 * 1024
+# The server's peak above its idle size: every worker at its request budget
+# plus the bodies held (the quick lane's requests are at most a few hundred
+# fields). tests/reliability/test_hostile_server.py measures it.
+PEAK_MEMORY_BYTES = (
+    MAX_REQUESTS_IN_FLIGHT * MAX_REQUEST_MEMORY_BYTES + MAX_BODY_BYTES_HELD
+)
 # Wall-clock seconds one request may execute, and may take to send its body.
 MAX_REQUEST_SECONDS = 120.0
 BODY_TIMEOUT_SECONDS = 30.0

@@ -271,7 +271,7 @@ def _encoded(info: GraphQLResolveInfo, rows: list[str] | bytes) -> orjson.Fragme
         context.spend_bytes(len(rows))
         return orjson.Fragment(rows)
     context.spend_bytes(sum(len(r) + 4 for r in rows))
-    return orjson.Fragment(orjson.dumps(rows))
+    return orjson.Fragment(history.compact(orjson.dumps(rows)))
 
 
 def _checked(check: Callable[[Any], Any], value: Any) -> Any:
