@@ -36,7 +36,7 @@ MAX_VARIABLE_STRING_CHARS = 300_000
 # Output bytes of one response (estimated as fields resolve, then checked on
 # the encoded body), and requests executing at once: peak memory is bounded by
 # about MAX_REQUESTS_IN_FLIGHT * 3 * MAX_RESPONSE_BYTES (result objects, the
-# encoded body and its gzip copy) plus one MAX_BODY_BYTES request per connection.
+# encoded body and its gzip copy) plus MAX_BODY_BYTES_HELD (PEAK_MEMORY_BYTES).
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 MAX_REQUESTS_IN_FLIGHT = 4
 # What one executing request may hold at its peak (result objects, the

@@ -29,6 +29,7 @@ FIGURES = (
     ("hostile_requests", "hostile requests tried"),
     ("server_peak_mib", "server peak memory (MiB)"),
     ("server_peak_bound_mib", "its stated bound (MiB)"),
+    ("server_after_mib", "server memory after them (MiB)"),
     ("connections_refused", "connections refused or timed out"),
 )
 

@@ -180,6 +180,12 @@ def test_hostile_requests_stay_within_the_stated_peak_memory(
             pass  # still open at the deadline: held
         sock.close()
     peak_kib = status_kib(pid, "VmHWM")
+    # ...and gives the memory of the burst back (bodies are freed, then trimmed)
+    settle = time.monotonic() + 30
+    while status_kib(pid, "VmRSS") > idle_kib + 128 * 1024:
+        assert time.monotonic() < settle, (status_kib(pid, "VmRSS"), idle_kib)
+        time.sleep(0.2)
+    TALLY["server_after_mib"] += status_kib(pid, "VmRSS") // 1024
     TALLY["hostile_requests"] += len(work) + len(slow) + len(idle)
     TALLY["connections_refused"] += closed + statuses.count(503) + statuses.count(0)
     TALLY["server_peak_mib"] += peak_kib // 1024
