@@ -72,7 +72,7 @@ test: lint check-generated sdk-venv sdk31-venv
 # Reruns the reliability suite; its summary prints the figures the README
 # quotes (requests tried, faults injected, bad inputs tried, rows lost).
 reliability: $(STAMP)
-	$(BIN)/python -m pytest tests/reliability -q
+	$(BIN)/python -m pytest tests/reliability tests/server_bounds -q
 
 # Ratios measured side by side in one run: the server against its
 # read-and-serialize floor, then histories() against the per-run client,

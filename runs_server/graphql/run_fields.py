@@ -270,7 +270,7 @@ def _encoded(info: GraphQLResolveInfo, rows: list[str] | bytes) -> orjson.Fragme
         context.spend_bytes(len(rows))
         return orjson.Fragment(rows)
     context.spend_bytes(sum(len(r) + 4 for r in rows))
-    return orjson.Fragment(orjson.dumps(rows))
+    return orjson.Fragment(history.compact(orjson.dumps(rows)))
 
 
 def _checked(check: Callable[[Any], Any], value: Any) -> Any:
@@ -296,9 +296,13 @@ def resolve_parquet_history(
             "history with history(minStep:, maxStep:) or sampledHistory"
         )
     row = node.row
-    # Building reads and holds every row of the run: charged as rows returned,
-    # so no export is built for a run over the row cap (1,000,000 rows).
-    context.spend_rows(int(row["history_line_count"]))
+    # Building reads and holds every value of the run: charged as rows
+    # returned and as values read (rows x keys), so no export is built for a
+    # run over the row cap (1,000,000 rows) or the read cap (20,000,000 values).
+    rows = int(row["history_line_count"])
+    context.spend_rows(rows)
+    keys = len(orjson.loads(row["history_keys"] or "{}"))
+    context.spend_reads(rows * max(keys, 1))
     export = context.exports.ensure(
         context.conn,
         node.id,

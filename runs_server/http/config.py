@@ -7,13 +7,13 @@ from typing import Literal
 
 from runs_server.graphql.limits import (
     BODY_TIMEOUT_SECONDS,
+    MAX_BODY_BYTES_HELD,
     MAX_REQUEST_SECONDS,
     MAX_REQUESTS_IN_FLIGHT,
     MAX_RESPONSE_BYTES,
     MAX_RESPONSE_ROWS,
     MAX_VALUES_READ,
 )
-from runs_server.http.admission import MAX_BODY_BYTES_HELD
 from runs_server.http.connections import (
     HEAD_TIMEOUT_SECONDS,
     IDLE_TIMEOUT_SECONDS,
