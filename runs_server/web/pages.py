@@ -118,7 +118,9 @@ class WebPages:
             if found is None:
                 message = f"no such file {name[:100]!r} in the web pages' static files"
                 return WebReply(
-                    404, message.encode(), [(b"content-type", b"text/plain")]
+                    404,
+                    message.encode(),
+                    [(b"content-type", b"text/plain; charset=utf-8")],
                 )
         else:
             page = _page_of(path, accept or "")
