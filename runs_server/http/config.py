@@ -20,6 +20,7 @@ from runs_server.http.connections import (
     MAX_CONNECTIONS,
 )
 from runs_server.http.faults import FaultConfig
+from runs_server.writes.liveness import DEFAULT_CRASH_AFTER_S
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,6 @@ class ServerConfig:
     # "auto": gzip only for clients beyond loopback (on loopback, compressing
     # a history page costs more time than sending it); "always"; "never".
     compress: Literal["auto", "always", "never"] = "auto"
+    # A running run with no file_stream post (heartbeat) for this long is
+    # marked crashed.
+    crash_after_s: float = DEFAULT_CRASH_AFTER_S

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import selectors
 import signal
 import sqlite3
@@ -45,24 +46,15 @@ def _start(db: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _names_the_demo(text: bytes) -> bool:
-    """Whether ``text`` holds the whole line naming the demo (its newline too:
-    a read may end mid-line)."""
-    return any(
-        line.startswith(b"demo project:") and line.endswith(b"\n")
-        for line in text.splitlines(keepends=True)
-    )
-
-
 def _banner(process: subprocess.Popen[bytes]) -> list[str]:
-    """Lines up to the one naming the demo, whole (or the exit), within the
-    deadline."""
+    """Lines up to the one naming the demo (or the exit), within the deadline."""
     assert process.stdout is not None
     text = b""
     deadline = time.monotonic() + DEADLINE_S
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
-        while not _names_the_demo(text):
+        # The whole line: it may arrive in pieces.
+        while not re.search(rb"demo project:[^\n]*\n", text):
             left = deadline - time.monotonic()
             assert left > 0, f"no banner in {DEADLINE_S} s: {text!r}"
             if not selector.select(left):
