@@ -41,7 +41,7 @@ logger = logging.getLogger("runs_server")
 
 GRAPHQL_PATHS = ("/graphql", "/graphql/")
 # The official SDK 0.31 posts its telemetry (OTLP protobuf) here; accepted, dropped.
-TELEMETRY_PATHS = ("/sdk/otel/v1/metrics",)
+TELEMETRY_PATHS = ("/sdk/otel/v1/metrics", "/sdk/otel/v1/logs")
 
 
 class RunsServerApp:

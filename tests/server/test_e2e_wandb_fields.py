@@ -192,3 +192,16 @@ def test_sweep_fields_w_and_b_requires_are_never_null(post: Any) -> None:
     assert project["s1"]["config"] == "{}" and project["s1"]["runCount"] == 0
     assert project["s1"]["createdAt"]
     assert project["s2"]["method"] == "grid"  # from its config
+
+
+def test_all_views_is_an_empty_page(post: Any) -> None:
+    body = post(
+        '{ project(name: "p", entityName: "ann") { allViews(viewType: "runs", first: 50) '
+        "{ totalCount edges { cursor node { id name spec user { username } } } "
+        "pageInfo { endCursor hasNextPage } } } }"
+    )
+    assert body["data"]["project"]["allViews"] == {
+        "totalCount": 0,
+        "edges": [],
+        "pageInfo": {"endCursor": None, "hasNextPage": False},
+    }
