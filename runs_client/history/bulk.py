@@ -18,6 +18,7 @@ per run instead (bounded concurrency), remembered for that client.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import warnings
@@ -51,12 +52,13 @@ from .policy import (
     MAX_SPECS,
     ROW_BUDGET,
     is_too_large,
+    lacks_sampled_history,
     refuses_bulk,
 )
 from .rows import (
     has_nonfinite_strings,
 )
-from .run_rows import parse_lines, sampled_rows
+from .run_rows import parse_lines, sampled_rows, scanned_sample
 from .typed_pages import RowDecoder, row_decoder
 
 __all__ = [
@@ -453,6 +455,18 @@ class BulkFetcher:
                 return names
             cursor = runs.page_info.end_cursor
 
+    def _scanned(self, name: str, spec: str) -> list[dict[str, Any]]:
+        """One spec's rows from full history (a server without sampledHistory)."""
+        parsed = json.loads(spec)
+        return scanned_sample(
+            self.client,
+            self.entity,
+            self.project,
+            name,
+            list(parsed["keys"]),
+            int(parsed["samples"]),
+        )
+
     def _one_run(self, name: str) -> list[dict[str, Any]]:
         query, client = self.query, self.client
         entity, project = self.entity, self.project
@@ -466,12 +480,17 @@ class BulkFetcher:
             return parse_lines(run_h.history if run_h else None, "RunHistory")
         lists: list[Any] = []
         specs = query.specs
-        for begin in range(0, len(specs), MAX_SPECS):
-            sampled = client.run_sampled_history(
-                entity, project, name, specs=specs[begin : begin + MAX_SPECS]
-            )
-            run_s = sampled.project.run if sampled.project else None
-            lists.extend((run_s.sampled_history if run_s else None) or [])
+        try:
+            for begin in range(0, len(specs), MAX_SPECS):
+                sampled = client.run_sampled_history(
+                    entity, project, name, specs=specs[begin : begin + MAX_SPECS]
+                )
+                run_s = sampled.project.run if sampled.project else None
+                lists.extend((run_s.sampled_history if run_s else None) or [])
+        except GraphQLError as exc:
+            if not lacks_sampled_history(exc):
+                raise
+            lists = [self._scanned(name, spec) for spec in specs]
         if query.join == "and":
             return sampled_rows(lists[0] if lists else None)
         return merge_on(query.x_axis, [sampled_rows(rows) for rows in lists])

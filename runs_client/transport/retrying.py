@@ -25,6 +25,7 @@ from runs_gql.base_model import UNSET
 
 from .._exceptions import (
     ConnectionError,
+    GraphQLError,
     RateLimitError,
     RequestInfo,
     RunsClientError,
@@ -38,6 +39,12 @@ from .constants import (
     MAX_BACKOFF,
     MAX_RETRY_AFTER,
     RETRYABLE_STATUS_CODES,
+)
+from .optional_fields import (
+    OPTIONAL_RUN_FIELDS,
+    OptionalFields,
+    fill_dropped,
+    missing_run_field,
 )
 from .responses import (
     graphql_error,
@@ -57,6 +64,8 @@ _BODY_KEY = "runs_client.body"
 _REQUEST_KEY = "runs_client.request"
 # Set on a response whose body the caller's ``decode`` read (see execute).
 DECODED_KEY = "runs_client.decoded"
+# Optional Run fields left out of the operation (see optional_fields).
+_DROPPED_KEY = "runs_client.dropped"
 
 # Bodies are parsed with orjson, falling back to the stdlib for W&B's bare
 # NaN/Infinity tokens (see _json.loads).
@@ -145,6 +154,8 @@ class RetryingClient(runs_gql.Client):
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
+        # Optional Run fields this server lacks, learned from its answers.
+        self.optional_fields = OptionalFields()
 
     def __repr__(self) -> str:
         return f"RetryingClient(url={self.url!r}, max_retries={self.max_retries})"
@@ -175,6 +186,39 @@ class RetryingClient(runs_gql.Client):
                 "opens new connections.",
                 request=info,
             )
+        # A server lacking an optional Run field gets the operation again
+        # without it: at most once per such field.
+        for _ in range(len(OPTIONAL_RUN_FIELDS) + 1):
+            sent, dropped, sent_vars = self.optional_fields.prepared(info, query, given)
+            try:
+                response = self._retrying(
+                    info, sent, operation_name, sent_vars, kwargs, decode
+                )
+            except GraphQLError as exc:
+                field = missing_run_field(exc)
+                if field is None or field in self.optional_fields.missing:
+                    raise
+                logger.warning(
+                    "%s: the server has no Run.%s; leaving it out (it reads as null)",
+                    info,
+                    field,
+                )
+                self.optional_fields.learn(field)
+                continue
+            if dropped:
+                response.extensions[_DROPPED_KEY] = dropped
+            return response
+        raise AssertionError("unreachable: each optional field is learned once")
+
+    def _retrying(
+        self,
+        info: RequestInfo,
+        query: str,
+        operation_name: str | None,
+        given: dict[str, Any],
+        kwargs: dict[str, Any],
+        decode: Callable[[bytes], dict[str, Any] | None] | None,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             try:
@@ -211,6 +255,8 @@ class RetryingClient(runs_gql.Client):
                 request=info,
                 status_code=response.status_code,
             )
+        if response.extensions.get(_DROPPED_KEY):
+            fill_dropped(data, response.extensions[_DROPPED_KEY])
         return data
 
     def _attempt(
