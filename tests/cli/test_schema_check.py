@@ -11,6 +11,7 @@ naming the operations that use it.
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -156,3 +157,22 @@ def test_a_renamed_type_a_fragment_names_fails() -> None:
 )
 def test_argument_fit(ours: str, theirs: str, fits: bool) -> None:
     assert input_fits(ours, theirs) is fits
+
+
+@pytest.mark.e2e
+def test_a_served_schema_without_run_host(tmp_path: Path) -> None:
+    """``serve --schema`` without Run.host: schema-check names the operations
+    that select it, and the client still lists runs (host left out, null)."""
+    from tests.cli.test_server_commands import serving
+
+    lacking = tmp_path / "no-host.graphql"
+    lacking.write_text(shipped().replace("  host: String\n", ""))
+    with serving("--demo", "--schema", str(lacking)) as (url, _lines):
+        check = run_in_process("schema-check", url=url)
+        listed = run_in_process(
+            "runs", "demo/mnist", "--limit", "3", "--format", "json", url=url
+        )
+    assert check.code == 1
+    assert "Cannot query field 'host' on type 'Run'. (used by " in check.out
+    assert listed.code == 0, listed.err
+    assert len(json.loads(listed.out)) == 3
