@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 
 import httpx
@@ -80,16 +81,35 @@ class Counted:
             self.refused += 1
 
 
-@pytest.fixture(scope="module", params=sorted(FIELD_LINES))
-def lacking(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    field = request.param
+@contextmanager
+def _serving_without(field: str) -> Iterator[str]:
     store = _store()
     app = RunsServerApp(store)
     app.graphql.schema = schema_from_sdl(_sdl_without(field))  # as serve --schema
     server = BackgroundServer(app).start()
-    yield field, server.url
-    server.stop()
-    store.close()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        store.close()
+
+
+@pytest.fixture(scope="module", params=sorted(FIELD_LINES))
+def lacking(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    with _serving_without(request.param) as url:
+        yield request.param, url
+
+
+@pytest.fixture(scope="module")
+def without_events() -> Iterator[str]:
+    with _serving_without("events") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def without_sampled_history() -> Iterator[str]:
+    with _serving_without("sampledHistory") as url:
+        yield url
 
 
 def _api(url: str) -> tuple[runs_client.Api, Counted]:
@@ -147,12 +167,10 @@ def test_mirror_page_keeps_working(lacking: tuple[str, str]) -> None:
 
 
 def test_an_operation_reading_only_the_missing_field_says_so(
-    lacking: tuple[str, str],
+    without_events: str,
 ) -> None:
-    field, url = lacking
-    if field != "events":
-        pytest.skip("only events is read alone (RunEvents, RunsEventsPage)")
-    api, _ = _api(url)
+    # events is the one optional field some operations read alone
+    api, _ = _api(without_events)
     with api:
         api.client.runs_mirror_page(entity="lab", project="proj")  # learns it
         with pytest.raises(GraphQLError, match=r"does not serve Run\.events"):
@@ -164,11 +182,10 @@ def test_an_operation_reading_only_the_missing_field_says_so(
             api.runs(PATH).histories(stream="system")
 
 
-def test_history_by_keys_reads_full_history_instead(lacking: tuple[str, str]) -> None:
-    field, url = lacking
-    if field != "sampledHistory":
-        pytest.skip("the sampledHistory fallback")
-    api, counted = _api(url)
+def test_history_by_keys_reads_full_history_instead(
+    without_sampled_history: str,
+) -> None:
+    api, counted = _api(without_sampled_history)
     with api:
         rows = api.run(f"{PATH}/run1").history(keys=["loss"], samples=3, pandas=False)
         # 5 rows hold loss: every 2nd (ceil(5 / 3)) and the last, at most 3
