@@ -7,6 +7,7 @@ the job of ``frames``, so ``Run.history`` and ``Runs.histories`` share both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, TypeGuard
 
@@ -14,7 +15,7 @@ import runs_gql
 
 from .._exceptions import GraphQLError, InvalidArgumentError, NotFoundError
 from ..transport.jsonio import dumps_compact
-from .policy import lacks_sampled_history
+from .policy import StepWindows, lacks_sampled_history
 from .rows import (
     fix_nonfinite_strings,
     normalise_steps,
@@ -32,6 +33,7 @@ __all__ = [
     "fetch_rows",
     "in_order",
     "parse_lines",
+    "sampled_lists",
     "sampled_rows",
     "scan_rows",
     "scanned_sample",
@@ -188,6 +190,37 @@ def fetch_rows(
     return in_order(rows, "_step")
 
 
+def sampled_lists(
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    run_id: str,
+    specs: Sequence[str],
+    per_request: int,
+) -> list[Any]:
+    """One run's ``sampledHistory`` lists, ``per_request`` specs a request;
+    from full history (``scanned_sample``) on a server without the field."""
+    lists: list[Any] = []
+    try:
+        for begin in range(0, len(specs), per_request):
+            sampled = client.run_sampled_history(
+                entity, project, run_id, specs=list(specs[begin : begin + per_request])
+            )
+            run = sampled.project.run if sampled.project else None
+            lists.extend((run.sampled_history if run else None) or [])
+    except GraphQLError as exc:
+        if not lacks_sampled_history(exc):
+            raise
+        parsed = [json.loads(spec) for spec in specs]
+        lists = [
+            scanned_sample(
+                client, entity, project, run_id, list(p["keys"]), int(p["samples"])
+            )
+            for p in parsed
+        ]
+    return lists
+
+
 def scanned_sample(
     client: runs_gql.Client,
     entity: str,
@@ -267,26 +300,35 @@ def scan_rows(
     min_step: int,
     stop_step: int,
 ) -> Iterator[dict[str, Any]]:
-    """Rows with ``min_step <= _step < stop_step``, ``page_size`` steps per request.
+    """Rows with ``min_step <= _step < stop_step``, at most ``page_size`` rows
+    per request.
 
-    Each request covers a fixed window of steps, so a window with no rows (sparse
-    logging) simply moves on to the next one and the scan always ends.
-    With ``keys``, only rows holding all of them are yielded, projected to them.
+    Windows of steps adapt (``StepWindows``): one that came back empty grows,
+    one that might have been sampled is asked again in halves, so the scan
+    needs about ``rows / page_size`` requests however far apart the steps are,
+    and always ends. With ``keys``, only rows holding all of them are
+    yielded, projected to them.
     """
-    low = min_step
-    while low < stop_step:
-        high = min(low + page_size, stop_step)
-        # Steps are unique per run, so a window never holds more than its width.
-        window = client.run_history_window(
-            entity, project, run_id, min_step=low, max_step=high, samples=high - low
+    windows = StepWindows(
+        min_step, stop_step, width=page_size, rows=page_size, cap=page_size
+    )
+    while (window := windows.next()) is not None:
+        low, high = window
+        answer = client.run_history_window(
+            entity, project, run_id, min_step=low, max_step=high, samples=page_size
         )
-        if window.project is None or window.project.run is None:
-            raise _missing_run(entity, project, run_id, window.project is not None)
-        for row in in_order(
-            parse_lines(window.project.run.history, "RunHistoryWindow"), "_step"
-        ):
+        if answer.project is None or answer.project.run is None:
+            raise _missing_run(entity, project, run_id, answer.project is not None)
+        rows = in_order(
+            parse_lines(answer.project.run.history, "RunHistoryWindow"), "_step"
+        )
+        if windows.maybe_sampled(high, [len(rows)]):
+            middle = rows[len(rows) // 2].get("_step")
+            if windows.shrink(middle if isinstance(middle, int) else None):
+                continue
+        windows.done(high, len(rows))
+        for row in rows:
             if keys is None:
                 yield row
             elif all(k in row for k in keys):
                 yield {k: row[k] for k in keys}
-        low = high

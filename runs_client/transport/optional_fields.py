@@ -16,23 +16,31 @@ dropped by removing its line.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
+
+import httpx
 
 from .._exceptions import GraphQLError, RequestInfo
 
 __all__ = [
+    "DROPPED_KEY",
     "OPTIONAL_RUN_FIELDS",
     "Dropped",
     "OptionalFields",
     "fill_dropped",
     "missing_run_field",
+    "send_dropping",
 ]
 
 # Each use of a field left out of an operation, with the other fields of its
-# selection.
+# selection; a response's extensions hold it under DROPPED_KEY.
 Dropped = list[tuple[str, frozenset[str]]]
+DROPPED_KEY = "runs_client.dropped"
+logger = logging.getLogger("runs_client")
 
 OPTIONAL_RUN_FIELDS = frozenset(
     {"host", "updatedAt", "projectId", "systemMetrics", "events"}
@@ -166,9 +174,42 @@ def unused_variables(query: str) -> tuple[str, set[str]]:
     return query[:start] + ", ".join(kept) + query[end:], unused
 
 
-def fill_dropped(data: Any, dropped: Dropped) -> None:
+def send_dropping(
+    fields: OptionalFields,
+    info: RequestInfo,
+    query: str,
+    variables: dict[str, Any],
+    send: Callable[[str, dict[str, Any]], httpx.Response],
+) -> httpx.Response:
+    """``send`` the operation without the fields this server lacks; on a
+    refusal naming another optional field, learn it and send again (at most
+    once per field). The response notes what was dropped (``DROPPED_KEY``)."""
+    for _ in range(len(OPTIONAL_RUN_FIELDS) + 1):
+        sent, dropped, sent_variables = fields.prepared(info, query, variables)
+        try:
+            response = send(sent, sent_variables)
+        except GraphQLError as exc:
+            field = missing_run_field(exc)
+            if field is None or field in fields.missing:
+                raise
+            logger.warning(
+                "%s: the server has no Run.%s; leaving it out (it reads as null)",
+                info,
+                field,
+            )
+            fields.learn(field)
+            continue
+        if dropped:
+            response.extensions[DROPPED_KEY] = dropped
+        return response
+    raise AssertionError("unreachable: each optional field is learned once")
+
+
+def fill_dropped(data: Any, dropped: Dropped | None) -> None:
     """Show each dropped field as null in every response object that holds
     all the other fields of its selection."""
+    if not dropped:
+        return
     stack = [data]
     while stack:  # bounded: each JSON node is visited once
         node = stack.pop()

@@ -25,13 +25,13 @@ from runs_gql.base_model import UNSET
 
 from .._exceptions import (
     ConnectionError,
-    GraphQLError,
     RateLimitError,
     RequestInfo,
     RunsClientError,
     ServerError,
     TimeoutError,
 )
+from .byte_budget import ByteBudget, Reservation
 from .constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -40,12 +40,8 @@ from .constants import (
     MAX_RETRY_AFTER,
     RETRYABLE_STATUS_CODES,
 )
-from .optional_fields import (
-    OPTIONAL_RUN_FIELDS,
-    OptionalFields,
-    fill_dropped,
-    missing_run_field,
-)
+from .deadline import attempt_deadline
+from .optional_fields import DROPPED_KEY, OptionalFields, fill_dropped, send_dropping
 from .responses import (
     graphql_error,
     message_of,
@@ -64,8 +60,6 @@ _BODY_KEY = "runs_client.body"
 _REQUEST_KEY = "runs_client.request"
 # Set on a response whose body the caller's ``decode`` read (see execute).
 DECODED_KEY = "runs_client.decoded"
-# Optional Run fields left out of the operation (see optional_fields).
-_DROPPED_KEY = "runs_client.dropped"
 
 # Bodies are parsed with orjson, falling back to the stdlib for W&B's bare
 # NaN/Infinity tokens (see _json.loads).
@@ -131,7 +125,8 @@ class RetryingClient(runs_gql.Client):
 
     Each attempt has an overall ``deadline`` in seconds (None: none), beside
     the httpx timeouts that bound each wait, and its answer may hold at most
-    ``max_response_bytes`` once decompressed.
+    ``max_response_bytes`` once decompressed; so may all the answers the
+    client reads at once, together (``in_flight_bytes``).
     """
 
     def __init__(
@@ -151,6 +146,9 @@ class RetryingClient(runs_gql.Client):
         self.max_retries = max_retries
         self.deadline = deadline
         self.max_response_bytes = max_response_bytes
+        # One budget for every answer in flight: the cap holds for the whole
+        # client, not per response (threads of histories() share it).
+        self.in_flight_bytes = ByteBudget(max_response_bytes)
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
@@ -186,29 +184,15 @@ class RetryingClient(runs_gql.Client):
                 "opens new connections.",
                 request=info,
             )
-        # A server lacking an optional Run field gets the operation again
-        # without it: at most once per such field.
-        for _ in range(len(OPTIONAL_RUN_FIELDS) + 1):
-            sent, dropped, sent_vars = self.optional_fields.prepared(info, query, given)
-            try:
-                response = self._retrying(
-                    info, sent, operation_name, sent_vars, kwargs, decode
-                )
-            except GraphQLError as exc:
-                field = missing_run_field(exc)
-                if field is None or field in self.optional_fields.missing:
-                    raise
-                logger.warning(
-                    "%s: the server has no Run.%s; leaving it out (it reads as null)",
-                    info,
-                    field,
-                )
-                self.optional_fields.learn(field)
-                continue
-            if dropped:
-                response.extensions[_DROPPED_KEY] = dropped
-            return response
-        raise AssertionError("unreachable: each optional field is learned once")
+        return send_dropping(
+            self.optional_fields,
+            info,
+            query,
+            given,
+            lambda sent, sent_vars: self._retrying(
+                info, sent, operation_name, sent_vars, kwargs, decode
+            ),
+        )
 
     def _retrying(
         self,
@@ -222,7 +206,14 @@ class RetryingClient(runs_gql.Client):
         attempt = 0
         while True:
             try:
-                return self._attempt(info, query, operation_name, given, kwargs, decode)
+                held = Reservation(self.in_flight_bytes)
+                try:
+                    return self._attempt(
+                        info, query, operation_name, given, kwargs, decode, held
+                    )
+                finally:
+                    # The answer is read and parsed: its bytes are the caller's.
+                    held.release()
             except _Retry as retry:
                 if attempt >= self.max_retries:
                     raise retry.error from retry.__cause__
@@ -255,8 +246,7 @@ class RetryingClient(runs_gql.Client):
                 request=info,
                 status_code=response.status_code,
             )
-        if response.extensions.get(_DROPPED_KEY):
-            fill_dropped(data, response.extensions[_DROPPED_KEY])
+        fill_dropped(data, response.extensions.get(DROPPED_KEY))
         return data
 
     def _attempt(
@@ -267,9 +257,10 @@ class RetryingClient(runs_gql.Client):
         variables: dict[str, Any],
         kwargs: dict[str, Any],
         decode: Callable[[bytes], dict[str, Any] | None] | None = None,
+        held: Reservation | None = None,
     ) -> httpx.Response:
         try:
-            response = self._send(info, query, operation_name, variables, kwargs)
+            response = self._send(info, query, operation_name, variables, kwargs, held)
         except _Retry:
             raise
         except httpx.TimeoutException as exc:
@@ -376,6 +367,7 @@ class RetryingClient(runs_gql.Client):
         operation_name: str | None,
         variables: dict[str, Any],
         kwargs: dict[str, Any],
+        held: Reservation | None = None,
     ) -> httpx.Response:
         """POST the operation; read the answer within the deadline and the
         size cap, decompressed, into a response whose body is in memory."""
@@ -386,6 +378,20 @@ class RetryingClient(runs_gql.Client):
         request = self.http_client.build_request(
             "POST", self.url, json=payload, headers=self.headers or None, **kwargs
         )
+        with attempt_deadline(self.deadline):
+            try:
+                return self._read(info, request, started, held)
+            except httpx.TimeoutException:
+                self._check_deadline(info, started)  # the deadline's own message
+                raise
+
+    def _read(
+        self,
+        info: RequestInfo,
+        request: httpx.Request,
+        started: float,
+        held: Reservation | None,
+    ) -> httpx.Response:
         streamed = self.http_client.send(request, stream=True)
         try:
             chunks: list[bytes] = []
@@ -398,6 +404,16 @@ class RetryingClient(runs_gql.Client):
                         f"{self.max_response_bytes:,} bytes decompressed; refused. "
                         "Ask for less per request (a smaller per_page or "
                         "samples), or raise Api(max_response_bytes=...).",
+                        request=info,
+                        status_code=streamed.status_code,
+                    )
+                if held is not None and not held.take(len(chunk)):
+                    raise ServerError(
+                        f"{info}: the answers this client is reading at once are "
+                        f"larger than {self.in_flight_bytes.limit:,} bytes "
+                        "decompressed together; refused. Make fewer requests in "
+                        "parallel or ask for less per request, or raise "
+                        "Api(max_response_bytes=...).",
                         request=info,
                         status_code=streamed.status_code,
                     )

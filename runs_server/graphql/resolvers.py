@@ -190,7 +190,7 @@ def resolve_project_user(project: Project, info: GraphQLResolveInfo) -> User | N
         (project.entity_id,),
     ).fetchone()
     user = None if row is None else store.users.by_name(row[0])
-    return None if user is None else user_fields.without_key(user)
+    return None if user is None else user_fields.looked_up(user, context.user)
 
 
 @project_type.field("totalSweeps")

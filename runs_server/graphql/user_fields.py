@@ -1,7 +1,9 @@
 """``Query.viewer``, ``Query.users``, and the ``User`` and ``Entity`` types.
 
-A user shown by a lookup (``users``, ``Project.user``, ``Run.user``) never
-carries its API key: only ``viewer`` is the caller's own record.
+``viewer`` is the caller's own record. A user found by a lookup (``users``,
+``Project.user``, ``Run.user``) is shown through ``looked_up``: never its API
+key, and its email, admin flag and teams only to an admin or to that user
+itself, so that any key cannot list who is admin or harvest emails.
 """
 
 from __future__ import annotations
@@ -23,9 +25,19 @@ user_type = ObjectType("User")
 entity_type = ObjectType("Entity")
 
 
-def without_key(user: User) -> User:
-    """A user shown by a lookup: never its API key."""
-    return dataclasses.replace(user, api_key=None)
+@dataclasses.dataclass(frozen=True)
+class OtherUser(User):
+    """A user as a non-admin caller sees someone else: name and entity only."""
+
+
+def looked_up(user: User, viewer: User | None) -> User:
+    """``user`` as found by ``viewer``'s lookup (see the module's rule)."""
+    shown = dataclasses.replace(user, api_key=None)
+    if viewer is not None and (viewer.admin or viewer.id == user.id):
+        return shown
+    return OtherUser(
+        **{f.name: getattr(shown, f.name) for f in dataclasses.fields(shown)}
+    )
 
 
 def viewer(info: GraphQLResolveInfo, entityName: str | None = None) -> User | None:
@@ -112,7 +124,7 @@ def users(
     for row in rows:
         user = context.store.users.by_name(row["username"])
         if user is not None:
-            found.append((without_key(user), f"{row['rank']}:{row['id']}"))
+            found.append((looked_up(user, context.user), f"{row['rank']}:{row['id']}"))
     return paging.connection([u for u, _ in found], [k for _, k in found], size, "User")
 
 
@@ -150,6 +162,16 @@ def resolve_user_name(user: User, _info: GraphQLResolveInfo) -> str:
     return user.name or user.username
 
 
+@user_type.field("email")
+def resolve_user_email(user: User, _info: GraphQLResolveInfo) -> str | None:
+    return None if isinstance(user, OtherUser) else user.email
+
+
+@user_type.field("admin")
+def resolve_user_admin(user: User, _info: GraphQLResolveInfo) -> bool | None:
+    return None if isinstance(user, OtherUser) else user.admin
+
+
 @user_type.field("photoUrl")
 def resolve_user_photo(_user: User, _info: GraphQLResolveInfo) -> None:
     return None  # the store keeps no pictures
@@ -171,6 +193,8 @@ def resolve_user_teams(
 ) -> dict[str, Any]:
     paging.forward_only("teams", before, last)
     size = paging.page_size(first, "teams")
+    if isinstance(user, OtherUser):
+        return paging.connection([], [], size, "Entity")
     start = paging.cursor_key(after, "Entity")
     teams = [
         t
