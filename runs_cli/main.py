@@ -348,14 +348,23 @@ def demo_command(output: str) -> None:
 
 @cli.command("schema-check")
 @client_options
+@click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Check against this SDL file instead of the server's introspection.",
+)
 def schema_check_command(
-    base_url: str | None, api_key: str | None, max_retries: int | None
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+    schema_file: Path | None,
 ) -> None:
-    """Check every operation the client sends against the server's schema."""
+    """Check that every operation the client sends fits the server's schema."""
     from runs_cli.schema_check import check_server
 
     with open_api(base_url, api_key, max_retries) as api:
-        problems = check_server(api)
+        problems = check_server(api, schema_file)
     if problems:
         for problem in problems:
             click.echo(problem)

@@ -34,7 +34,7 @@ from runs_client.transport.retrying import RetryingClient, parse_retry_after
 
 URL = "https://wandb.example.test/graphql"
 VIEWER = {"data": {"viewer": {"id": "u1", "entity": "alice", "username": "alice",
-                               "name": None, "email": None, "flags": None,
+                               "name": "Alice", "email": None, "flags": None,
                                "teams": None}}}  # fmt: skip
 
 
