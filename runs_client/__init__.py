@@ -15,15 +15,6 @@ from importlib import metadata as _metadata
 
 from runs_gql import RunFields, RunFieldsUser, ViewerViewer
 
-from ._bulk import BulkHistoryWarning
-from ._constants import (
-    DEADLINE_FACTOR,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    NotGiven,
-)
 from ._exceptions import (
     AuthenticationError,
     ConnectionError,
@@ -39,15 +30,25 @@ from ._exceptions import (
     TimeoutError,
     TransientError,
 )
-from ._transport import RetryingClient
 from .api import Api
-from .frames import ColumnType, Schema
-from .histories import Format, HistoryBatch, Join
+from .history.bulk import BulkHistoryWarning
+from .history.chunks import ColumnType, Schema
+from .history.histories import Format, HistoryBatch
+from .history.pages import Join
 from .project import Project
 from .run import Run, RunUser
 from .run_table import runs_frame
 from .runs import Runs
 from .sweep import Sweep
+from .transport.constants import (
+    DEADLINE_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    NOT_GIVEN,
+    NotGiven,
+)
+from .transport.retrying import RetryingClient
 
 try:
     __version__ = _metadata.version("runs-client")

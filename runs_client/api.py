@@ -7,28 +7,11 @@ import json
 import ssl
 from importlib import metadata
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from runs_gql import ViewerViewer
 
-from ._constants import (
-    DEADLINE_FACTOR,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    GRAPHQL_PATH,
-    NOT_GIVEN,
-    NotGiven,
-)
-from ._credentials import (
-    ENV_ENTITY,
-    ENV_PROJECT,
-    env_value,
-    resolve_api_key,
-    resolve_base_url,
-    resolve_timeout,
-    resolve_verify,
-)
 from ._exceptions import (
     AuthenticationError,
     InvalidArgumentError,
@@ -41,13 +24,28 @@ from ._paths import (
     parse_run_path,
     parse_sweep_path,
 )
-from ._transport import RetryingClient
-
-if TYPE_CHECKING:
-    from .project import Project
-    from .run import Run
-    from .runs import Runs
-    from .sweep import Sweep
+from .project import Project, fetch_project, iter_projects
+from .run import Run
+from .runs import Runs, fetch_run
+from .sweep import Sweep, fetch_sweep
+from .transport.constants import (
+    DEADLINE_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    GRAPHQL_PATH,
+    NOT_GIVEN,
+    NotGiven,
+)
+from .transport.credentials import (
+    ENV_ENTITY,
+    ENV_PROJECT,
+    env_value,
+    resolve_api_key,
+    resolve_base_url,
+    resolve_timeout,
+    resolve_verify,
+)
+from .transport.retrying import RetryingClient
 
 __all__ = ["Api"]
 
@@ -252,8 +250,6 @@ class Api:
         _check_runs_args(filters, order, per_page, include_sweeps)
         entity = where.entity or self.default_entity
 
-        from .runs import Runs  # lazy: keeps `import runs_client.api` light
-
         return Runs(
             self.client,
             entity,
@@ -275,8 +271,6 @@ class Api:
         where = parse_run_path(path)
         entity = where.entity or self.default_entity
 
-        from .run import fetch_run
-
         return fetch_run(self.client, entity, where.project, where.run_id)
 
     def projects(self, entity: str | None = None) -> list[Project]:
@@ -288,7 +282,6 @@ class Api:
             NotFoundError: the server lists no projects for that entity.
         """
         entity = self._entity_arg(entity)
-        from .project import iter_projects
 
         return list(iter_projects(self.client, entity))
 
@@ -305,7 +298,6 @@ class Api:
                 f"{name!r}; pass the entity as entity=..."
             )
         entity = self._entity_arg(entity)
-        from .project import fetch_project
 
         return fetch_project(self.client, entity, name.strip())
 
@@ -329,9 +321,9 @@ class Api:
         where = parse_sweep_path(path)
         entity = where.entity or self.default_entity
 
-        from .sweep import fetch_sweep
-
-        sweep = fetch_sweep(self.client, entity, where.project, where.run_id)
+        sweep = fetch_sweep(
+            self.client, entity, where.project, where.run_id, runs_factory=Runs
+        )
         if sweep is None:
             raise NotFoundError(
                 f"Sweep {entity}/{where.project}/{where.run_id} not found."

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 import runs_gql
 from runs_gql import RunFields
 
-from ._exceptions import NotFoundError
-from ._history import (
+from .history.frames import Columns
+from .history.run_rows import (
     Stream,
     check_history_args,
     check_scan_args,
@@ -20,11 +20,13 @@ from ._history import (
     fetch_rows,
     scan_rows,
 )
-from ._json import loads_object
-from .frames import Columns
-from .sweep import Sweep, app_url, fetch_sweep
+from .sweep import app_url
+from .transport.jsonio import loads_object
 
-__all__ = ["Run", "RunUser", "fetch_run"]
+if TYPE_CHECKING:
+    from .sweep import Sweep  # type only: sweep.py builds no Run
+
+__all__ = ["Run", "RunUser"]
 
 # Config keys W&B keeps for itself; left out of ``Run.config`` as in the SDK.
 _INTERNAL_CONFIG_KEYS = frozenset({"_wandb", "wandb_version"})
@@ -282,28 +284,3 @@ class Run:
             min_step=min_step,
             stop_step=stop,
         )
-
-
-def fetch_run(
-    client: runs_gql.Client,
-    entity: str,
-    project: str,
-    run_id: str,
-    *,
-    include_sweeps: bool = True,
-) -> Run:
-    """Fetch one run by its run id; with ``include_sweeps``, its sweep too.
-
-    Raises:
-        NotFoundError: the project or the run does not exist.
-    """
-    result = client.run_by_name(entity, project, run_id)
-    if result.project is None:
-        raise NotFoundError(f"Project {entity}/{project} not found.")
-    if result.project.run is None:
-        raise NotFoundError(f"Run {entity}/{project}/{run_id} not found.")
-    fields = result.project.run
-    sweep = None
-    if include_sweeps and fields.sweep_name:
-        sweep = fetch_sweep(client, entity, project, fields.sweep_name)
-    return Run(client, entity, project, fields, sweep=sweep)

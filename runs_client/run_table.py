@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import pandas as pd
 
 from ._exceptions import InvalidArgumentError
-from .frames import Columns, import_polars
+from .history.frames import Columns, import_polars
 from .run import Run
 
 if TYPE_CHECKING:

@@ -8,28 +8,23 @@ The public surface is the W&B SDK's ``Runs`` (v0.18) member for member:
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
-import pandas as pd
 import runs_gql
 from runs_gql.base_model import UNSET
 from runs_gql.operations import RUNS_PAGE_GQL
 
-from ._bulk import ROW_BUDGET, Join
 from ._exceptions import InvalidArgumentError, NotFoundError, ServerError
-from ._history import Stream
-from ._json import dumps_compact
-from ._pager import PageGuard
-from .histories import Format, HistoryBatch, fetch_histories, iter_batches
 from .run import Run
+from .runs_histories import RunsHistories
 from .sweep import Sweep, fetch_sweep
+from .transport.jsonio import dumps_compact
+from .transport.page_guard import PageGuard
 
 if TYPE_CHECKING:
-    import polars as pl
-    import pyarrow as pa
+    pass
 
-__all__ = ["Runs"]
+__all__ = ["Runs", "fetch_run"]
 
 
 def _filters_json(filters: object) -> str | None:
@@ -81,7 +76,7 @@ def _last_position(index: slice) -> int | None:
     return start
 
 
-class Runs:
+class Runs(RunsHistories):
     """An iterable, indexable collection of a project's runs, optionally filtered.
 
     Usually obtained from ``Api.runs``. Pages of ``per_page`` runs are loaded
@@ -184,7 +179,7 @@ class Runs:
         # Many runs share a sweep: ask for each distinct one only once.
         if name not in self._sweeps:
             self._sweeps[name] = fetch_sweep(
-                self.client, self.entity, self.project, name
+                self.client, self.entity, self.project, name, runs_factory=Runs
             )
         return self._sweeps[name]
 
@@ -305,277 +300,29 @@ class Runs:
     def __repr__(self) -> str:
         return f"<Runs {self.entity}/{self.project}>"
 
-    # -- histories --------------------------------------------------------
 
-    @overload
-    def histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        format: Literal["default"] = "default",
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> list[dict[str, Any]]: ...
+def fetch_run(
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    run_id: str,
+    *,
+    include_sweeps: bool = True,
+) -> Run:
+    """Fetch one run by its run id; with ``include_sweeps``, its sweep too.
 
-    @overload
-    def histories(
-        self,
-        samples: int,
-        keys: list[str] | None,
-        x_axis: str,
-        format: Literal["pandas"],
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pd.DataFrame: ...
-
-    @overload
-    def histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["pandas"],
-        stream: Stream = "default",
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pd.DataFrame: ...
-
-    @overload
-    def histories(
-        self,
-        samples: int,
-        keys: list[str] | None,
-        x_axis: str,
-        format: Literal["polars"],
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pl.DataFrame: ...
-
-    @overload
-    def histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["polars"],
-        stream: Stream = "default",
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pl.DataFrame: ...
-
-    @overload
-    def histories(
-        self,
-        samples: int,
-        keys: list[str] | None,
-        x_axis: str,
-        format: Literal["arrow"],
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pa.Table: ...
-
-    @overload
-    def histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["arrow"],
-        stream: Stream = "default",
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pa.Table: ...
-
-    def histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        format: Format = "default",
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> list[dict[str, Any]] | pd.DataFrame | pl.DataFrame | pa.Table:
-        """Sampled history of every run in the collection.
-
-        The history of a whole page of runs comes in one request (about
-        ``rows_per_request // samples`` runs, at most 1,000), a few requests
-        in flight at once; runs already loaded keep their order.
-
-        Args:
-            samples: rows per run, at most.
-            keys: only rows holding all these keys (and ``x_axis``), projected
-                to them; None (or ``[]``) for full rows.
-            x_axis: the key every row holds with ``keys``.
-            format: "default" for a list of row dicts, "pandas", "polars" or
-                "arrow" (a pyarrow Table) for one frame. Every row carries
-                ``run_id``; frame columns are sorted, ``run_id`` first.
-            stream: "default" for logged metrics, "system" for system metrics
-                (ordered by ``_timestamp``; ``keys`` not allowed).
-            join: "and" (W&B's rule: a row needs every key) or "outer": each
-                key sampled on its own (``samples`` rows per key and run) and
-                the rows merged on ``x_axis``, for keys logged at different
-                cadences; rows are then in ``x_axis`` order.
-            progress: a progress bar of runs done; None shows it in an
-                interactive terminal or a notebook only.
-            rows_per_request: the row budget that sizes each request; left
-                at its default, full rows (``keys=None``) use 32,000, since
-                a full row is several times a sampled row's size.
-
-        Returns:
-            Rows of all runs, run after run in collection order, each run's
-            rows in step order. Keys only some runs logged are kept (missing
-            values null/NaN). In arrow, values that are neither numbers,
-            bools nor text (media dicts, lists, mixtures) are JSON text.
-
-        Raises:
-            InvalidArgumentError: a bad argument (or polars/pyarrow missing),
-                before any request.
-            IncompleteHistoriesError: a page failed after its retries; it
-                carries the completed run ids and a ``resume_token`` for
-                ``iter_histories(after=...)``.
-        """
-        _check_budget(rows_per_request)
-        result: Any = fetch_histories(
-            self, samples, keys, x_axis, format, stream,
-            join=join, progress=progress, rows_per_request=rows_per_request,
-        )  # fmt: skip
-        return result
-
-    @overload
-    def iter_histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        format: Literal["default"] = "default",
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[list[dict[str, Any]]]]: ...
-
-    @overload
-    def iter_histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["pandas"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[pd.DataFrame]]: ...
-
-    @overload
-    def iter_histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["polars"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[pl.DataFrame]]: ...
-
-    @overload
-    def iter_histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["arrow"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[pa.Table]]: ...
-
-    def iter_histories(
-        self,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        format: Format = "default",
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[Any]]:
-        """The rows of ``histories()``, a page of runs at a time.
-
-        Each ``HistoryBatch`` holds the complete history of ``run_ids`` (in
-        collection order) as ``data`` (list of dicts or one frame per batch)
-        and a ``resume_token``: ``iter_histories(..., after=token)`` with the
-        same arguments goes on with the runs after that batch (the token of
-        ``IncompleteHistoriesError`` works the same way).
-
-        Args:
-            union_schema: give every frame batch the same columns and types,
-                from the runs' ``historyKeys`` (loads the run list first):
-                numbers float64 (``_step`` int64), text, bools; media, lists
-                and keys of mixed types as JSON text. Frame formats only.
-            after: a resume token; the other arguments as in ``histories()``.
-
-        Raises:
-            InvalidArgumentError: a bad argument or token, before any request.
-            IncompleteHistoriesError: from the iterator, when a page fails
-                after its retries.
-        """
-        _check_budget(rows_per_request)
-        return iter_batches(
-            self, samples, keys, x_axis, format, stream, join=join,
-            union_schema_=union_schema, after=after, progress=progress,
-            rows_per_request=rows_per_request,
-        )  # fmt: skip
-
-
-def _check_budget(rows_per_request: object) -> None:
-    if (
-        not isinstance(rows_per_request, int)
-        or isinstance(rows_per_request, bool)
-        or rows_per_request < 1
-    ):
-        raise InvalidArgumentError(
-            "rows_per_request must be a positive integer (history rows per "
-            f"request, e.g. {ROW_BUDGET}); got {rows_per_request!r}."
+    Raises:
+        NotFoundError: the project or the run does not exist.
+    """
+    result = client.run_by_name(entity, project, run_id)
+    if result.project is None:
+        raise NotFoundError(f"Project {entity}/{project} not found.")
+    if result.project.run is None:
+        raise NotFoundError(f"Run {entity}/{project}/{run_id} not found.")
+    fields = result.project.run
+    sweep = None
+    if include_sweeps and fields.sweep_name:
+        sweep = fetch_sweep(
+            client, entity, project, fields.sweep_name, runs_factory=Runs
         )
+    return Run(client, entity, project, fields, sweep=sweep)

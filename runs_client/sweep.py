@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -9,12 +10,17 @@ from urllib.parse import urlsplit, urlunsplit
 import runs_gql
 from runs_gql import SweepByNameProjectSweep
 
-from ._exceptions import NotFoundError
-from ._json import loads
+from ._exceptions import InvalidArgumentError, NotFoundError
+from .transport.jsonio import loads
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: runs.py builds sweeps, so no import back
     from .run import Run
     from .runs import Runs
+
+# Builds the ``Runs`` of a sweep: ``Runs`` itself, handed in by whoever
+# fetches the sweep (runs.py, api.py), so that this module needs no import
+# of runs.py at run time.
+RunsFactory = Callable[..., "Runs"]
 
 __all__ = ["Sweep", "app_url", "fetch_sweep"]
 
@@ -51,6 +57,7 @@ class Sweep:
         *,
         base_url: str = "https://api.wandb.ai",
         client: runs_gql.Client | None = None,
+        runs_factory: RunsFactory | None = None,
     ) -> None:
         self.id = fields.id
         self.name = fields.name
@@ -69,19 +76,12 @@ class Sweep:
         self.project = project
         self._app_url = app_url(base_url)
         self._client = client
+        self._runs_factory = runs_factory
 
     @property
     def runs(self) -> Runs:
         """The sweep's runs (a ``Runs``, lazily paged, oldest first)."""
-        from .runs import Runs  # runs.py imports this module
-
-        return Runs(
-            self._require_client(),
-            self.entity,
-            self.project,
-            filters={"sweep": self.name},
-            include_sweeps=False,
-        )
+        return self._runs(filters={"sweep": self.name}, include_sweeps=False)
 
     def best_run(self, order: str | None = None) -> Run | None:
         """The sweep's best run, or None when it has none.
@@ -97,20 +97,13 @@ class Sweep:
             metric = self.config.get("metric")
             name = metric.get("name") if isinstance(metric, dict) else None
             if not isinstance(name, str) or not name:
-                from ._exceptions import InvalidArgumentError
-
                 raise InvalidArgumentError(
                     f"sweep {self.name} names no metric in its config; pass "
                     "best_run(order='-summary_metrics.acc') or similar"
                 )
             goal = metric.get("goal") if isinstance(metric, dict) else None
             order = f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
-        from .runs import Runs
-
-        runs = Runs(
-            self._require_client(),
-            self.entity,
-            self.project,
+        runs = self._runs(
             filters={"sweep": self.name},
             order=order,
             per_page=1,
@@ -118,14 +111,12 @@ class Sweep:
         )
         return runs[0] if len(runs) else None
 
-    def _require_client(self) -> runs_gql.Client:
-        if self._client is None:
-            from ._exceptions import InvalidArgumentError
-
+    def _runs(self, **options: Any) -> Runs:
+        if self._client is None or self._runs_factory is None:
             raise InvalidArgumentError(
                 "this Sweep was built without a client; get it from Api.sweep(path)"
             )
-        return self._client
+        return self._runs_factory(self._client, self.entity, self.project, **options)
 
     @property
     def path(self) -> list[str]:
@@ -171,8 +162,12 @@ def fetch_sweep(
     entity: str,
     project: str,
     name: str,
+    *,
+    runs_factory: RunsFactory | None = None,
 ) -> Sweep | None:
     """Fetch one sweep by name; ``None`` when the project has no such sweep.
+
+    ``runs_factory`` (``Runs``) gives the sweep its ``runs`` and ``best_run``.
 
     Raises:
         NotFoundError: the project ``entity/project`` does not exist.
@@ -188,4 +183,5 @@ def fetch_sweep(
         project,
         base_url=client.url,
         client=client,
+        runs_factory=runs_factory,
     )

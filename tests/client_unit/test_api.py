@@ -12,15 +12,15 @@ import httpx
 import pytest
 import respx
 
-from runs_client._constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from runs_client._exceptions import (
     AuthenticationError,
     InvalidArgumentError,
     NotFoundError,
     RunsClientError,
 )
-from runs_client._transport import RetryingClient
 from runs_client.api import Api
+from runs_client.transport.constants import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from runs_client.transport.retrying import RetryingClient
 
 BASE = "https://api.wandb.ai"
 URL = BASE + "/graphql"

@@ -22,8 +22,8 @@ from runs_client import (
     InvalidArgumentError,
     ServerError,
 )
-from runs_client._transport import RetryingClient
 from runs_client.runs import Runs
+from runs_client.transport.retrying import RetryingClient
 from tests.client_unit.runs_fake_server import (  # noqa: F401  (fixtures)
     ENTITY,
     PROJECT,

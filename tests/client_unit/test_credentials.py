@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runs_client._constants import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, NOT_GIVEN
-from runs_client._credentials import (
+from runs_client._exceptions import InvalidArgumentError
+from runs_client.transport.constants import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, NOT_GIVEN
+from runs_client.transport.credentials import (
     netrc_api_key,
     netrc_path,
     resolve_api_key,
@@ -18,7 +19,6 @@ from runs_client._credentials import (
     resolve_timeout,
     resolve_verify,
 )
-from runs_client._exceptions import InvalidArgumentError
 
 
 def write_netrc(tmp_path: Path, text: str) -> Path:

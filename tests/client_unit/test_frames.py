@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runs_client.frames import Columns
+from runs_client.history.frames import Columns
 
 
 def columns_of(*runs: tuple[str, list[dict[str, Any]]]) -> Columns:
@@ -132,7 +132,7 @@ def _reference_kind(values: list[Any]) -> tuple[str, bool]:
 def test_column_kind_matches_the_value_by_value_rule() -> None:
     from enum import IntEnum
 
-    from runs_client.frames import _kind
+    from runs_client.history.chunks import _kind
 
     class Level(IntEnum):
         LOW = 1
@@ -186,8 +186,9 @@ def test_nonfinite_markers_become_floats_as_value_by_value(values: list[Any]) ->
 
 
 def assert_nonfinite_fixed_as_value_by_value(values: list[Any]) -> None:
-    from runs_client._rows import NONFINITE_STRINGS
-    from runs_client.frames import Chunk, _nonfinite_fixed
+    from runs_client.history.chunks import Chunk
+    from runs_client.history.chunks import nonfinite_fixed as _nonfinite_fixed
+    from runs_client.history.rows import NONFINITE_STRINGS
 
     fast = _nonfinite_fixed(values)
     slow = Chunk.of(
@@ -224,7 +225,7 @@ def test_nonfinite_fix_property(values: list[Any]) -> None:
 def test_line_groups_with_tokens_parse_like_the_standard_library() -> None:
     import json
 
-    from runs_client._rows import parse_line_groups
+    from runs_client.history.rows import parse_line_groups
 
     groups = [
         ['{"_step":0,"a":1}', '{"_step":1,"a":NaN}', '{"_step":2,"s":"NaN text"}'],

@@ -9,11 +9,11 @@ import runs_client
 
 # Modules whose public names users reach through ``runs_client``.
 PUBLIC_MODULES = [
-    "runs_client._constants",
+    "runs_client.transport.constants",
     "runs_client._exceptions",
-    "runs_client._transport",
+    "runs_client.transport.retrying",
     "runs_client.api",
-    "runs_client.histories",
+    "runs_client.history.histories",
     "runs_client.run",
     "runs_client.run_table",
     "runs_client.runs",
@@ -23,7 +23,7 @@ PUBLIC_MODULES = [
 # Public in their module for the package's own use, deliberately not
 # re-exported: internal building blocks, not user API.
 NOT_REEXPORTED = {
-    "runs_client._constants": {
+    "runs_client.transport.constants": {
         "DEFAULT_BASE_URL",
         "GRAPHQL_PATH",
         "INITIAL_BACKOFF",
@@ -31,11 +31,17 @@ NOT_REEXPORTED = {
         "MAX_RETRY_AFTER",
         "RETRYABLE_STATUS_CODES",
     },
-    "runs_client._transport": {"parse_retry_after"},
-    "runs_client.run": {"fetch_run"},
+    "runs_client.transport.retrying": {"parse_retry_after"},
+    "runs_client.runs": {"fetch_run"},
     "runs_client.run_table": {"RUN_COLUMNS", "flatten", "run_row"},
-    "runs_client.histories": {"FORMATS", "fetch_histories", "iter_batches"},
-    "runs_client.sweep": {"app_url", "fetch_sweep"},
+    "runs_client.history.histories": {
+        "FORMATS",
+        "LoggedRun",
+        "RunCollection",
+        "fetch_histories",
+        "iter_batches",
+    },
+    "runs_client.sweep": {"RunsFactory", "app_url", "fetch_sweep"},
 }
 
 # Generated models that appear in public signatures and attributes.

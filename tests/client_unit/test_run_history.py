@@ -11,7 +11,8 @@ import pytest
 import runs_gql
 
 from runs_client._exceptions import InvalidArgumentError, NotFoundError
-from runs_client.run import Run, fetch_run
+from runs_client.run import Run
+from runs_client.runs import fetch_run
 from tests.client_unit.runs_fake_server import (  # noqa: F401  (fixtures)
     ENTITY,
     PROJECT,

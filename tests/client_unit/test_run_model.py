@@ -12,7 +12,8 @@ import pytest
 import runs_gql
 
 from runs_client._exceptions import NotFoundError
-from runs_client.run import Run, RunUser, fetch_run
+from runs_client.run import Run, RunUser
+from runs_client.runs import fetch_run
 from runs_client.sweep import Sweep
 from tests.client_unit.runs_fake_server import (  # noqa: F401  (fixtures)
     ENTITY,

@@ -13,7 +13,6 @@ import httpx
 import pytest
 import respx
 
-from runs_client._constants import INITIAL_BACKOFF, MAX_BACKOFF, MAX_RETRY_AFTER
 from runs_client._exceptions import (
     AuthenticationError,
     ConnectionError,
@@ -26,7 +25,12 @@ from runs_client._exceptions import (
     TimeoutError,
     TransientError,
 )
-from runs_client._transport import RetryingClient, parse_retry_after
+from runs_client.transport.constants import (
+    INITIAL_BACKOFF,
+    MAX_BACKOFF,
+    MAX_RETRY_AFTER,
+)
+from runs_client.transport.retrying import RetryingClient, parse_retry_after
 
 URL = "https://wandb.example.test/graphql"
 VIEWER = {"data": {"viewer": {"id": "u1", "entity": "alice", "username": "alice",

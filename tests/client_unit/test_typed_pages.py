@@ -14,10 +14,11 @@ import pytest
 import respx
 
 from runs_client import GraphQLError, IncompleteHistoriesError
-from runs_client._bulk import BulkFetcher, HistoryQuery, Page
-from runs_client._transport import DECODED_KEY, RetryingClient
-from runs_client._typed_pages import orjson_numbers, row_decoder
+from runs_client.history.bulk import BulkFetcher
+from runs_client.history.pages import HistoryQuery, Page
+from runs_client.history.typed_pages import orjson_numbers, row_decoder
 from runs_client.runs import Runs
+from runs_client.transport.retrying import DECODED_KEY, RetryingClient
 
 URL = "https://api.test/graphql"
 ENTITY, PROJECT = "ada", "mnist"

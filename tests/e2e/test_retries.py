@@ -11,7 +11,7 @@ import pytest
 
 import runs_client
 from runs_client import GraphQLError, RateLimitError, RetryingClient, ServerError
-from runs_client._constants import MAX_BACKOFF
+from runs_client.transport.constants import MAX_BACKOFF
 from runs_server.http.app import ServerConfig
 from runs_server.http.faults import FaultConfig
 

@@ -26,7 +26,7 @@ from runs_client import (
     TimeoutError,
     TransientError,
 )
-from runs_client._constants import MAX_RETRY_AFTER
+from runs_client.transport.constants import MAX_RETRY_AFTER
 from runs_server.http.app import ServerConfig
 from runs_server.http.faults import FaultConfig
 from runs_server.store import Store

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from ._constants import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, NotGiven
-from ._exceptions import InvalidArgumentError
+from .._exceptions import InvalidArgumentError
+from .constants import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, NotGiven
 
 __all__ = [
     "ENV_API_KEY",

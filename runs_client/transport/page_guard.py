@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ._exceptions import ServerError
+from .._exceptions import ServerError
 
 __all__ = ["PageGuard"]
 

@@ -23,7 +23,15 @@ import pydantic
 import runs_gql
 from runs_gql.base_model import UNSET
 
-from ._constants import (
+from .._exceptions import (
+    ConnectionError,
+    RateLimitError,
+    RequestInfo,
+    RunsClientError,
+    ServerError,
+    TimeoutError,
+)
+from .constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     INITIAL_BACKOFF,
@@ -31,19 +39,14 @@ from ._constants import (
     MAX_RETRY_AFTER,
     RETRYABLE_STATUS_CODES,
 )
-from ._exceptions import (
-    AuthenticationError,
-    ConnectionError,
-    GraphQLError,
-    NotFoundError,
-    RateLimitError,
-    RequestInfo,
-    RunsClientError,
-    ServerError,
-    ServerGraphQLError,
-    TimeoutError,
+from .responses import (
+    graphql_error,
+    message_of,
+    parse_body,
+    raise_for_graphql_errors,
+    status_error,
+    try_parse_body,
 )
-from ._json import loads
 
 __all__ = ["RetryingClient", "parse_retry_after"]
 
@@ -199,8 +202,8 @@ class RetryingClient(runs_gql.Client):
         if _BODY_KEY in response.extensions:
             body = response.extensions[_BODY_KEY]
         else:
-            body = _parse_body(response, info)
-        _raise_for_graphql_errors(body, info, response.status_code)
+            body = parse_body(response, info)
+        raise_for_graphql_errors(body, info, response.status_code)
         data = body.get("data")
         if not isinstance(data, dict):
             raise ServerError(
@@ -268,15 +271,15 @@ class RetryingClient(runs_gql.Client):
                 response.extensions[DECODED_KEY] = True
                 return response
         try:
-            body = _parse_body(response, info)
+            body = parse_body(response, info)
         except ServerError as exc:
             if response.is_success:
                 raise _Retry(exc) from exc.__cause__
             body = None
         if not response.is_success:
-            raise _status_error(response, info, body)
+            raise status_error(response, info, body)
         assert body is not None
-        _raise_for_graphql_errors(body, info, status)
+        raise_for_graphql_errors(body, info, status)
         response.extensions[_BODY_KEY] = body
         response.extensions[_REQUEST_KEY] = info
         return response
@@ -286,8 +289,8 @@ class RetryingClient(runs_gql.Client):
     ) -> tuple[RunsClientError, float | None]:
         """The error to raise if this retryable status is the last answer."""
         status = response.status_code
-        body = _try_parse_body(response)
-        server_message = _server_message(response, body)
+        body = try_parse_body(response)
+        server_message = message_of(response, body)
         detail = f": {server_message}" if server_message else ""
         tries = f"after {self.max_retries + 1} attempt(s)"
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -310,7 +313,7 @@ class RetryingClient(runs_gql.Client):
             )
         elif body is not None and body.get("errors"):
             # Still an outage (a ServerError) that also carries the errors.
-            error = _graphql_error(body["errors"], info, status, tries)
+            error = graphql_error(body["errors"], info, status, tries)
         else:
             error = ServerError(
                 f"{info} failed with HTTP {status} {tries}{detail}.",
@@ -394,139 +397,6 @@ class RetryingClient(runs_gql.Client):
         return self._jitter() * min(
             MAX_BACKOFF, INITIAL_BACKOFF * 2.0 ** min(attempt, 64)
         )
-
-
-def _parse_body(response: httpx.Response, info: RequestInfo) -> dict[str, Any]:
-    try:
-        body = loads(response.content)
-    except RecursionError:
-        raise ServerError(
-            f"{info}: the server's answer (HTTP {response.status_code}) nests "
-            "JSON too deeply to read; no W&B answer does.",
-            request=info,
-            status_code=response.status_code,
-        ) from None
-    except ValueError as exc:
-        raise ServerError(
-            f"{info}: the server's answer (HTTP {response.status_code}) is not "
-            "valid JSON; it may have been cut short.",
-            request=info,
-            status_code=response.status_code,
-        ) from exc
-    if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
-        raise ServerError(
-            f"{info}: the server's answer (HTTP {response.status_code}) is not a "
-            "GraphQL result (no `data` or `errors`).",
-            request=info,
-            status_code=response.status_code,
-        )
-    return body
-
-
-def _try_parse_body(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = loads(response.content)
-    except (ValueError, RecursionError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _server_message(
-    response: httpx.Response, body: dict[str, Any] | None
-) -> str | None:
-    if body is not None:
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors:
-            return "; ".join(
-                str(e.get("message", e)) if isinstance(e, dict) else str(e)
-                for e in errors
-            )
-        for key in ("message", "error", "detail"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    text = response.text.strip()
-    return text[:300] or None
-
-
-def _graphql_error(
-    errors: Any, info: RequestInfo, status: int, tries: str | None = None
-) -> GraphQLError:
-    """GraphQLError; ServerGraphQLError for an exhausted 5xx (``tries`` given)."""
-    if not isinstance(errors, list):
-        errors = [errors]
-    dicts = [e if isinstance(e, dict) else {"message": str(e)} for e in errors]
-    messages = "; ".join(str(e.get("message", "")) for e in dicts)
-    if tries is not None:
-        return ServerGraphQLError(
-            f"{info} failed with HTTP {status} {tries}; its GraphQL errors: {messages}",
-            errors=dicts,
-            request=info,
-            status_code=status,
-        )
-    return GraphQLError(
-        f"{info} returned GraphQL errors (HTTP {status}): {messages}",
-        errors=dicts,
-        request=info,
-        status_code=status,
-    )
-
-
-def _raise_for_graphql_errors(
-    body: dict[str, Any], info: RequestInfo, status: int
-) -> None:
-    if body.get("errors"):
-        raise _graphql_error(body["errors"], info, status)
-
-
-def _status_error(
-    response: httpx.Response, info: RequestInfo, body: dict[str, Any] | None
-) -> RunsClientError:
-    """Map a non-retryable, non-2xx answer to our error."""
-    status = response.status_code
-    server_message = _server_message(response, body)
-    detail = f": {server_message}" if server_message else ""
-    if status in (401, 403):
-        sent_key = "authorization" in response.request.headers
-        why = (
-            "the server refused the API key"
-            if sent_key
-            else "no API key was sent and the server requires one"
-        )
-        return AuthenticationError(
-            f"{info}: {why} (HTTP {status}){detail}. Pass api_key=..., set "
-            "WANDB_API_KEY, or add the host to your netrc file.",
-            request=info,
-            status_code=status,
-            server_message=server_message,
-        )
-    if body is not None and body.get("errors"):
-        return _graphql_error(body["errors"], info, status)
-    if status == 404:
-        return NotFoundError(
-            f"{info}: not found (HTTP 404){detail}. Check the base URL: the "
-            "GraphQL endpoint is the base URL followed by /graphql.",
-            request=info,
-            status_code=status,
-            server_message=server_message,
-        )
-    if 300 <= status < 400:
-        location = response.headers.get("Location")
-        target = str(response.request.url.join(location)) if location else None
-        return RunsClientError(
-            f"{info}: the server redirects (HTTP {status})"
-            + (f" to {target}" if target else "")
-            + "; redirects are not followed. Set base_url (or WANDB_BASE_URL) "
-            "to the server it points to (often https:// rather than http://).",
-            request=info,
-            status_code=status,
-            server_message=server_message,
-        )
-    return RunsClientError(
-        f"{info} failed with HTTP {status}{detail}.",
-        request=info,
-        status_code=status,
-        server_message=server_message,
-    )
 
 
 def _schema_checked(name: str, method: Callable[..., Any]) -> Callable[..., Any]:

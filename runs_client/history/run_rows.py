@@ -2,7 +2,7 @@
 streams (full, sampled by keys, system events) and step-window scans.
 
 Everything here returns plain row dicts; turning rows into frames is
-``frames.py``'s job, so ``Run.history`` and ``Runs.histories`` share both.
+the job of ``frames``, so ``Run.history`` and ``Runs.histories`` share both.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any, Literal, TypeGuard
 
 import runs_gql
 
-from ._exceptions import InvalidArgumentError, NotFoundError
-from ._json import dumps_compact
-from ._rows import (
+from .._exceptions import InvalidArgumentError, NotFoundError
+from ..transport.jsonio import dumps_compact
+from .rows import (
     fix_nonfinite_strings,
     normalise_steps,
     order_permutation,

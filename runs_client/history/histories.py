@@ -10,16 +10,22 @@ what a fetch that fails part-way raises: the runs completed and the token.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from ._bulk import (
-    FULL_ROW_BUDGET,
-    MAX_IN_FLIGHT,
-    ROW_BUDGET,
-    BulkFetcher,
-    BulkHistoryWarning,
+import runs_gql
+
+from .._exceptions import (
+    IncompleteHistoriesError,
+    InvalidArgumentError,
+    NotFoundError,
+    RunsClientError,
+)
+from .bulk import BulkFetcher, BulkHistoryWarning
+from .chunks import ColumnType, Schema
+from .frames import RUN_ID, Columns, import_polars, import_pyarrow
+from .pages import (
     HistoryQuery,
     Join,
     Page,
@@ -28,25 +34,8 @@ from ._bulk import (
     encode_token,
     fingerprint,
 )
-from ._exceptions import (
-    IncompleteHistoriesError,
-    InvalidArgumentError,
-    NotFoundError,
-    RunsClientError,
-)
-from ._history import Stream, check_history_args
-from .frames import (
-    RUN_ID,
-    Columns,
-    ColumnType,
-    Schema,
-    import_polars,
-    import_pyarrow,
-)
-
-if TYPE_CHECKING:
-    from .run import Run
-    from .runs import Runs
+from .policy import FULL_ROW_BUDGET, MAX_IN_FLIGHT, ROW_BUDGET
+from .run_rows import Stream, check_history_args
 
 __all__ = [
     "FORMATS",
@@ -54,9 +43,65 @@ __all__ = [
     "Format",
     "HistoryBatch",
     "Join",
+    "LoggedRun",
+    "RunCollection",
     "fetch_histories",
     "iter_batches",
 ]
+
+
+class LoggedRun(Protocol):
+    """What histories() reads of a run (``runs_client.Run`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def history_keys(self) -> dict[str, Any]: ...
+
+    @property
+    def system_metrics(self) -> dict[str, Any]: ...
+
+
+class RunCollection(Protocol):
+    """What histories() needs of a collection (``runs_client.Runs`` is one):
+    where its runs are, the runs and cursor it holds, and its count. A
+    protocol, so that this room never imports the domain objects above it."""
+
+    @property
+    def client(self) -> runs_gql.Client: ...
+
+    @property
+    def entity(self) -> str: ...
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def filters(self) -> dict[str, Any] | None: ...
+
+    @property
+    def order(self) -> str | None: ...
+
+    @property
+    def variables(self) -> dict[str, Any]: ...
+
+    @property
+    def objects(self) -> Sequence[LoggedRun]: ...
+
+    @property
+    def cursor(self) -> str | None: ...
+
+    @property
+    def more(self) -> bool: ...
+
+    @property
+    def _count(self) -> int | None: ...
+
+    def _load_through(self, position: int | None) -> None: ...
+
+    def __len__(self) -> int: ...
+
 
 Format = Literal["default", "pandas", "polars", "arrow"]
 FORMATS: tuple[str, ...] = ("default", "pandas", "polars", "arrow")
@@ -140,7 +185,7 @@ def _show_progress(progress: bool | None) -> bool:
 class _Progress:
     """Runs done of the total, with tqdm's auto mode (notebook or terminal)."""
 
-    def __init__(self, enabled: bool, runs: Runs) -> None:
+    def __init__(self, enabled: bool, runs: RunCollection) -> None:
         self._bar: Any = None
         if enabled:
             from tqdm.auto import tqdm
@@ -157,7 +202,7 @@ class _Progress:
             self._bar.close()
 
 
-def _union_schema(runs: Runs, query: HistoryQuery) -> Schema:
+def _union_schema(runs: RunCollection, query: HistoryQuery) -> Schema:
     """Column types every batch shares, from what the runs say they logged.
 
     History: the runs' ``historyKeys``, which tell numbers from text but not
@@ -182,7 +227,7 @@ def _union_schema(runs: Runs, query: HistoryQuery) -> Schema:
     return schema
 
 
-def _history_types(run: Run) -> dict[str, set[str]]:
+def _history_types(run: LoggedRun) -> dict[str, set[str]]:
     """Each history key's logged types (W&B's names) from ``historyKeys``."""
     keys = run.history_keys.get("keys")
     types: dict[str, set[str]] = {}
@@ -195,7 +240,7 @@ def _history_types(run: Run) -> dict[str, set[str]]:
     return types
 
 
-def _system_types(run: Run) -> dict[str, set[str]]:
+def _system_types(run: LoggedRun) -> dict[str, set[str]]:
     """Each system metric's type, in ``historyKeys``' names, from its last value."""
     types: dict[str, set[str]] = {"_timestamp": {"number"}, "_runtime": {"number"}}
     for key, value in run.system_metrics.items():
@@ -251,14 +296,14 @@ def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
         )
 
 
-def _start(runs: Runs, after: str | None, print_: str) -> Position:
+def _start(runs: RunCollection, after: str | None, print_: str) -> Position:
     if after is not None:
         return decode_token(after, print_)
     return Position(tuple(r.id for r in runs.objects), runs.cursor, runs.more)
 
 
 def _fetcher(
-    runs: Runs, query: HistoryQuery, rows_per_request: int, format: Format
+    runs: RunCollection, query: HistoryQuery, rows_per_request: int, format: Format
 ) -> BulkFetcher:
     if rows_per_request == ROW_BUDGET and query.keys is None:
         rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
@@ -276,7 +321,7 @@ def _fetcher(
 
 
 def _pages(
-    runs: Runs,
+    runs: RunCollection,
     query: HistoryQuery,
     start: Position,
     print_: str,
@@ -316,7 +361,7 @@ def _pages(
 
 
 def _prepare(
-    runs: Runs,
+    runs: RunCollection,
     samples: int,
     keys: list[str] | None,
     x_axis: str,
@@ -334,7 +379,7 @@ def _prepare(
 
 
 def fetch_histories(
-    runs: Runs,
+    runs: RunCollection,
     samples: int,
     keys: list[str] | None,
     x_axis: str,
@@ -365,7 +410,7 @@ def fetch_histories(
 
 
 def iter_batches(
-    runs: Runs,
+    runs: RunCollection,
     samples: int,
     keys: list[str] | None,
     x_axis: str,
@@ -392,7 +437,7 @@ def iter_batches(
 
 
 def _batches(
-    runs: Runs,
+    runs: RunCollection,
     query: HistoryQuery,
     format: Format,
     use_union: bool,

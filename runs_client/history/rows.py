@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ._exceptions import ServerError
+from .._exceptions import ServerError
 
 __all__ = [
     "NONFINITE_STRINGS",
