@@ -22,7 +22,7 @@ from types import FrameType
 from rich.console import Console
 
 from runs_cli.errors import EXIT_ERROR, CliError
-from runs_cli.table import make_console
+from runs_cli.table import make_console, write_frame
 from runs_client import Api, runs_frame
 
 __all__ = ["DEMO_PROJECT", "demo_server", "run_demo"]
@@ -105,8 +105,8 @@ def run_demo(output: Path) -> None:
                 console=console,
             )
             runs_csv = output / "runs.csv"
-            runs_frame(api.runs(DEMO_PROJECT, per_page=500)).to_csv(
-                runs_csv, index=False
+            write_frame(
+                runs_frame(api.runs(DEMO_PROJECT, per_page=500)), "csv", runs_csv
             )
             console.print(f"wrote {runs_csv} (every run, config and summary)\n")
             parquet = output / "histories.parquet"

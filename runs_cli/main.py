@@ -108,9 +108,16 @@ def cli() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json"]),
+    type=click.Choice(["table", "csv", "json", "parquet"]),
     default="table",
     show_default=True,
+    help="Lists, dicts and mixed values are JSON text in csv and parquet.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Write csv, json or parquet to FILE instead of stdout (parquet needs it).",
 )
 @client_options
 def runs_command(
@@ -121,6 +128,7 @@ def runs_command(
     limit: int | None,
     columns: tuple[str, ...],
     fmt: OutputFormat,
+    output: str | None,
     base_url: str | None,
     api_key: str | None,
     max_retries: int | None,
@@ -138,6 +146,7 @@ def runs_command(
             limit=limit,
             columns=_split(columns),
             fmt=fmt,
+            output=output,
         )
 
 
