@@ -14,6 +14,7 @@ a dataset DuckDB, Spark, Dask or ``pyarrow.dataset`` read as is.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -78,9 +79,11 @@ def check_keys_logged(runs: Sequence[Run], keys: Sequence[str], x_axis: str) -> 
     missing = [k for k in dict.fromkeys([x_axis, *keys]) if k not in logged]
     if missing and runs:
         named = ", ".join(k for k in logged if not k.startswith("_"))
+        close = [c for k in missing for c in difflib.get_close_matches(k, logged, n=2)]
+        hint = f"closest: {', '.join(dict.fromkeys(close))}; " if close else ""
         raise CliError(
-            f"no run logged {', '.join(map(repr, missing))}; keys these runs "
-            f"logged: {named or '(none)'}."
+            f"no run logged {', '.join(map(repr, missing))}; {hint}keys these "
+            f"runs logged: {named or '(none)'}."
         )
 
 

@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from runs_cli.errors import EXIT_USAGE, describe
+from runs_cli.hints import key_warnings_as_lines
 from runs_cli.options import (
     client_options,
     common_options,
@@ -398,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name=PROG, standalone_mode=False)
+        with key_warnings_as_lines():
+            cli.main(args=args, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as mistake:

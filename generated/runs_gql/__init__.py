@@ -15,6 +15,7 @@ from .mirror_run_states import (
 from .operations import (
     MIRROR_RUN_STATES_GQL,
     PROJECT_BY_NAME_GQL,
+    PROJECT_RUN_KEYS_GQL,
     PROJECTS_GQL,
     RUN_BY_NAME_GQL,
     RUN_COUNT_GQL,
@@ -33,6 +34,11 @@ from .operations import (
     VIEWER_GQL,
 )
 from .project_by_name import ProjectByName, ProjectByNameProject
+from .project_run_keys import (
+    ProjectRunKeys,
+    ProjectRunKeysProject,
+    ProjectRunKeysProjectRunKeys,
+)
 from .projects import (
     Projects,
     ProjectsModels,
@@ -127,9 +133,13 @@ __all__ = [
     "MirrorRunStatesProjectRunsPageInfo",
     "PROJECTS_GQL",
     "PROJECT_BY_NAME_GQL",
+    "PROJECT_RUN_KEYS_GQL",
     "ProjectByName",
     "ProjectByNameProject",
     "ProjectFields",
+    "ProjectRunKeys",
+    "ProjectRunKeysProject",
+    "ProjectRunKeysProjectRunKeys",
     "Projects",
     "ProjectsModels",
     "ProjectsModelsEdges",

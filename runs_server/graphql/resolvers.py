@@ -16,6 +16,7 @@ from runs_server import listing
 from runs_server.graphql.context import RequestContext, charged, request_context
 from runs_server.graphql.limits import DEFAULT_FIRST, MAX_FIRST
 from runs_server.graphql.run_fields import RunNode, RunPage
+from runs_server.graphql.run_keys import project_keys_type
 from runs_server.store import Project, User
 
 query_type = QueryType()
@@ -481,6 +482,7 @@ BINDABLES = [
     query_type,
     user_type,
     project_type,
+    project_keys_type,
     connection_type,
     edge_type,
     sweep_type,

@@ -216,3 +216,30 @@ def test_an_unknown_filter_field_names_the_accepted_ones_once(cli: Any) -> None:
     # In the CLI's own terms: summary.KEY, never the server's summary_metrics.KEY.
     assert "summary.KEY" in done.err and "summary_metrics" not in done.err
     assert len(done.err.strip().splitlines()) == 1
+
+
+KEY_TYPOS = [
+    # (arguments, the one warning line's words)
+    (["--where", "stat=finished"], "the config key 'stat'", "closest: state"),
+    (["--where", "state=finishd"], "the state 'finishd'", "closest: finished"),
+    (["--where", "summary.los=0.1"], "'summary.los'", "closest: summary.loss"),
+    (
+        ["--order", "-lrr", "--limit", "2"],
+        "--order names the config key",
+        "closest: lr",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "named", "closest"), KEY_TYPOS)
+def test_a_key_no_run_has_is_named_on_stderr(
+    cli: Any, args: list[str], named: str, closest: str
+) -> None:
+    done = cli("runs", "demo/mnist", *args, "--format", "json")
+    assert done.code == 0  # the result stands: a warning, not an error
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1, done.err
+    assert lines[0].startswith("runs-client: warning: ")
+    assert named in lines[0] and closest in lines[0]
+    assert "summary_metrics" not in lines[0] and "config." not in lines[0]
+    json.loads(done.out)  # stdout is the result alone
