@@ -14,6 +14,7 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -153,6 +154,22 @@ def show_run(api: Api, path: str, fmt: str, console: Console | None = None) -> N
         console.print(table)
 
 
+def export_progress(console: Console) -> Progress:
+    """Runs done of the total (the server's run count, asked first), rows
+    written, time left and time spent; only on a terminal."""
+    return Progress(
+        TextColumn("histories"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs, {task.fields[rows]:,} rows"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,  # no bar in logs and pipes
+    )
+
+
 def export(
     api: Api,
     path: str,
@@ -171,17 +188,13 @@ def export(
     """Export histories with a progress bar (on stderr); print the summary line."""
     runs = select_runs(api, path, filters=filters, order=order, limit=limit)
     err = Console(stderr=True)
-    progress = Progress(
-        TextColumn("histories"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # no bar in logs and pipes
-    )
-    task = progress.add_task("histories", total=None)
+    progress = export_progress(err)
+    task = progress.add_task("histories", total=None, rows=0)
+
+    def advance(runs_done: int, rows: int) -> None:
+        done = progress.tasks[0]
+        progress.update(task, advance=runs_done, rows=int(done.fields["rows"]) + rows)
+
     with progress:
         result = export_histories(
             runs,
@@ -192,7 +205,7 @@ def export(
             stream=stream,
             page_runs=per_page,
             on_start=lambda total: progress.update(task, total=total),
-            on_page=lambda done: progress.advance(task, done),
+            on_page=advance,
         )
     files = f" ({result.files} files)" if result.files > 1 else ""
     (console or make_console()).print(

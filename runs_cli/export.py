@@ -171,24 +171,25 @@ def export_histories(
     stream: Stream = "default",
     page_runs: int | None = None,
     on_start: Callable[[int], None] | None = None,
-    on_page: Callable[[int], None] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
     """Write the histories of ``runs`` to ``output``, one page of runs at a time.
 
     ``page_runs`` caps the runs per request (default: the client's row
-    budget decides). ``on_start(total_runs)`` and ``on_page(runs_in_page)``
-    drive a progress display. Raises ``CliError`` for a bad path or key
+    budget decides). ``on_start(total_runs)`` (from the server's run count,
+    one request, before the runs are listed) and ``on_page(runs_in_page,
+    rows_in_page)`` drive a progress display. Raises ``CliError`` for a bad path or key
     before any history request, and when the output cannot be written.
     """
     kind = output_kind(output)
     if stream == "system" and keys:
         raise CliError("--keys cannot be combined with --stream system; drop --keys.")
     keys = keys or None  # [] means full rows; the client refuses [] for system
+    if on_start is not None:
+        on_start(len(runs))  # runCount: the total is known before any listing
     run_list = runs[:]
     if keys and stream == "default":
         check_keys_logged(run_list, keys, x_axis)
-    if on_start is not None:
-        on_start(len(run_list))
     budget: dict[str, Any] = {}
     if page_runs is not None:
         budget["rows_per_request"] = page_runs * samples
@@ -213,7 +214,7 @@ def export_histories(
                 writer.write(batch.data)
             rows += batch.num_rows
             if on_page is not None:
-                on_page(len(batch.run_ids))
+                on_page(len(batch.run_ids), batch.num_rows)
         if writer is None:  # no runs: an empty file of the columns asked for
             writer = _Writer(path, kind, _empty_schema(keys, x_axis))
     finally:
