@@ -127,3 +127,21 @@ def test_bench_figures_sit_in_blocks_make_bench_writes() -> None:
     with pytest.raises(ValueError, match="no <!-- bench:y -->"):
         replace_block(changed, "y", "z")
     assert os.path.exists(ROOT / "benchmarks" / "readme_figures.py")
+
+
+def test_the_loading_example_loads_as_the_readme_says() -> None:
+    """The JSON Lines example loads, and its run keeps its given summary
+    (0.2) though a later history line logs loss 0.1."""
+    import json
+
+    from runs_server.loaders.jsonl import load_lines
+    from runs_server.store import Store
+
+    lines = _block_after("### Loading your own runs", "json").splitlines()
+    with Store() as store:
+        assert load_lines(store, lines) == {
+            "project": 1, "run": 1, "history": 1, "events": 1,
+        }  # fmt: skip
+        summary = store.conn.execute("SELECT summary_metrics FROM runs").fetchone()[0]
+        steps = store.conn.execute("SELECT count(*) FROM history").fetchone()[0]
+    assert json.loads(summary) == {"loss": 0.2} and steps == 3
