@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -92,10 +92,12 @@ DEMO_COMMANDS = (
 OUTPUTS = ("runs.csv", "histories.parquet", "loss.png")
 
 
-def run_command(line: str, url: str) -> None:
-    """Run one command line of the demo against the server at ``url``."""
-    from runs_cli.main import main
+Main = Callable[[list[str]], int]
 
+
+def run_command(main: Main, line: str, url: str) -> None:
+    """Run one command line of the demo with the CLI's ``main`` (passed in:
+    ``main`` imports this module) against the server at ``url``."""
     code = main([*shlex.split(line)[1:], "--base-url", url])
     if code == 130:
         raise KeyboardInterrupt
@@ -103,8 +105,9 @@ def run_command(line: str, url: str) -> None:
         raise CliError(f"the demo stopped at: {line}", exit_code=code)
 
 
-def run_demo(output: Path) -> None:
-    """Write ``runs.csv``, ``histories.parquet`` and ``loss.png`` to ``output``."""
+def run_demo(output: Path, main: Main) -> None:
+    """Write ``runs.csv``, ``histories.parquet`` and ``loss.png`` to ``output``,
+    running each of ``DEMO_COMMANDS`` through ``main``."""
     console = make_console()
     output.mkdir(parents=True, exist_ok=True)
     folder = output.as_posix().rstrip("/")
@@ -116,7 +119,7 @@ def run_demo(output: Path) -> None:
                 text = line.format(out=folder)
                 console.print(f"\n$ {text}", markup=False, soft_wrap=True)
                 sys.stdout.flush()
-                run_command(text, url)
+                run_command(main, text, url)
     finally:
         signal.signal(signal.SIGTERM, previous)
     where = output.resolve()

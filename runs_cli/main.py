@@ -372,7 +372,7 @@ def demo_command(output: str) -> None:
     """Start the server with demo data, then list, export and plot its runs."""
     from runs_cli.demo import run_demo
 
-    run_demo(Path(output))
+    run_demo(Path(output), main)
 
 
 @cli.command("schema-check")
