@@ -34,7 +34,7 @@ from runs_mirror import mirror_project
 from runs_server.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from histories_speed import Meter, server
+from histories_speed import ROOT, Meter, server
 from readme_figures import write_block
 
 DEMO = "demo/mnist"
@@ -202,7 +202,7 @@ def main() -> int:
                 f"{again.requests} request{'s' if again.requests != 1 else ''}."
             )
             for path in write_block("mirror", figures):
-                print(f"wrote this run's figures into {path.name}")
+                print(f"wrote this run's figures into {path.relative_to(ROOT)}")
         if speedup < TARGET_SPEEDUP:
             misses.append("mirror speedup")
         if again.requests > allowed or again.new or again.updated:
