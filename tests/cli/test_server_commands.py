@@ -116,6 +116,21 @@ def test_schema_check_passes_against_runs_server(live: Live) -> None:
     assert "operations and fragments the client sends match" in done.out
 
 
+def test_schema_check_does_not_need_runs_servers_own_fields() -> None:
+    """W&B has no Project.runKeys (the client asks it only for a hint and
+    skips it when refused): schema-check against W&B must not fail on it."""
+    from graphql import build_schema
+
+    from runs_cli.schema_check import check_schema
+
+    sdl = (files("runs_gql") / "graphql" / "schema.graphql").read_text("utf-8")
+    field = re.search(r'\n  "runs_server only: [^\n]*\n  runKeys: RunKeys\n', sdl)
+    assert field is not None
+    without = build_schema(sdl.replace(field[0], "\n"))
+    assert "runKeys" not in str(without.type_map["Project"].fields)
+    assert check_schema(without) == []
+
+
 def altered_schema(tmp_path: Path, old: str, new: str) -> Path:
     sdl = (files("runs_gql") / "graphql" / "schema.graphql").read_text("utf-8")
     assert old in sdl
