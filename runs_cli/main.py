@@ -187,6 +187,12 @@ def run_command(
     type=click.IntRange(min=1),
     help="At most N runs per request (default: as many as a row budget allows).",
 )
+@click.option(
+    "--after",
+    metavar="TOKEN",
+    help="Only the runs after this resume token, or @FILE holding it (an export "
+    "that stopped names it).",
+)
 @_filter_options
 @_order_option
 @click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
@@ -199,6 +205,7 @@ def histories_command(
     x_axis: str,
     stream: str,
     per_page: int | None,
+    after: str | None,
     filter_json: str | None,
     where: tuple[str, ...],
     order: str,
@@ -223,6 +230,7 @@ def histories_command(
             x_axis=x_axis,
             stream="system" if stream == "system" else "default",
             per_page=per_page,
+            after=after,
         )
 
 

@@ -24,19 +24,16 @@ from tqdm import tqdm
 import runs_client
 from runs_client.bulk_policy import MAX_IN_FLIGHT, ROW_BUDGET, StepWindows
 from runs_mirror import write
+from runs_mirror.errors import MirrorError
 from runs_mirror.plan import MAX_SAMPLES, Page, pages, plan
 from runs_mirror.source import Node, Source, is_too_large
 from runs_mirror.summary import MirrorSummary
-from runs_server.store import Store
+from runs_server.store import Store, StoreWriteError
 
 EXIT_AFTER_ENV = "RUNS_MIRROR_EXIT_AFTER_PAGES"
 """Test hook: exit the process hard (``os._exit``) after this many pages."""
 EXIT_CODE = 75
 META_PREFIX = "mirror:"
-
-
-class MirrorError(runs_client.RunsClientError):
-    """A mirror that cannot start: a bad path or filter."""
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -75,9 +72,14 @@ def mirror_project(
             '{"state": "finished"} or None'
         )
     entity, project = _split(path)
-    return _Mirror(api, entity, project, store, filters, row_budget, max_in_flight)(
-        prune, sys.stderr.isatty() if progress is None else progress
-    )
+    mirror = _Mirror(api, entity, project, store, filters, row_budget, max_in_flight)
+    try:
+        return mirror(prune, sys.stderr.isatty() if progress is None else progress)
+    except StoreWriteError as exc:
+        raise MirrorError(
+            f"{exc}; the copy keeps every page written before, so mirroring "
+            "again goes on from there"
+        ) from exc
 
 
 class _Mirror:

@@ -20,15 +20,16 @@ what a line creates; the other keys are the keyword arguments of the matching
 
 ``config`` holds plain values (the store wraps them as W&B serves them). A run
 line may carry its history and events inline; long histories can follow in
-``history`` lines.
+``history`` lines. Lines are applied in order, so referenced entities, users,
+projects and runs must come first.
 
 A run line's ``summary`` is the run's final summary, as W&B shows it after
 ``run.summary.update``: history rows loaded after it (inline or in later
 ``history`` lines of the same load) leave it as it is. A run line without
 ``summary`` gets each logged key's last value, as ``wandb.log`` gives.
 
-Lines are applied in order, so referenced entities, users, projects and runs
-must come first.
+A load is one store transaction: a bad line, a full disk, an interrupt or a
+killed process leaves the store as it was, so the fixed file loads cleanly.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from runs_server.store import Store, StoreError, jsonrows
+from runs_server.store import Store, StoreError, StoreWriteError, jsonrows
+from runs_server.store.errors import write_failure
 
 
 def load_jsonl(
@@ -53,7 +55,18 @@ def load_jsonl(
 
 
 def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
-    """Apply each line to ``store``; returns how many of each type were loaded."""
+    """Apply every line to ``store`` in one transaction, or none of them.
+
+    Returns how many of each type were loaded. A bad line raises
+    ``StoreError`` naming it; a write the store cannot make (full, read-only,
+    locked) raises ``StoreWriteError``, which names no line: the input is
+    not at fault.
+    """
+    with store.transaction():
+        return _apply_lines(store, lines)
+
+
+def _apply_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     pinned: set[int] = set()  # runs whose line gave their final summary
     for number, line in enumerate(lines, start=1):
@@ -66,6 +79,8 @@ def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
                 raise StoreError('each line must be a JSON object with a "type" key')
             kind = record.pop("type")
             _apply(store, kind, record, pinned)
+        except StoreWriteError:
+            raise
         except KeyError as exc:
             raise StoreError(f"line {number}: missing key {exc}") from exc
         except (
@@ -76,6 +91,9 @@ def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
             sqlite3.Error,  # a duplicate or a missing required value
             StoreError,
         ) as exc:
+            failure = write_failure(exc, store.path)
+            if failure is not None:
+                raise failure from exc
             raise StoreError(f"line {number}: {exc}") from exc
         counts[kind] = counts.get(kind, 0) + 1
     return counts
