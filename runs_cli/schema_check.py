@@ -48,6 +48,7 @@ from graphql import (
 from runs_client import Api
 
 __all__ = [
+    "OPTIONAL_OPERATIONS",
     "check_schema",
     "check_server",
     "load_schema",
@@ -85,14 +86,31 @@ def _graphql_files() -> Any:
     return files("runs_gql") / "graphql"
 
 
+# Operations a server may lack without harm: runs_server's own extensions,
+# which the client asks only for a hint and skips when refused (W&B has no
+# Project.runKeys), so schema-check against W&B must not fail on them.
+OPTIONAL_OPERATIONS = frozenset({"ProjectRunKeys"})
+
+
 def operations() -> DocumentNode:
-    """Every operation the client sends, as one document (fragments are shared)."""
+    """Every operation the client relies on, as one document (fragments are
+    shared); ``OPTIONAL_OPERATIONS`` are left out."""
     sources = [
         f.read_text(encoding="utf-8")
         for f in sorted(_graphql_files().iterdir(), key=lambda f: f.name)
         if f.name.endswith(".graphql") and f.name != _SCHEMA_FILE
     ]
-    return parse("\n".join(sources))
+    document = parse("\n".join(sources))
+    kept = tuple(
+        d
+        for d in document.definitions
+        if not (
+            isinstance(d, OperationDefinitionNode)
+            and d.name is not None
+            and d.name.value in OPTIONAL_OPERATIONS
+        )
+    )
+    return DocumentNode(definitions=kept)
 
 
 def shipped_schema() -> GraphQLSchema:

@@ -14,6 +14,7 @@ from runs_server.graphql import paging, user_fields
 from runs_server.graphql.context import RequestContext, charged, request_context
 from runs_server.graphql.limits import DEFAULT_FIRST, MAX_FIRST
 from runs_server.graphql.run_fields import RunNode, RunPage
+from runs_server.graphql.run_keys import project_keys_type
 from runs_server.store import Project, User, jsonrows
 
 query_type = QueryType()
@@ -425,6 +426,7 @@ BINDABLES = [
     user_fields.user_type,
     user_fields.entity_type,
     project_type,
+    project_keys_type,
     connection_type,
     edge_type,
     sweep_type,
