@@ -48,7 +48,12 @@ def resolve_viewer(_root: Any, info: GraphQLResolveInfo) -> User | None:
 
 @query_type.field("serverInfo")
 def resolve_server_info(_root: Any, _info: GraphQLResolveInfo) -> dict[str, Any]:
-    return {"latestLocalVersionInfo": None, "features": []}
+    # The Arrow endpoint beside /graphql (``http.columnar_endpoint``); clients
+    # that do not know the name ignore it, W&B's among them.
+    return {
+        "latestLocalVersionInfo": None,
+        "features": [{"name": "columnarHistory", "isEnabled": True}],
+    }
 
 
 def _without_key(user: User) -> User:

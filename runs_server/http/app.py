@@ -1,5 +1,6 @@
 """The ASGI application: routes each request to its endpoint (POST /graphql,
-the history exports ``Run.parquetHistory`` links to, health and telemetry),
+POST /columnar/history, the history exports ``Run.parquetHistory`` links to,
+health and telemetry),
 then applies what every reply gets: faults, gzip, ``Server-Timing``, latency.
 
 A plain ASGI callable (no framework) so that every byte of the response is
@@ -27,6 +28,7 @@ from runs_server.http.asgi import (
     read_body,
     watch_disconnect,
 )
+from runs_server.http.columnar_endpoint import COLUMNAR_PATH, ColumnarEndpoint
 from runs_server.http.config import ServerConfig
 from runs_server.http.export_endpoint import serve_export
 from runs_server.http.faults import Fault, FaultInjector
@@ -60,6 +62,7 @@ class RunsServerApp:
         )
         self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
+        self.columnar = ColumnarEndpoint(store, self.config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -168,13 +171,14 @@ class RunsServerApp:
             return await asyncio.to_thread(
                 serve_export, self.exports, path, query, method, headers.get("range")
             )
-        if path not in GRAPHQL_PATHS:
+        columnar = path == COLUMNAR_PATH
+        if path not in GRAPHQL_PATHS and not columnar:
             return error_reply(
                 404, f"no such endpoint {path!r}; POST GraphQL to /graphql"
             )
         if method != "POST":
             return error_reply(
-                405, "GraphQL requests must be POSTed to /graphql", (b"allow", b"POST")
+                405, f"requests must be POSTed to {path}", (b"allow", b"POST")
             )
         content_type = headers.get("content-type")
         if not json_content_type(content_type):
@@ -200,6 +204,14 @@ class RunsServerApp:
         gone = threading.Event()
         watcher = asyncio.create_task(watch_disconnect(receive, gone))
         try:
+            if columnar:
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._executor,
+                    self.columnar.respond,
+                    body,
+                    headers.get("authorization"),
+                    gone,
+                )
             return await asyncio.get_running_loop().run_in_executor(
                 self._executor,
                 self.graphql.respond,

@@ -13,11 +13,15 @@ version 4 replaced it by ``history_columns`` (a key's steps and values as two
 JSON arrays per log call): one write per key and call instead of one per
 value, and ``sampledHistory`` reads whole columns. Version 4 also dropped
 ``history.keys`` (each row's key list), which only the old AND rule read.
+Version 5 added each chunk's binary forms (``column_chunks``: steps as int64,
+all-float or all-int values as float64/int64, an exact JSON text where the
+strict one loses NaN), so columnar history serves numbers without decoding
+them one by one.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -108,6 +112,10 @@ CREATE TABLE IF NOT EXISTS history_columns (
     last_step INTEGER NOT NULL,        -- chunks of a key never overlap
     steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
     vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
+    step_bin BLOB NOT NULL,            -- the steps as little-endian int64
+    num_type TEXT,                     -- 'f8'/'i8': every value a float/an int64
+    num_bin BLOB,                      -- then the values, little-endian
+    exact TEXT,                        -- JSON with NaN tokens, where vals loses them
     PRIMARY KEY (run_id, key, first_step)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
