@@ -22,6 +22,7 @@ from .._exceptions import (
     NotFoundError,
     RunsClientError,
 )
+from . import arrow_pages
 from .bulk import BulkFetcher, BulkHistoryWarning
 from .chunks import ColumnType, Schema
 from .frames import RUN_ID, Columns, import_polars, import_pyarrow
@@ -284,6 +285,9 @@ PARSE_BATCH_ROWS = 8192
 
 
 def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
+    if page.chunks is not None:
+        arrow_pages.add_page(columns, page)
+        return
     for batch in page.batches(PARSE_BATCH_ROWS):
         columns.add_page(
             batch.run_ids,
