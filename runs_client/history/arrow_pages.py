@@ -41,7 +41,15 @@ from .frames import RUN_ID, Columns, _integral_steps
 from .pages import HistoryQuery, Page
 from .typed_pages import orjson_numbers
 
-__all__ = ["add_page", "columnar_client", "joined", "reordered", "request"]
+__all__ = [
+    "ROW_BUDGET",
+    "add_page",
+    "columnar_client",
+    "has_form",
+    "joined",
+    "reordered",
+    "request",
+]
 
 FEATURE = "columnarHistory"
 PATH = "/columnar/history"
@@ -112,6 +120,19 @@ def _decode(body: bytes) -> dict[str, Any] | None:
     return {"data": {"table": table}}
 
 
+# Rows per request by default: a numeric row is about 50 bytes of Arrow, so
+# a page is about 10 MB (the server refuses pages over its byte cap, and the
+# client then halves them).
+ROW_BUDGET = 200_000
+
+
+def has_form(client: runs_gql.Client, query: HistoryQuery) -> bool:
+    """Whether pages of ``query`` come from the columnar endpoint."""
+    if query.keys is not None and query.join != "and":
+        return False
+    return columnar_client(client) is not None
+
+
 def request(
     client: runs_gql.Client,
     query: HistoryQuery,
@@ -121,9 +142,7 @@ def request(
     """One page of the bulk page query of ``variables`` from the columnar
     endpoint, and its row count; None when the server offers none, or the
     query has no columnar form (outer joins of several specs)."""
-    if query.keys is not None and query.join != "and":
-        return None
-    columnar = columnar_client(client)
+    columnar = columnar_client(client) if has_form(client, query) else None
     if columnar is None:
         return None
     variables = {k: v for k, v in variables.items() if v is not UNSET}

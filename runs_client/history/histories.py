@@ -309,7 +309,10 @@ def _start(runs: RunCollection, after: str | None, print_: str) -> Position:
 def _fetcher(
     runs: RunCollection, query: HistoryQuery, rows_per_request: int, format: Format
 ) -> BulkFetcher:
-    if rows_per_request == ROW_BUDGET and query.keys is None:
+    columnar = format != "default" and arrow_pages.has_form(runs.client, query)
+    if rows_per_request == ROW_BUDGET and columnar:
+        rows_per_request = arrow_pages.ROW_BUDGET  # the default, for Arrow pages
+    elif rows_per_request == ROW_BUDGET and query.keys is None:
         rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
     return BulkFetcher(
         runs.client,

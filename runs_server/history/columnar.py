@@ -68,7 +68,8 @@ def _chunks_by_run(
 ) -> dict[int, dict[str, list[tuple[Any, ...]]]]:
     marks = ",".join("?" * len(run_ids))
     sql = (
-        "SELECT run_id, key, step_bin, num_type, num_bin, exact, vals "
+        "SELECT run_id, key, first_step, last_step, step_bin, num_type, num_bin, "
+        "exact, vals "
         f"FROM history_columns WHERE run_id IN ({marks})"
     )
     params: list[object] = list(run_ids)
@@ -87,8 +88,8 @@ def _chunks_by_run(
 
 def _column(chunks: list[tuple[Any, ...]]) -> tuple[np.ndarray[Any, Any], Values]:
     """A key's steps and exact values from its chunks, in step order."""
-    steps = [np.frombuffer(c[0], dtype="<i8") for c in chunks]
-    parts = [column_chunks.values(c[1], c[2], c[3], c[4]) for c in chunks]
+    steps = [column_chunks.steps_of(c[2], c[0], c[1]) for c in chunks]
+    parts = [column_chunks.values(c[3], c[4], c[5], c[6]) for c in chunks]
     all_steps = steps[0] if len(steps) == 1 else np.concatenate(steps)
     if len(parts) == 1:
         return all_steps, parts[0]
@@ -140,9 +141,16 @@ def read_columns(
             columns = {key: _bounded(_column(chunks[key]), spec) for key in spec.keys}
             candidates = _common_steps([c[0] for c in columns.values()])
             wanted = spec.samples
-        indices = sample_indices(len(candidates), wanted)
-        kept = candidates if isinstance(indices, range) else candidates[indices]
+        indices = _sample(len(candidates), wanted)
+        kept = candidates if indices is None else candidates[indices]
         for key, (steps, values) in columns.items():
+            if steps is candidates or np.array_equal(steps, candidates):
+                # The usual case: the key is in every candidate row, so only
+                # the kept values are taken, by position, none searched.
+                if len(kept):
+                    taken = values if indices is None else _take(values, indices)
+                    page.add(key, offset, np.arange(len(kept)), taken)
+                continue
             rows = np.searchsorted(kept, steps)
             inside = rows < len(kept)
             hit = np.zeros(len(steps), dtype=bool)
@@ -158,6 +166,19 @@ def read_columns(
         page.counts.append(len(kept))
         offset += len(kept)
     return page
+
+
+def _sample(count: int, samples: int | None) -> np.ndarray[Any, Any] | None:
+    """``sampling.sample_indices`` as an array (None: every row), computed
+    by numpy: the same integer rule, ceil(b * (n - 1) / (s - 1))."""
+    if samples is None or samples >= count:
+        return None
+    if samples == 1:
+        return np.array([count - 1])
+    span, width = count - 1, samples - 1
+    buckets = np.arange(samples, dtype=np.int64)
+    found: np.ndarray[Any, Any] = -(-buckets * span // width)
+    return found
 
 
 def _bounded(
@@ -233,18 +254,32 @@ def _typed(values: list[Any]) -> Values:
     return values
 
 
+def _covers(total: int, segments: list[_Segment]) -> bool:
+    """Whether the segments' rows are 0, 1, ..., total - 1 in order (each
+    segment's rows increase, so its ends tell)."""
+    at = 0
+    for s in segments:
+        n = len(s.rows)
+        if n == 0 or s.rows[0] != at or s.rows[-1] != at + n - 1:
+            return False
+        at += n
+    return at == total
+
+
 def _arrow_column(pa: Any, total: int, segments: list[_Segment]) -> tuple[Any, bool]:
     """One key's page column and whether it is JSON text."""
     dtypes = {s.values.dtype.kind if isinstance(s.values, np.ndarray) else "O"
               for s in segments}  # fmt: skip
-    valid = np.zeros(total, dtype=bool)
-    for s in segments:
-        valid[s.rows] = True
     if dtypes <= {"f", "i"}:
         dtype = np.int64 if dtypes == {"i"} else np.float64
+        if _covers(total, segments):  # every row, in order: one concatenation
+            return pa.array(np.concatenate([s.values for s in segments],
+                                           dtype=dtype)), False  # fmt: skip
         data = np.zeros(total, dtype=dtype)
+        valid = np.zeros(total, dtype=bool)
         for s in segments:
             data[s.rows] = s.values
+            valid[s.rows] = True
         mask = None if valid.all() else ~valid
         return pa.array(data, mask=mask), False
     texts: list[str | None] = [None] * total

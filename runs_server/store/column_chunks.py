@@ -4,7 +4,9 @@ value by value.
 Beside the two JSON arrays (``steps``, ``vals``: strict JSON, what
 ``sampledHistory`` serves), each chunk keeps (layout 5):
 
-* ``step_bin``: its steps as little-endian int64, always;
+* ``step_bin``: its steps as little-endian int64, or empty when they are
+  every step from ``first_step`` to ``last_step`` (the usual case: half the
+  bytes to read for a numeric column);
 * ``num_type``/``num_bin``: when every value is a float (``f8``) or every
   value an int within 64 bits (``i8``), the values as little-endian
   float64/int64 (NaN and the infinities kept), so a column is read with one
@@ -38,6 +40,7 @@ __all__ = [
     "column_records",
     "exact_text",
     "joined",
+    "steps_of",
     "values",
 ]
 
@@ -53,7 +56,8 @@ DTYPES: dict[str, np.dtype[Any]] = {"i8": _I8, "f8": _F8}
 def binary_forms(steps: Sequence[int], vals: Sequence[Any], strict: str) -> BinaryForms:
     """The binary forms of a chunk of ``vals`` at ``steps``; ``strict`` is its
     ``vals`` text (``jsonrows.value_text``)."""
-    step_bin = np.asarray(steps, dtype=_I8).tobytes()
+    dense = steps[-1] - steps[0] + 1 == len(steps)
+    step_bin = b"" if dense else np.asarray(steps, dtype=_I8).tobytes()
     types = set(map(type, vals))
     if types == {float}:
         return step_bin, "f8", np.asarray(vals, dtype=_F8).tobytes(), None
@@ -94,15 +98,29 @@ def exact_text(
     return None
 
 
-def joined(
-    first: tuple[str, bytes, str | None, bytes | None, str | None],
-    second: tuple[str, bytes, str | None, bytes | None, str | None],
-) -> BinaryForms:
-    """The binary forms of two chunks of one key joined (``(vals, step_bin,
-    num_type, num_bin, exact)`` each, ``first`` the earlier steps)."""
-    vals_a, steps_a, type_a, num_a, exact_a = first
-    vals_b, steps_b, type_b, num_b, exact_b = second
-    step_bin = steps_a + steps_b
+def steps_of(step_bin: bytes, first: int, last: int) -> np.ndarray[Any, Any]:
+    """A chunk's steps as an int64 array."""
+    if not step_bin:
+        return np.arange(first, last + 1, dtype=np.int64)
+    return np.frombuffer(step_bin, dtype=_I8)
+
+
+Part = tuple[int, int, str, bytes, str | None, bytes | None, str | None]
+"""A chunk for ``joined``: first and last step, ``vals``, ``BinaryForms``."""
+
+
+def joined(first: Part, second: Part) -> BinaryForms:
+    """The binary forms of two chunks of one key joined (``first`` holds
+    the earlier steps)."""
+    lo_a, hi_a, vals_a, steps_a, type_a, num_a, exact_a = first
+    lo_b, hi_b, vals_b, steps_b, type_b, num_b, exact_b = second
+    if not steps_a and not steps_b and hi_a + 1 == lo_b:
+        step_bin = b""
+    else:
+        step_bin = (
+            steps_of(steps_a, lo_a, hi_a).tobytes()
+            + steps_of(steps_b, lo_b, hi_b).tobytes()
+        )
     if type_a is not None and type_a == type_b and num_a is not None and num_b:
         return step_bin, type_a, num_a + num_b, None
     texts = [

@@ -16,7 +16,11 @@ value, and ``sampledHistory`` reads whole columns. Version 4 also dropped
 Version 5 added each chunk's binary forms (``column_chunks``: steps as int64,
 all-float or all-int values as float64/int64, an exact JSON text where the
 strict one loses NaN), so columnar history serves numbers without decoding
-them one by one.
+them one by one. The binary columns come before the texts: SQLite reads a
+record's columns in order, through the overflow pages of those before. And
+the table has rowids, its key in an index: a WITHOUT ROWID table compares
+keys against whole records, so each lookup read every overflow page of the
+chunks it passed (a page of 400 runs took 0.19 s to find, 0.000 s now).
 """
 
 from __future__ import annotations
@@ -110,14 +114,15 @@ CREATE TABLE IF NOT EXISTS history_columns (
     key TEXT NOT NULL,
     first_step INTEGER NOT NULL,       -- one chunk per key per log call:
     last_step INTEGER NOT NULL,        -- chunks of a key never overlap
-    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
-    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
     step_bin BLOB NOT NULL,            -- the steps as little-endian int64
     num_type TEXT,                     -- 'f8'/'i8': every value a float/an int64
     num_bin BLOB,                      -- then the values, little-endian
     exact TEXT,                        -- JSON with NaN tokens, where vals loses them
-    PRIMARY KEY (run_id, key, first_step)
-) WITHOUT ROWID;
+    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
+    vals TEXT NOT NULL                 -- JSON array: their values, strict JSON
+);
+CREATE UNIQUE INDEX IF NOT EXISTS history_columns_key
+    ON history_columns (run_id, key, first_step);
 CREATE TABLE IF NOT EXISTS events (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,

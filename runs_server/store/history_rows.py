@@ -178,7 +178,8 @@ def _onto_small_tails(
     tails = {
         row[0]: row[1:]
         for row in c.execute(
-            "SELECT key, first_step, steps, vals, step_bin, num_type, num_bin, "
+            "SELECT key, first_step, last_step, steps, vals, step_bin, num_type, "
+            "num_bin, "
             "exact FROM history_columns AS t "
             "WHERE run_id = ? AND length(steps) < ? AND first_step = "
             "(SELECT max(first_step) FROM history_columns "
@@ -190,14 +191,15 @@ def _onto_small_tails(
         return columns
     merged: list[column_chunks.ColumnRecord] = []
     for record in columns:
-        run_id, key, _, last, steps, vals, step_bin, num_type, num_bin, exact = record
+        run_id, key, lo, last, steps, vals, step_bin, num_type, num_bin, exact = record
         tail = tails.get(key)
         if tail is None:
             merged.append(record)
             continue
-        first, tail_steps, tail_vals, *tail_forms = tail
+        first, tail_last, tail_steps, tail_vals, *tail_forms = tail
         forms = column_chunks.joined(
-            (tail_vals, *tail_forms), (vals, step_bin, num_type, num_bin, exact)
+            (first, tail_last, tail_vals, *tail_forms),
+            (lo, last, vals, step_bin, num_type, num_bin, exact),
         )
         steps = tail_steps[:-1] + "," + steps[1:]
         vals = tail_vals[:-1] + "," + vals[1:]

@@ -64,14 +64,13 @@ _HISTORY_COLUMNS_V5 = """CREATE TABLE IF NOT EXISTS history_columns (
     key TEXT NOT NULL,
     first_step INTEGER NOT NULL,       -- one chunk per key per log call:
     last_step INTEGER NOT NULL,        -- chunks of a key never overlap
-    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
-    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
     step_bin BLOB NOT NULL,            -- the steps as little-endian int64
     num_type TEXT,                     -- 'f8'/'i8': every value a float/an int64
     num_bin BLOB,                      -- then the values, little-endian
     exact TEXT,                        -- JSON with NaN tokens, where vals loses them
-    PRIMARY KEY (run_id, key, first_step)
-) WITHOUT ROWID"""
+    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
+    vals TEXT NOT NULL                 -- JSON array: their values, strict JSON
+)"""
 
 
 def _fill_columns(conn: sqlite3.Connection) -> None:
@@ -91,10 +90,15 @@ def _fill_columns(conn: sqlite3.Connection) -> None:
 
 def _v4_binary_columns(conn: sqlite3.Connection) -> None:
     """4 -> 5: ``history_columns`` gains each chunk's binary forms
-    (``column_chunks``). Rebuilt from the stored rows, one chunk per run and
-    key: the strict ``vals`` cannot tell a NaN from the string "NaN"."""
+    (``column_chunks``) and becomes a rowid table keyed by an index. Rebuilt
+    from the stored rows, one chunk per run and key: the strict ``vals``
+    cannot tell a NaN from the string "NaN"."""
     conn.execute("DROP TABLE history_columns")
     conn.execute(_HISTORY_COLUMNS_V5)
+    conn.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS history_columns_key "
+        "ON history_columns (run_id, key, first_step)"
+    )
     _fill_columns(conn)
 
 

@@ -28,16 +28,15 @@ CREATE TABLE history_columns (
     key TEXT NOT NULL,
     first_step INTEGER NOT NULL,       -- one chunk per key per log call:
     last_step INTEGER NOT NULL,        -- chunks of a key never overlap
-    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
-    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
     step_bin BLOB NOT NULL,            -- the steps as little-endian int64
     num_type TEXT,                     -- 'f8'/'i8': every value a float/an int64
     num_bin BLOB,                      -- then the values, little-endian
     exact TEXT,                        -- JSON with NaN tokens, where vals loses them
-    PRIMARY KEY (run_id, key, first_step)
-) WITHOUT ROWID;
-INSERT INTO "history_columns" VALUES(1,'_step',0,1,'[0,1]','[0,1]',X'00000000000000000100000000000000','i8',X'00000000000000000100000000000000',NULL);
-INSERT INTO "history_columns" VALUES(1,'loss',0,1,'[0,1]','["NaN",0.5]',X'00000000000000000100000000000000','f8',X'000000000000F87F000000000000E03F',NULL);
+    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
+    vals TEXT NOT NULL                 -- JSON array: their values, strict JSON
+);
+INSERT INTO "history_columns" VALUES(1,'_step',0,1,X'','i8',X'00000000000000000100000000000000',NULL,'[0,1]','[0,1]');
+INSERT INTO "history_columns" VALUES(1,'loss',0,1,X'','f8',X'000000000000F87F000000000000E03F',NULL,'[0,1]','["NaN",0.5]');
 CREATE TABLE memberships (
     user_id INTEGER NOT NULL REFERENCES users(id),
     entity_id INTEGER NOT NULL REFERENCES entities(id),
@@ -117,4 +116,5 @@ CREATE TABLE users (
 );
 INSERT INTO "users" VALUES(1,'ada',NULL,NULL,1,'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk',0);
 CREATE INDEX runs_project_created ON runs (project_id, created_at, name);
+CREATE UNIQUE INDEX history_columns_key ON history_columns (run_id, key, first_step);
 COMMIT;
