@@ -22,7 +22,7 @@ from graphql import GraphQLError, GraphQLResolveInfo
 from runs_server import history
 from runs_server.graphql import limits
 from runs_server.graphql.context import charged, request_context
-from runs_server.store import Project
+from runs_server.store import Project, jsonrows
 
 
 @dataclass
@@ -76,8 +76,6 @@ _COLUMNS = {
     "name": "name",
     "displayName": "display_name",
     "state": "state",
-    "config": "config",
-    "summaryMetrics": "summary_metrics",
     "systemMetrics": "system_metrics",
     "historyLineCount": "history_line_count",
     "group": "group_name",
@@ -110,6 +108,39 @@ def storage_id(node: RunNode) -> str:
     project = node.page.project
     raw = f"Run:v1:{node.row['name']}:{project.name}:{project.entity}"
     return base64.b64encode(raw.encode()).decode()
+
+
+# Keys one config(keys:) or summaryMetrics(keys:) may name.
+MAX_SELECTED_KEYS = 1000
+
+
+def _selected(column: str) -> Callable[..., Any]:
+    """``config``/``summaryMetrics``: the stored text as is, or with ``keys``
+    only those top-level keys (a listing that shows 3 columns of runs with
+    200 keys each sends 3)."""
+
+    def resolve(
+        node: RunNode, info: GraphQLResolveInfo, keys: list[str] | None = None
+    ) -> Any:
+        text = node.row[column]
+        if keys is None:
+            return charged(info, text)
+        if len(keys) > MAX_SELECTED_KEYS:
+            raise GraphQLError(
+                f"keys names at most {MAX_SELECTED_KEYS} keys, got {len(keys)}: "
+                "ask for fewer, or leave keys out for all of them"
+            )
+        stored = jsonrows.loads(text)
+        if not isinstance(stored, dict):
+            return charged(info, text)
+        picked = {k: stored[k] for k in dict.fromkeys(keys) if k in stored}
+        return charged(info, jsonrows.dumps(picked))
+
+    return resolve
+
+
+run_type.set_field("config", _selected("config"))
+run_type.set_field("summaryMetrics", _selected("summary_metrics"))
 
 
 @run_type.field("id")
