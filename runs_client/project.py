@@ -9,6 +9,7 @@ import runs_gql
 from runs_gql import ProjectFields
 
 from ._exceptions import NotFoundError
+from .transport.page_guard import PageGuard
 
 __all__ = ["Project", "fetch_project", "iter_projects"]
 
@@ -49,6 +50,7 @@ def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
         NotFoundError: the server knows no entity to list (none was given and
             the viewer has none).
     """
+    guard = PageGuard(f"project pager for {entity}", PROJECTS_PER_PAGE, noun="projects")
     cursor: str | None = None
     while True:
         result = client.projects(
@@ -56,11 +58,17 @@ def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
         )
         if result.models is None:
             raise NotFoundError(f"Entity {entity} has no projects to list.")
-        for edge in result.models.edges:
-            if edge.node is not None:
-                yield Project(edge.node)
+        nodes = [edge.node for edge in result.models.edges if edge.node is not None]
         page = result.models.page_info
-        if not page.has_next_page or not page.end_cursor or not result.models.edges:
+        fresh = guard.admit(
+            [node.id for node in nodes],
+            has_next=page.has_next_page,
+            end_cursor=page.end_cursor,
+        )
+        for node, new in zip(nodes, fresh, strict=True):
+            if new:
+                yield Project(node)
+        if not page.has_next_page:
             return
         cursor = page.end_cursor
 

@@ -14,7 +14,7 @@ import runs_gql
 from runs_gql.base_model import UNSET
 from runs_gql.operations import RUNS_PAGE_GQL
 
-from ._exceptions import InvalidArgumentError, NotFoundError, ServerError
+from ._exceptions import InvalidArgumentError, NotFoundError
 from .run import Run
 from .runs_histories import RunsHistories
 from .sweep import Sweep, fetch_sweep
@@ -133,8 +133,7 @@ class Runs(RunsHistories):
         self.last_response: runs_gql.RunsPage | None = None
         self._count: int | None = None
         self._more = True
-        self._seen_cursors: set[str] = set()
-        self._guard = PageGuard(entity, project, per_page)
+        self._guard = PageGuard(f"run pager for {entity}/{project}", per_page)
         self._sweeps: dict[str, Sweep | None] = {}
 
     # -- paging -----------------------------------------------------------
@@ -203,15 +202,14 @@ class Runs(RunsHistories):
         page_info = project.runs.page_info if project.runs else None
         has_next = page_info is not None and page_info.has_next_page
         end = page_info.end_cursor if page_info else None
-        edges = len(project.runs.edges or ()) if project.runs else 0
-        self._guard.check(edges, has_next, project.run_count, len(self.objects))
-        if has_next and (end is None or end in self._seen_cursors):
-            # A repeated or missing cursor would make us loop forever.
-            raise ServerError(
-                f"The server's run pager for {self.entity}/{self.project} did not "
-                f"advance (end cursor {end!r} after {len(self.objects)} runs); "
-                f"stopping instead of looping."
-            )
+        ids = (
+            [e.node.name for e in project.runs.edges or () if e and e.node]
+            if (project.runs)
+            else []
+        )
+        fresh = self._guard.check(
+            ids, has_next=has_next, end_cursor=end, count=project.run_count
+        )
         previous, self.last_response = self.last_response, response
         try:
             runs = self.convert_objects()
@@ -220,9 +218,9 @@ class Runs(RunsHistories):
             # page is asked again, not skipped, on the next attempt.
             self.last_response = previous
             raise
-        self.objects.extend(runs)
-        if end is not None:
-            self._seen_cursors.add(end)
+        self._guard.record(ids, fresh, end)
+        # A run the server listed again is skipped (the guard warned).
+        self.objects.extend(r for r, new in zip(runs, fresh, strict=True) if new)
         self._more = has_next
         # Once every page is in, what we hold is the truth (runs may have been
         # added or removed since the count was taken).

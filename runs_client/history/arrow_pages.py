@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -137,14 +139,14 @@ def request(
     client: runs_gql.Client,
     query: HistoryQuery,
     variables: dict[str, Any],
-    project: str,
-) -> tuple[Page, int] | None:
+    advanced: Callable[[str | None, bool, list[str], int], list[bool]] | None,
+) -> Page:
     """One page of the bulk page query of ``variables`` from the columnar
-    endpoint, and its row count; None when the server offers none, or the
-    query has no columnar form (outer joins of several specs)."""
-    columnar = columnar_client(client) if has_form(client, query) else None
-    if columnar is None:
-        return None
+    endpoint (``has_form`` said there is one). ``advanced(end_cursor,
+    has_next, names, rows)`` as soon as the body is read; the runs it says
+    are not new are dropped."""
+    columnar = columnar_client(client)
+    assert columnar is not None
     variables = {k: v for k, v in variables.items() if v is not UNSET}
     if query.stream == "system":
         operation, text = "RunsEventsPage", RUNS_EVENTS_PAGE_GQL
@@ -160,14 +162,20 @@ def request(
     )
     table = columnar.get_data(response).get("table")
     if table is None:
-        raise NotFoundError(f"Project {variables['entity']}/{project} not found.")
+        where = f"{variables['entity']}/{variables['project']}"
+        raise NotFoundError(f"Project {where} not found.")
     order_by = query.order_by
     info = orjson.loads(table.schema.metadata[b"runs"])
     chunks = {name: _chunk(table, name) for name in table.column_names}
     page = Page([str(n) for n in info["runs"]], [int(c) for c in info["counts"]],
                 [], order_by, end_cursor=info.get("endCursor"),
                 has_next=bool(info.get("hasNextPage")), chunks=chunks)  # fmt: skip
-    return page, table.num_rows
+    if advanced is None:
+        return page
+    fresh = advanced(page.end_cursor, page.has_next, page.run_ids, table.num_rows)
+    if all(fresh):
+        return page
+    return reordered(page, list(compress(page.run_ids, fresh)))
 
 
 def _chunk(table: Any, name: str) -> Chunk:

@@ -31,6 +31,7 @@ from .._exceptions import (
     ServerError,
     TimeoutError,
 )
+from .byte_budget import ByteBudget, Reservation
 from .constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -39,6 +40,7 @@ from .constants import (
     MAX_RETRY_AFTER,
     RETRYABLE_STATUS_CODES,
 )
+from .deadline import attempt_deadline
 from .responses import (
     graphql_error,
     message_of,
@@ -122,7 +124,8 @@ class RetryingClient(runs_gql.Client):
 
     Each attempt has an overall ``deadline`` in seconds (None: none), beside
     the httpx timeouts that bound each wait, and its answer may hold at most
-    ``max_response_bytes`` once decompressed.
+    ``max_response_bytes`` once decompressed; so may all the answers the
+    client reads at once, together (``in_flight_bytes``).
     """
 
     def __init__(
@@ -142,6 +145,9 @@ class RetryingClient(runs_gql.Client):
         self.max_retries = max_retries
         self.deadline = deadline
         self.max_response_bytes = max_response_bytes
+        # One budget for every answer in flight: the cap holds for the whole
+        # client, not per response (threads of histories() share it).
+        self.in_flight_bytes = ByteBudget(max_response_bytes)
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
@@ -178,7 +184,14 @@ class RetryingClient(runs_gql.Client):
         attempt = 0
         while True:
             try:
-                return self._attempt(info, query, operation_name, given, kwargs, decode)
+                held = Reservation(self.in_flight_bytes)
+                try:
+                    return self._attempt(
+                        info, query, operation_name, given, kwargs, decode, held
+                    )
+                finally:
+                    # The answer is read and parsed: its bytes are the caller's.
+                    held.release()
             except _Retry as retry:
                 if attempt >= self.max_retries:
                     raise retry.error from retry.__cause__
@@ -221,9 +234,10 @@ class RetryingClient(runs_gql.Client):
         variables: dict[str, Any],
         kwargs: dict[str, Any],
         decode: Callable[[bytes], dict[str, Any] | None] | None = None,
+        held: Reservation | None = None,
     ) -> httpx.Response:
         try:
-            response = self._send(info, query, operation_name, variables, kwargs)
+            response = self._send(info, query, operation_name, variables, kwargs, held)
         except _Retry:
             raise
         except httpx.TimeoutException as exc:
@@ -330,6 +344,7 @@ class RetryingClient(runs_gql.Client):
         operation_name: str | None,
         variables: dict[str, Any],
         kwargs: dict[str, Any],
+        held: Reservation | None = None,
     ) -> httpx.Response:
         """POST the operation; read the answer within the deadline and the
         size cap, decompressed, into a response whose body is in memory."""
@@ -340,6 +355,20 @@ class RetryingClient(runs_gql.Client):
         request = self.http_client.build_request(
             "POST", self.url, json=payload, headers=self.headers or None, **kwargs
         )
+        with attempt_deadline(self.deadline):
+            try:
+                return self._read(info, request, started, held)
+            except httpx.TimeoutException:
+                self._check_deadline(info, started)  # the deadline's own message
+                raise
+
+    def _read(
+        self,
+        info: RequestInfo,
+        request: httpx.Request,
+        started: float,
+        held: Reservation | None,
+    ) -> httpx.Response:
         streamed = self.http_client.send(request, stream=True)
         try:
             chunks: list[bytes] = []
@@ -352,6 +381,16 @@ class RetryingClient(runs_gql.Client):
                         f"{self.max_response_bytes:,} bytes decompressed; refused. "
                         "Ask for less per request (a smaller per_page or "
                         "samples), or raise Api(max_response_bytes=...).",
+                        request=info,
+                        status_code=streamed.status_code,
+                    )
+                if held is not None and not held.take(len(chunk)):
+                    raise ServerError(
+                        f"{info}: the answers this client is reading at once are "
+                        f"larger than {self.in_flight_bytes.limit:,} bytes "
+                        "decompressed together; refused. Make fewer requests in "
+                        "parallel or ask for less per request, or raise "
+                        "Api(max_response_bytes=...).",
                         request=info,
                         status_code=streamed.status_code,
                     )
