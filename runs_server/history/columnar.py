@@ -68,8 +68,10 @@ def _chunks_by_run(
 ) -> dict[int, dict[str, list[tuple[Any, ...]]]]:
     marks = ",".join("?" * len(run_ids))
     sql = (
-        "SELECT run_id, key, first_step, last_step, step_bin, num_type, num_bin, "
-        "exact, vals "
+        # A _step column of ints holds its own steps: its values are not read.
+        "SELECT run_id, key, first_step, last_step, step_bin, num_type, "
+        "iif(key = '_step' AND num_type = 'i8', NULL, num_bin), exact, "
+        "iif(key = '_step' AND num_type = 'i8', NULL, vals) "
         f"FROM history_columns WHERE run_id IN ({marks})"
     )
     params: list[object] = list(run_ids)
@@ -89,7 +91,10 @@ def _chunks_by_run(
 def _column(chunks: list[tuple[Any, ...]]) -> tuple[np.ndarray[Any, Any], Values]:
     """A key's steps and exact values from its chunks, in step order."""
     steps = [column_chunks.steps_of(c[2], c[0], c[1]) for c in chunks]
-    parts = [column_chunks.values(c[3], c[4], c[5], c[6]) for c in chunks]
+    parts = [
+        s if c[4] is None and c[6] is None else column_chunks.values(*c[3:])
+        for s, c in zip(steps, chunks, strict=True)
+    ]
     all_steps = steps[0] if len(steps) == 1 else np.concatenate(steps)
     if len(parts) == 1:
         return all_steps, parts[0]
