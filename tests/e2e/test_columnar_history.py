@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import runs_client
 from runs_client.history import arrow_pages
-from tests.e2e.conftest import E2E_KEY, Server, record_requests
+from tests.e2e.conftest import E2E_KEY, Server, record_requests, start_server
 
 _counter = itertools.count()
 
@@ -88,6 +88,15 @@ def _log(server: Server, runs: list[list[list[dict[str, Any]]]]) -> str:
         ]
         store.history.log_events(run, events)
     return project
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    """A server of its own: the examples add projects to its store, which
+    must not show in the session server's listings."""
+    live = start_server(demo=False)
+    yield live
+    live.stop()
 
 
 @pytest.fixture
