@@ -22,12 +22,14 @@ from typing import Any
 import httpx
 import pandas as pd
 import polars.testing
+import pyarrow.ipc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import runs_client
 from runs_client.history import arrow_pages
+from runs_server.http.config import ServerConfig
 from tests.e2e.conftest import E2E_KEY, Server, record_requests, start_server
 
 _counter = itertools.count()
@@ -199,3 +201,36 @@ def test_columnar_endpoint_refuses_what_graphql_refuses(server: Server) -> None:
         assert "exactly one spec" in two_specs.json()["errors"][0]["message"]
         get = http.get(url)
         assert get.status_code == 405
+
+
+def test_columnar_endpoint_under_auth_and_limits() -> None:
+    """Keys, private projects and the row cap hold on /columnar/history as on
+    /graphql."""
+    config = ServerConfig(require_auth=True, max_response_rows=10)
+    live = start_server(config, demo=False)
+    try:
+        store = live.store
+        store.users.create("other", api_key="o" * 40)
+        store.projects.create("other", "secret", private=True)
+        run = store.runs.add("other/secret", "r0")
+        store.history.log(run, [{"loss": float(i)} for i in range(20)])
+        url = live.url + "/columnar/history"
+
+        def post(key: str | None, **variables: Any) -> httpx.Response:
+            auth = None if key is None else ("api", key)
+            body = {"operationName": "RunsHistoryPage",
+                    "variables": {"entity": "other", "project": "secret",
+                                  **variables}}  # fmt: skip
+            return httpx.post(url, json=body, auth=auth, timeout=30)
+
+        assert post(None).status_code == 401
+        hidden = post(E2E_KEY)  # a user who is not a member
+        assert hidden.json() == {"data": {"project": None}}
+        capped = post("o" * 40).json()["errors"][0]
+        assert capped["extensions"]["code"] == "RESPONSE_TOO_LARGE"
+        page = post("o" * 40, samples=5)
+        assert page.headers["content-type"] == "application/vnd.apache.arrow.stream"
+        table = pyarrow.ipc.open_stream(page.content).read_all()
+        assert table.column("loss").to_pylist() == [0.0, 5.0, 10.0, 15.0, 19.0]
+    finally:
+        live.stop()
