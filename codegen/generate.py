@@ -6,9 +6,9 @@
                                           leftover files)
 
 ariadne-codegen never deletes modules no operation produces any more, so the
-package is removed before generating. The schema and the operations are copied
-into the package as data: the server and schema checks read them from an
-installed wheel.
+package is removed before generating. The schema (its files joined into one)
+and the operations are copied into the package as data: the server and schema
+checks read them from an installed wheel.
 """
 
 from __future__ import annotations
@@ -42,7 +42,12 @@ def generate(root: Path) -> None:
         raise SystemExit(f"ariadne-codegen failed (exit {result.returncode})")
     data = package / "graphql"
     data.mkdir()
-    shutil.copy(root / "schema" / "schema.graphql", data / "schema.graphql")
+    # One SDL file for the server and schema checks: schema/*.graphql joined
+    # in the order ariadne-codegen reads them (sorted paths).
+    parts = sorted((root / "schema").glob("*.graphql"))
+    (data / "schema.graphql").write_text(
+        "\n".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8"
+    )
     for query in sorted((root / "queries").glob("*.graphql")):
         shutil.copy(query, data / query.name)
     (package / "py.typed").write_text("")

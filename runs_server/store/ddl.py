@@ -13,7 +13,11 @@ version 4 replaced it by ``history_columns`` (a key's steps and values as two
 JSON arrays per log call): one write per key and call instead of one per
 value, and ``sampledHistory`` reads whole columns. Version 4 also dropped
 ``history.keys`` (each row's key list), which only the old AND rule read.
-Version 5 added each chunk's binary forms (``column_chunks``: steps as int64,
+Version 5 added the write path's tables: ``stream_offsets`` (how many lines
+of each file_stream file a run took: a retried chunk is not taken twice),
+``console_lines`` (output.log), ``run_files`` (uploaded files) and
+``run_controls`` (stop requests, exit codes).
+Version 6 added each chunk's binary forms (``column_chunks``: steps as int64,
 all-float or all-int values as float64/int64, an exact JSON text where the
 strict one loses NaN), so columnar history serves numbers without decoding
 them one by one. The binary columns come before the texts: SQLite reads a
@@ -25,9 +29,41 @@ chunks it passed (a page of 400 runs took 0.19 s to find, 0.000 s now).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
-DDL = """
+# Layout 5's tables (the write path); also what migration 4 -> 5 runs.
+WRITE_PATH_DDL = """
+CREATE TABLE IF NOT EXISTS stream_offsets (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    file TEXT NOT NULL,                -- wandb-history.jsonl, output.log, ...
+    next_offset INTEGER NOT NULL,      -- lines taken: where the next chunk starts
+    PRIMARY KEY (run_id, file)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS console_lines (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,             -- a line sent again replaces the old text
+    text TEXT NOT NULL,
+    PRIMARY KEY (run_id, line)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_files (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    content BLOB,                      -- NULL until uploaded
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    md5 TEXT,                          -- base64 of the MD5 digest, as W&B serves it
+    updated_at TEXT NOT NULL,
+    UNIQUE (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS run_controls (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    exitcode INTEGER                   -- reported by the last file_stream post
+);
+"""
+
+DDL = (
+    """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -131,3 +167,5 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 """
+    + WRITE_PATH_DDL
+)

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable
 
 from runs_server.store import column_chunks, jsonrows
+from runs_server.store.ddl import WRITE_PATH_DDL
 
 
 def _v1_query_copies(conn: sqlite3.Connection) -> None:
@@ -47,8 +48,8 @@ def _v2_history_values(conn: sqlite3.Connection) -> None:
 def _v3_history_columns(conn: sqlite3.Connection) -> None:
     """3 -> 4: ``history_values`` (one row per logged value) gives way to
     ``history_columns`` (per run and key, its steps and values as JSON
-    arrays); ``history.keys`` is dropped. The table is filled by the next
-    step (4 -> 5), which rebuilds it from the stored rows anyway."""
+    arrays); ``history.keys`` is dropped. The table is filled by step
+    5 -> 6, which rebuilds it from the stored rows anyway."""
     conn.execute("DROP TABLE IF EXISTS history_values")
     conn.execute("ALTER TABLE history DROP COLUMN keys")  # read by no query now
     conn.execute(
@@ -59,7 +60,16 @@ def _v3_history_columns(conn: sqlite3.Connection) -> None:
     )
 
 
-_HISTORY_COLUMNS_V5 = """CREATE TABLE IF NOT EXISTS history_columns (
+def _v4_write_path(conn: sqlite3.Connection) -> None:
+    """4 -> 5: the write path's tables (file_stream offsets, console lines,
+    uploaded files, stop requests) are created empty: runs written before
+    had none of these."""
+    for statement in WRITE_PATH_DDL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+_HISTORY_COLUMNS_V6 = """CREATE TABLE IF NOT EXISTS history_columns (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     key TEXT NOT NULL,
     first_step INTEGER NOT NULL,       -- one chunk per key per log call:
@@ -88,13 +98,13 @@ def _fill_columns(conn: sqlite3.Connection) -> None:
         )
 
 
-def _v4_binary_columns(conn: sqlite3.Connection) -> None:
-    """4 -> 5: ``history_columns`` gains each chunk's binary forms
+def _v5_binary_columns(conn: sqlite3.Connection) -> None:
+    """5 -> 6: ``history_columns`` gains each chunk's binary forms
     (``column_chunks``) and becomes a rowid table keyed by an index. Rebuilt
     from the stored rows, one chunk per run and key: the strict ``vals``
     cannot tell a NaN from the string "NaN"."""
     conn.execute("DROP TABLE history_columns")
-    conn.execute(_HISTORY_COLUMNS_V5)
+    conn.execute(_HISTORY_COLUMNS_V6)
     conn.execute(
         "CREATE UNIQUE INDEX IF NOT EXISTS history_columns_key "
         "ON history_columns (run_id, key, first_step)"
@@ -106,5 +116,6 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_query_copies,
     2: _v2_history_values,
     3: _v3_history_columns,
-    4: _v4_binary_columns,
+    4: _v4_write_path,
+    5: _v5_binary_columns,
 }
