@@ -2,7 +2,7 @@
 value by value.
 
 Beside the two JSON arrays (``steps``, ``vals``: strict JSON, what
-``sampledHistory`` serves), each chunk keeps (layout 5):
+``sampledHistory`` serves), each chunk keeps (layout 6):
 
 * ``step_bin``: its steps as little-endian int64, or empty when they are
   every step from ``first_step`` to ``last_step`` (the usual case: half the

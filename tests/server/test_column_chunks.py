@@ -1,4 +1,4 @@
-"""The binary forms of ``history_columns`` (store layout 5) give back exactly
+"""The binary forms of ``history_columns`` (store layout 6) give back exactly
 what was logged, however the rows were split into log calls (small chunks
 are joined to the next call's), against a plain model of the logged rows."""
 
