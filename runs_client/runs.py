@@ -15,6 +15,14 @@ from runs_gql.base_model import UNSET
 from runs_gql.operations import RUNS_PAGE_GQL
 
 from ._exceptions import InvalidArgumentError, NotFoundError
+from .key_hints import (
+    ProjectKeys,
+    fetch_project_keys,
+    filter_fields,
+    has_path,
+    order_field,
+    warn_missing,
+)
 from .run import Run
 from .runs_histories import RunsHistories
 from .sweep import Sweep, fetch_sweep
@@ -135,6 +143,39 @@ class Runs(RunsHistories):
         self._more = True
         self._guard = PageGuard(f"run pager for {entity}/{project}", per_page)
         self._sweeps: dict[str, Sweep | None] = {}
+        self._hinted = False
+
+    # -- key hints ----------------------------------------------------------
+
+    def _hint_keys(self, first_page: list[Run] | None) -> None:
+        """Once per collection, after its first page (or a count of 0): warn
+        (``KeyWarning``) about filter keys when nothing matched, and about
+        the order key when no run of the first page has it. At most one
+        request, and only when there is something to check."""
+        if self._hinted:
+            return
+        self._hinted = True
+        wanted = []
+        if not first_page:
+            wanted += list(filter_fields(self.filters))
+        order = order_field(self.order)
+        if order is not None and first_page:
+            kind, key = order
+            if not any(
+                has_path(run.config if kind == "config" else run.summary, key)
+                for run in first_page
+            ):
+                wanted.append(order)
+        where = "filters" if not first_page else "order"
+        states = [w for w in wanted if w[0] == "state"]
+        keyed = [w for w in wanted if w[0] != "state"]
+        path = f"{self.entity}/{self.project}"
+        no_keys = ProjectKeys(frozenset(), frozenset(), frozenset())
+        warn_missing(states, no_keys, path, "filters")
+        if keyed:
+            keys = fetch_project_keys(self.client, self.entity, self.project)
+            if keys is not None:
+                warn_missing(keyed, keys, path, where)
 
     # -- paging -----------------------------------------------------------
 
@@ -219,8 +260,11 @@ class Runs(RunsHistories):
             self.last_response = previous
             raise
         self._guard.record(ids, fresh, end)
+        first = not self.objects
         # A run the server listed again is skipped (the guard warned).
         self.objects.extend(r for r, new in zip(runs, fresh, strict=True) if new)
+        if first:
+            self._hint_keys(runs)
         self._more = has_next
         # Once every page is in, what we hold is the truth (runs may have been
         # added or removed since the count was taken).
@@ -245,6 +289,8 @@ class Runs(RunsHistories):
             if result.project is None:
                 raise NotFoundError(f"Project {self.entity}/{self.project} not found.")
             self._count = result.project.run_count
+            if self._count == 0:
+                self._hint_keys(None)
         if self._count is None:
             # The server gave no count: count what there is.
             self._load_through(None)

@@ -23,6 +23,7 @@ from .history.histories import (
 from .history.pages import Join
 from .history.policy import ROW_BUDGET
 from .history.run_rows import Stream
+from .key_hints import Kind, fetch_project_keys, warn_missing
 
 if TYPE_CHECKING:
     import polars as pl
@@ -173,8 +174,10 @@ class RunsHistories:
         Returns:
             Rows of all runs, run after run in collection order, each run's
             rows in step order. Keys only some runs logged are kept (missing
-            values null/NaN). In arrow, values that are neither numbers,
-            bools nor text (media dicts, lists, mixtures) are JSON text.
+            values null/NaN). In polars and arrow, a column whose values are
+            neither all numbers, all bools nor all text (media dicts, lists,
+            mixtures) is JSON text, so the frame writes to Parquet and CSV
+            as it is; pandas keeps the Python values.
 
         Raises:
             InvalidArgumentError: a bad argument (or polars/pyarrow missing),
@@ -188,6 +191,8 @@ class RunsHistories:
             self, samples, keys, x_axis, format, stream,
             join=join, progress=progress, rows_per_request=rows_per_request,
         )  # fmt: skip
+        if keys and stream == "default":
+            _hint_history_keys(self, [*keys, x_axis], _columns_of(result))
         return result
 
     @overload
@@ -294,6 +299,27 @@ class RunsHistories:
             union_schema_=union_schema, after=after, progress=progress,
             rows_per_request=rows_per_request,
         )  # fmt: skip
+
+
+def _columns_of(result: Any) -> set[str]:
+    """The keys a ``histories()`` result holds: a frame's columns, or the
+    union of the rows' keys."""
+    if isinstance(result, list):
+        return set().union(*result) if result else set()
+    names: Any = getattr(result, "column_names", None) or result.columns
+    return {str(name) for name in names}
+
+
+def _hint_history_keys(runs: RunCollection, keys: list[str], got: set[str]) -> None:
+    """``KeyWarning`` for each asked key no run of the project logged, asked
+    (one request) only when some key is in no row of the result."""
+    if all(key in got for key in keys):
+        return
+    project = fetch_project_keys(runs.client, runs.entity, runs.project)
+    if project is not None:
+        wanted: list[tuple[Kind, str]] = [("history", k) for k in keys if k not in got]
+        path = f"{runs.entity}/{runs.project}"
+        warn_missing(wanted, project, path, "keys")
 
 
 def _check_budget(rows_per_request: object) -> None:

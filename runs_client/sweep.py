@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import runs_gql
+import yaml
 from runs_gql import SweepByNameProjectSweep
 
 from ._exceptions import InvalidArgumentError, NotFoundError
-from .transport.jsonio import loads
 
 if TYPE_CHECKING:  # types only: runs.py builds sweeps, so no import back
     from .run import Run
@@ -24,13 +25,16 @@ RunsFactory = Callable[..., "Runs"]
 
 __all__ = ["Sweep", "app_url", "fetch_sweep"]
 
+# libyaml's safe loader when built in (faster), else the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class Sweep:
     """A sweep of a project, as ``SweepByName`` returns it.
 
-    ``config`` is the sweep configuration parsed from JSON; W&B stores it as
-    YAML, of which JSON is a subset. A config that is not JSON is kept as text
-    in ``raw_config`` and ``config`` is then ``{}``.
+    ``config`` is the sweep configuration parsed from YAML, as W&B stores it
+    (JSON is a subset). ``raw_config`` keeps the text; a config that is not a
+    YAML mapping gives ``config == {}``.
     """
 
     id: str
@@ -87,29 +91,43 @@ class Sweep:
         """The sweep's best run, or None when it has none.
 
         ``order`` defaults to the sweep config's metric: ``{"metric": {"name":
-        "loss", "goal": "minimize"}}`` gives ``+summary_metrics.loss``. Runs
-        whose metric is NaN come after every number, runs lacking it last.
+        "loss", "goal": "minimize"}}`` gives ``+summary_metrics.loss``. Only
+        runs holding the ordering key count (a run lacking it is never the
+        best); among them, runs whose value is NaN come after every number.
 
-        Raises:
-            InvalidArgumentError: no order given and the config names no metric.
+        When no order is given and the config names no metric, the most recent
+        run is returned with a warning, as the official SDK 0.31 does.
         """
+        filters: dict[str, Any] = {"sweep": self.name}
         if order is None:
-            metric = self.config.get("metric")
-            name = metric.get("name") if isinstance(metric, dict) else None
-            if not isinstance(name, str) or not name:
-                raise InvalidArgumentError(
-                    f"sweep {self.name} names no metric in its config; pass "
-                    "best_run(order='-summary_metrics.acc') or similar"
-                )
-            goal = metric.get("goal") if isinstance(metric, dict) else None
-            order = f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
+            order = self._metric_order()
+        if order is None:
+            warnings.warn(
+                f"sweep {self.name} names no metric in its config and no order "
+                "was given: returning the most recent run (pass "
+                "best_run(order='-summary_metrics.acc') or similar for the best)",
+                stacklevel=2,
+            )
+            order = "-created_at"
+        key = order.lstrip("+-").strip()
+        if key.startswith(("summary_metrics.", "config.")):
+            filters = {"$and": [filters, {key: {"$exists": True}}]}
         runs = self._runs(
-            filters={"sweep": self.name},
+            filters=filters,
             order=order,
             per_page=1,
             include_sweeps=False,
         )
         return runs[0] if len(runs) else None
+
+    def _metric_order(self) -> str | None:
+        """``+summary_metrics.<metric>`` (``-`` to maximize) from the config."""
+        metric = self.config.get("metric")
+        name = metric.get("name") if isinstance(metric, dict) else None
+        if not isinstance(name, str) or not name:
+            return None
+        goal = metric.get("goal") if isinstance(metric, dict) else None
+        return f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
 
     def _runs(self, **options: Any) -> Runs:
         if self._client is None or self._runs_factory is None:
@@ -151,8 +169,8 @@ def _parse_config(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = loads(text)
-    except ValueError:
+        value = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader
+    except yaml.YAMLError:
         return {}
     return value if isinstance(value, dict) else {}
 

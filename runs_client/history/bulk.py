@@ -57,7 +57,7 @@ from .policy import (
 from .rows import (
     has_nonfinite_strings,
 )
-from .run_rows import parse_lines, sampled_rows
+from .run_rows import parse_lines, sampled_lists, sampled_rows
 from .typed_pages import RowDecoder, row_decoder
 
 __all__ = [
@@ -486,14 +486,7 @@ class BulkFetcher:
             full = client.run_history(entity, project, name, samples=query.samples)
             run_h = full.project.run if full.project else None
             return parse_lines(run_h.history if run_h else None, "RunHistory")
-        lists: list[Any] = []
-        specs = query.specs
-        for begin in range(0, len(specs), MAX_SPECS):
-            sampled = client.run_sampled_history(
-                entity, project, name, specs=specs[begin : begin + MAX_SPECS]
-            )
-            run_s = sampled.project.run if sampled.project else None
-            lists.extend((run_s.sampled_history if run_s else None) or [])
+        lists = sampled_lists(client, entity, project, name, query.specs, MAX_SPECS)
         if query.join == "and":
             return sampled_rows(lists[0] if lists else None)
         return merge_on(query.x_axis, [sampled_rows(rows) for rows in lists])

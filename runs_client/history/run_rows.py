@@ -7,14 +7,15 @@ the job of ``frames``, so ``Run.history`` and ``Runs.histories`` share both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, TypeGuard
 
 import runs_gql
 
-from .._exceptions import InvalidArgumentError, NotFoundError
+from .._exceptions import GraphQLError, InvalidArgumentError, NotFoundError
 from ..transport.jsonio import dumps_compact
-from .policy import StepWindows
+from .policy import StepWindows, lacks_sampled_history
 from .rows import (
     fix_nonfinite_strings,
     normalise_steps,
@@ -32,11 +33,15 @@ __all__ = [
     "fetch_rows",
     "in_order",
     "parse_lines",
+    "sampled_lists",
     "sampled_rows",
     "scan_rows",
+    "scanned_sample",
 ]
 
 Stream = Literal["default", "system"]
+# Steps per request when sampledHistory is read from full history instead.
+SCAN_PAGE_STEPS = 1000
 STREAMS: tuple[str, ...] = ("default", "system")
 
 
@@ -168,7 +173,13 @@ def fetch_rows(
     # x_axis may also be among keys: ask for each key once.
     spec_keys = list(dict.fromkeys([x_axis, *keys]))
     spec = dumps_compact({"keys": spec_keys, "samples": samples})
-    sampled = client.run_sampled_history(entity, project, run_id, specs=[spec])
+    try:
+        sampled = client.run_sampled_history(entity, project, run_id, specs=[spec])
+    except GraphQLError as exc:
+        if not lacks_sampled_history(exc):
+            raise
+        rows = scanned_sample(client, entity, project, run_id, spec_keys, samples)
+        return in_order(rows, "_step")
     if sampled.project is None or sampled.project.run is None:
         raise _missing_run(entity, project, run_id, sampled.project is not None)
     per_spec = sampled.project.run.sampled_history or []
@@ -177,6 +188,94 @@ def fetch_rows(
     # Step order, as the server sends it (and the SDK keeps), never x_axis
     # order; without ``_step`` among the keys the server's order stands.
     return in_order(rows, "_step")
+
+
+def sampled_lists(
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    run_id: str,
+    specs: Sequence[str],
+    per_request: int,
+) -> list[Any]:
+    """One run's ``sampledHistory`` lists, ``per_request`` specs a request;
+    from full history (``scanned_sample``) on a server without the field."""
+    lists: list[Any] = []
+    try:
+        for begin in range(0, len(specs), per_request):
+            sampled = client.run_sampled_history(
+                entity, project, run_id, specs=list(specs[begin : begin + per_request])
+            )
+            run = sampled.project.run if sampled.project else None
+            lists.extend((run.sampled_history if run else None) or [])
+    except GraphQLError as exc:
+        if not lacks_sampled_history(exc):
+            raise
+        parsed = [json.loads(spec) for spec in specs]
+        lists = [
+            scanned_sample(
+                client, entity, project, run_id, list(p["keys"]), int(p["samples"])
+            )
+            for p in parsed
+        ]
+    return lists
+
+
+def scanned_sample(
+    client: runs_gql.Client,
+    entity: str,
+    project: str,
+    run_id: str,
+    keys: list[str],
+    samples: int,
+) -> list[dict[str, Any]]:
+    """``sampledHistory``'s rows read from full history, for a server without
+    it: rows holding every key, cut to them, in step order.
+
+    The rows are scanned a step window at a time and every k-th one kept, k
+    from the fewest rows any key was logged in (``historyKeys``), plus the
+    last: at most ``samples`` rows are held, never the whole run.
+    """
+    info = fetch_history_keys(client, entity, project, run_id)
+    last = info.get("lastStep")
+    if not isinstance(last, int) or last < 0:
+        return []
+    stride = max(1, -(-_rows_holding(info, keys) // samples))
+    kept: list[dict[str, Any]] = []
+    latest: dict[str, Any] | None = None
+    for i, row in enumerate(
+        scan_rows(
+            client,
+            entity,
+            project,
+            run_id,
+            keys=keys,
+            page_size=SCAN_PAGE_STEPS,
+            min_step=0,
+            stop_step=last + 1,
+        )
+    ):
+        latest = row
+        if i % stride == 0 and len(kept) < samples:
+            kept.append(row)
+    if latest is not None and kept[-1] is not latest:  # the last row, always
+        if len(kept) == samples:
+            kept[-1] = latest
+        else:
+            kept.append(latest)
+    return kept
+
+
+def _rows_holding(info: dict[str, Any], keys: list[str]) -> int:
+    """An upper bound of the rows holding all ``keys``: the fewest of any key."""
+    fewest = None
+    for key in keys:
+        entry = (info.get("keys") or {}).get(key)
+        counts = entry.get("typeCounts") if isinstance(entry, dict) else None
+        if isinstance(counts, list):
+            total = sum(c.get("count", 0) for c in counts if isinstance(c, dict))
+            fewest = total if fewest is None else min(fewest, total)
+    return fewest if fewest is not None else 1 + int(info.get("lastStep") or 0)
 
 
 def fetch_history_keys(

@@ -44,6 +44,7 @@ from .constants import (
     RETRYABLE_STATUS_CODES,
 )
 from .deadline import attempt_deadline
+from .optional_fields import DROPPED_KEY, OptionalFields, fill_dropped, send_dropping
 from .responses import (
     graphql_error,
     message_of,
@@ -154,6 +155,8 @@ class RetryingClient(runs_gql.Client):
         self._sleep = sleep
         self._jitter = jitter
         self._clock = clock
+        # Optional Run fields this server lacks, learned from its answers.
+        self.optional_fields = OptionalFields()
 
     def __repr__(self) -> str:
         return f"RetryingClient(url={self.url!r}, max_retries={self.max_retries})"
@@ -184,6 +187,25 @@ class RetryingClient(runs_gql.Client):
                 "opens new connections.",
                 request=info,
             )
+        return send_dropping(
+            self.optional_fields,
+            info,
+            query,
+            given,
+            lambda sent, sent_vars: self._retrying(
+                info, sent, operation_name, sent_vars, kwargs, decode
+            ),
+        )
+
+    def _retrying(
+        self,
+        info: RequestInfo,
+        query: str,
+        operation_name: str | None,
+        given: dict[str, Any],
+        kwargs: dict[str, Any],
+        decode: Callable[[bytes], dict[str, Any] | None] | None,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             try:
@@ -227,6 +249,7 @@ class RetryingClient(runs_gql.Client):
                 request=info,
                 status_code=response.status_code,
             )
+        fill_dropped(data, response.extensions.get(DROPPED_KEY))
         return data
 
     def _attempt(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,7 +22,8 @@ from graphql import GraphQLError, GraphQLResolveInfo
 from runs_server import history
 from runs_server.graphql import limits
 from runs_server.graphql.context import charged, request_context
-from runs_server.store import Project, jsonrows
+from runs_server.graphql.user_fields import looked_up
+from runs_server.store import Project, User, jsonrows
 from runs_server.writes import buckets
 
 
@@ -109,39 +111,6 @@ def storage_id(node: RunNode) -> str:
     return buckets.storage_id(node.row["name"], project.name, project.entity)
 
 
-# Keys one config(keys:) or summaryMetrics(keys:) may name.
-MAX_SELECTED_KEYS = 1000
-
-
-def _selected(column: str) -> Callable[..., Any]:
-    """``config``/``summaryMetrics``: the stored text as is, or with ``keys``
-    only those top-level keys (a listing that shows 3 columns of runs with
-    200 keys each sends 3)."""
-
-    def resolve(
-        node: RunNode, info: GraphQLResolveInfo, keys: list[str] | None = None
-    ) -> Any:
-        text = node.row[column]
-        if keys is None:
-            return charged(info, text)
-        if len(keys) > MAX_SELECTED_KEYS:
-            raise GraphQLError(
-                f"keys names at most {MAX_SELECTED_KEYS} keys, got {len(keys)}: "
-                "ask for fewer, or leave keys out for all of them"
-            )
-        stored = jsonrows.loads(text)
-        if not isinstance(stored, dict):
-            return charged(info, text)
-        picked = {k: stored[k] for k in dict.fromkeys(keys) if k in stored}
-        return charged(info, jsonrows.dumps(picked))
-
-    return resolve
-
-
-run_type.set_field("config", _selected("config"))
-run_type.set_field("summaryMetrics", _selected("summary_metrics"))
-
-
 @run_type.field("id")
 def resolve_id(node: RunNode, _info: GraphQLResolveInfo) -> str:
     return storage_id(node)
@@ -173,22 +142,51 @@ def resolve_history_keys(node: RunNode, info: GraphQLResolveInfo) -> orjson.Frag
     )
 
 
+def _selected(info: GraphQLResolveInfo, text: str, keys: list[str] | None) -> str:
+    """``text`` (a JSON object) cut to its top-level ``keys`` when given."""
+    if keys is not None:
+        whole = jsonrows.loads(text)
+        if isinstance(whole, dict):
+            text = jsonrows.dumps({k: whole[k] for k in keys if k in whole})
+    return str(charged(info, text))
+
+
+@run_type.field("config")
+def resolve_config(
+    node: RunNode, info: GraphQLResolveInfo, keys: list[str] | None = None
+) -> str:
+    return _selected(info, node.row["config"], keys)
+
+
+@run_type.field("summaryMetrics")
+def resolve_summary_metrics(
+    node: RunNode, info: GraphQLResolveInfo, keys: list[str] | None = None
+) -> str | None:
+    text = node.row["summary_metrics"]
+    return None if text is None else _selected(info, text, keys)
+
+
+@run_type.field("computeSeconds")
+def resolve_compute_seconds(node: RunNode, _info: GraphQLResolveInfo) -> int:
+    """Seconds from creation to the last heartbeat (0 before the first)."""
+    start, beat = node.row["created_at"], node.row["heartbeat_at"]
+    if not beat:
+        return 0
+    seconds = datetime.fromisoformat(beat) - datetime.fromisoformat(start)
+    return max(int(seconds.total_seconds()), 0)
+
+
 @run_type.field("user")
-def resolve_user(node: RunNode, info: GraphQLResolveInfo) -> dict[str, Any] | None:
+def resolve_user(node: RunNode, info: GraphQLResolveInfo) -> User | None:
     user_id = node.row["user_id"]
     if user_id is None:
         return None
-    conn = request_context(info).conn
+    context = request_context(info)
 
     def load() -> dict[int, Any]:
-        ids = sorted({r["user_id"] for r in node.page.rows if r["user_id"] is not None})
-        marks = ",".join("?" * len(ids))
-        sql = f"SELECT id, name, username FROM users WHERE id IN ({marks})"
-        rows = conn.execute(sql, ids)
-        return {
-            r["id"]: {"id": str(r["id"]), "name": r["name"], "username": r["username"]}
-            for r in rows
-        }
+        ids = {r["user_id"] for r in node.page.rows if r["user_id"] is not None}
+        found = context.store.users.by_ids(sorted(ids))
+        return {i: looked_up(u, context.user) for i, u in found.items()}
 
     users = node.page.load(("user",), load)
     return None if users is None else users.get(user_id)
