@@ -46,7 +46,7 @@ def test_a_wandb_like_schema_file_passes() -> None:
 def test_the_command_takes_a_schema_file(tmp_path: Path) -> None:
     done = run_in_process("schema-check", "--schema", str(WANDB_LIKE))
     assert done.code == 0, done.out + done.err
-    assert "all 20 operations and fragments the client sends fit the schema" in done.out
+    assert "all 23 operations and fragments the client sends fit the schema" in done.out
     broken = tmp_path / "broken.graphql"
     broken.write_text(shipped().replace("  host: String\n", ""))
     done = run_in_process("schema-check", "--schema", str(broken))
@@ -81,7 +81,7 @@ def test_harmless_differences_pass(old: str, new: str) -> None:
             "  host: String\n",
             "",
             "Cannot query field 'host' on type 'Run'. (used by RunsMirrorPage, "
-            "RunByName, RunsPage)",
+            "RunByName, RunsPage, UpsertBucket)",
         ),
         (
             "history(samples: Int, minStep: Int64, maxStep: Int64)",
@@ -93,20 +93,21 @@ def test_harmless_differences_pass(old: str, new: str) -> None:
             "  historyLineCount: Int\n",
             "  historyLineCount: String\n",
             "Run.historyLineCount: the client expects Int, the server serves String "
-            "(used by MirrorRunStates, RunsMirrorPage, RunByName, RunsPage)",
+            "(used by MirrorRunStates, RunsMirrorPage, RunByName, RunsPage, "
+            "UpsertBucket)",
         ),
         (
             "  sweepName: String\n",
             "  sweepName: [String]\n",
             "Run.sweepName: the client expects String, the server serves [String] "
-            "(used by RunsMirrorPage, RunByName, RunsPage)",
+            "(used by RunsMirrorPage, RunByName, RunsPage, UpsertBucket)",
         ),
         (
             "  createdAt: DateTime!\n  heartbeatAt",
             "  createdAt: DateTime\n  heartbeatAt",
             "Run.createdAt: the client requires a value (DateTime!), the server may "
             "answer null (DateTime) (used by MirrorRunStates, RunsMirrorPage, "
-            "RunByName, RunsPage)",
+            "RunByName, RunsPage, UpsertBucket)",
         ),
         (
             "runCount(filters: JSONString)",
@@ -138,7 +139,8 @@ def test_a_renamed_type_a_fragment_names_fails() -> None:
     sdl = re.sub(r"(:\s*\[?)Run\b", r"\1Bucket", shipped())
     problems = check_schema(build_schema(sdl.replace("type Run {", "type Bucket {")))
     assert (
-        "Unknown type 'Run'. (used by RunsMirrorPage, RunByName, RunsPage)" in problems
+        "Unknown type 'Run'. (used by RunsMirrorPage, RunByName, RunsPage, "
+        "UpsertBucket)" in problems
     ), problems
 
 
