@@ -77,12 +77,14 @@ reliability: $(STAMP)
 # Ratios measured side by side in one run: the server against its
 # read-and-serialize floor, then histories() against the per-run client,
 # then mirroring against scan_history run by run, then the official SDK
-# logging into the server against logging offline
-# (exits non-zero on a missed target), then the web pages in headless Chromium
-# (prints its figures against the issue's targets).
+# logging into the server against logging offline, then columnar histories
+# against reading the same rows from Parquet (exits non-zero on a missed
+# target), then the web pages in headless Chromium (prints its figures
+# against the issue's targets).
 bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/server_speed.py
 	$(BIN)/python benchmarks/histories_speed.py
 	$(BIN)/python benchmarks/mirror_speed.py
 	$(BIN)/python benchmarks/sdk_logging.py
+	$(BIN)/python benchmarks/columnar_speed.py
 	$(BIN)/python benchmarks/web_speed.py

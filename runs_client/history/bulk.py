@@ -44,6 +44,7 @@ from .._exceptions import (
 from ..transport.jsonio import dumps_compact
 from ..transport.page_guard import PageGuard
 from ..transport.retrying import DECODED_KEY, RetryingClient
+from . import arrow_pages
 from .pages import HistoryQuery, Page, Position, merge_on, run_objects
 from .policy import (
     MAX_IN_FLIGHT,
@@ -210,6 +211,8 @@ class BulkFetcher:
             half = len(names) // 2
             logger.info("history page of %d runs refused (%s): halves", len(names), exc)
             first, second = self._by_names(names[:half]), self._by_names(names[half:])
+            if first.chunks is not None and second.chunks is not None:
+                return arrow_pages.joined(first, second)
             first.materialize()
             second.materialize()
             if first.decoder is not second.decoder:
@@ -229,6 +232,8 @@ class BulkFetcher:
         return self._reordered(page, [n for n in names if n in index])
 
     def _reordered(self, page: Page, run_ids: list[str]) -> Page:
+        if page.chunks is not None:
+            return arrow_pages.reordered(page, run_ids)
         page.materialize()
         starts: dict[str, tuple[int, int]] = {}
         at = 0
@@ -291,6 +296,9 @@ class BulkFetcher:
             "order": self.order if self.order is not None else UNSET,
             "filters": filters if filters is not None else UNSET,
         }
+        if self.row_objects and arrow_pages.has_form(self.client, query):
+            self.requests += 1  # frames: Arrow pages from the columnar endpoint
+            return arrow_pages.request(self.client, query, variables, advanced)
         if query.stream == "system":
             operation, text = "RunsEventsPage", RUNS_EVENTS_PAGE_GQL
             field_name = "events"

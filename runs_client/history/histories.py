@@ -22,6 +22,7 @@ from .._exceptions import (
     NotFoundError,
     RunsClientError,
 )
+from . import arrow_pages
 from .bulk import BulkFetcher, BulkHistoryWarning
 from .chunks import ColumnType, Schema
 from .frames import RUN_ID, Columns, import_polars, import_pyarrow
@@ -284,6 +285,9 @@ PARSE_BATCH_ROWS = 8192
 
 
 def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
+    if page.chunks is not None:
+        arrow_pages.add_page(columns, page)
+        return
     for batch in page.batches(PARSE_BATCH_ROWS):
         columns.add_page(
             batch.run_ids,
@@ -305,7 +309,10 @@ def _start(runs: RunCollection, after: str | None, print_: str) -> Position:
 def _fetcher(
     runs: RunCollection, query: HistoryQuery, rows_per_request: int, format: Format
 ) -> BulkFetcher:
-    if rows_per_request == ROW_BUDGET and query.keys is None:
+    columnar = format != "default" and arrow_pages.has_form(runs.client, query)
+    if rows_per_request == ROW_BUDGET and columnar:
+        rows_per_request = arrow_pages.ROW_BUDGET  # the default, for Arrow pages
+    elif rows_per_request == ROW_BUDGET and query.keys is None:
         rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
     return BulkFetcher(
         runs.client,

@@ -17,6 +17,7 @@ from .._exceptions import (
     InvalidArgumentError,
 )
 from ..transport.jsonio import dumps_compact
+from .chunks import Chunk
 from .rows import (
     fix_nonfinite_strings,
     normalise_steps,
@@ -121,6 +122,9 @@ class Page:
     # Rows decoded as objects of ``typed_pages`` rather than dicts (sampled
     # history for frames): the decoder that made them, which names their fields.
     decoder: RowDecoder | None = None
+    # A columnar page (``arrow_pages``): each key's values as one chunk of
+    # the page, rows grouped by run in order; then ``rows`` is empty.
+    chunks: dict[str, Chunk] | None = None
 
     @property
     def fields(self) -> dict[str, str] | None:

@@ -48,8 +48,18 @@ def resolve_users(_root: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str
 
 
 @query_type.field("serverInfo")
-def resolve_server_info(_root: Any, _info: GraphQLResolveInfo) -> dict[str, Any]:
-    return {"latestLocalVersionInfo": None, "features": []}
+def resolve_server_info(_root: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+    # The Arrow endpoint beside /graphql (``http.columnar_endpoint``); clients
+    # that do not know the name ignore it, W&B's among them. Offered only when
+    # the served schema has the fields it stands for (a --schema without
+    # sampledHistory must be read as that schema says).
+    run = info.schema.get_type("Run")
+    fields = getattr(run, "fields", {})
+    offered = {"history", "sampledHistory", "events"} <= set(fields)
+    return {
+        "latestLocalVersionInfo": None,
+        "features": [{"name": "columnarHistory", "isEnabled": offered}],
+    }
 
 
 @query_type.field("models")

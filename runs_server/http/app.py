@@ -1,5 +1,6 @@
 """The ASGI application: routes each request to its endpoint (POST /graphql,
-the history exports ``Run.parquetHistory`` links to, health and telemetry),
+POST /columnar/history, the history exports ``Run.parquetHistory`` links to,
+health and telemetry),
 then applies what every reply gets: faults, gzip, ``Server-Timing``, latency.
 
 A plain ASGI callable (no framework) so that every byte of the response is
@@ -28,6 +29,7 @@ from runs_server.http.asgi import (
     send_file,
     watch_disconnect,
 )
+from runs_server.http.columnar_endpoint import COLUMNAR_PATH, ColumnarEndpoint
 from runs_server.http.config import ServerConfig
 from runs_server.http.connections import ConnectionGuard, connection_cap
 from runs_server.http.export_endpoint import serve_export
@@ -69,6 +71,7 @@ class RunsServerApp:
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
         self.files = FilesEndpoint(store, self.config, self.lanes.heavy, self.bodies)
         self.web = WebPages()
+        self.columnar = ColumnarEndpoint(store, self.config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -195,13 +198,14 @@ class RunsServerApp:
         if page is not None:  # the web pages (runs_server/web)
             sent = b"" if method == "HEAD" else page.body
             return Reply(page.status, sent, page.headers, len(page.body))
-        if path not in GRAPHQL_PATHS:
+        columnar = path == COLUMNAR_PATH
+        if path not in GRAPHQL_PATHS and not columnar:
             return error_reply(
                 404, f"no such endpoint {path!r}; POST GraphQL to /graphql"
             )
         if method != "POST":
             return error_reply(
-                405, "GraphQL requests must be POSTed to /graphql", (b"allow", b"POST")
+                405, f"requests must be POSTed to {path}", (b"allow", b"POST")
             )
         content_type = headers.get("content-type")
         if not json_content_type(content_type):
@@ -216,7 +220,7 @@ class RunsServerApp:
         try:
             size = BodyAdmission.size_of(headers.get("content-length"))
             async with self.bodies.admitted(size, self.config.body_timeout_s):
-                return await self._graphql(scope, receive, headers)
+                return await self._graphql(scope, receive, headers, columnar)
         except BodyTooLarge:
             return error_reply(413, f"request body over {MAX_BODY_BYTES} bytes")
         except NoRoom:
@@ -227,7 +231,11 @@ class RunsServerApp:
             )
 
     async def _graphql(
-        self, scope: Scope, receive: Receive, headers: dict[str, str]
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[str, str],
+        columnar: bool = False,
     ) -> Reply:
         try:
             body = await asyncio.wait_for(
@@ -244,6 +252,15 @@ class RunsServerApp:
         gone = threading.Event()
         watcher = asyncio.create_task(watch_disconnect(receive, gone))
         try:
+            if columnar:  # history pages: always the heavy lane
+                lane = self.lanes.heavy
+                return await asyncio.get_running_loop().run_in_executor(
+                    lane,
+                    self.lanes.counted(lane, self.columnar.respond),
+                    body,
+                    headers.get("authorization"),
+                    gone,
+                )
             lane = self.lanes.pick(body)
             return await asyncio.get_running_loop().run_in_executor(
                 lane,

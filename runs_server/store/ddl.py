@@ -17,11 +17,19 @@ Version 5 added the write path's tables: ``stream_offsets`` (how many lines
 of each file_stream file a run took: a retried chunk is not taken twice),
 ``console_lines`` (output.log), ``run_files`` (uploaded files) and
 ``run_controls`` (stop requests, exit codes).
+Version 6 added each chunk's binary forms (``column_chunks``: steps as int64,
+all-float or all-int values as float64/int64, an exact JSON text where the
+strict one loses NaN), so columnar history serves numbers without decoding
+them one by one. The binary columns come before the texts: SQLite reads a
+record's columns in order, through the overflow pages of those before. And
+the table has rowids, its key in an index: a WITHOUT ROWID table compares
+keys against whole records, so each lookup read every overflow page of the
+chunks it passed (a page of 400 runs took 0.19 s to find, 0.000 s now).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Layout 5's tables (the write path); also what migration 4 -> 5 runs.
 WRITE_PATH_DDL = """
@@ -142,10 +150,15 @@ CREATE TABLE IF NOT EXISTS history_columns (
     key TEXT NOT NULL,
     first_step INTEGER NOT NULL,       -- one chunk per key per log call:
     last_step INTEGER NOT NULL,        -- chunks of a key never overlap
+    step_bin BLOB NOT NULL,            -- the steps as little-endian int64
+    num_type TEXT,                     -- 'f8'/'i8': every value a float/an int64
+    num_bin BLOB,                      -- then the values, little-endian
+    exact TEXT,                        -- JSON with NaN tokens, where vals loses them
     steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
-    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
-    PRIMARY KEY (run_id, key, first_step)
-) WITHOUT ROWID;
+    vals TEXT NOT NULL                 -- JSON array: their values, strict JSON
+);
+CREATE UNIQUE INDEX IF NOT EXISTS history_columns_key
+    ON history_columns (run_id, key, first_step);
 CREATE TABLE IF NOT EXISTS events (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from runs_server.store import jsonrows
+from runs_server.store import column_chunks, jsonrows
 from runs_server.store.database import Database
 from runs_server.store.errors import StoreError
 
@@ -84,13 +84,8 @@ class HistoryRows:
                 "INSERT INTO history (run_id, step, row) VALUES (?, ?, ?)",
                 records,
             )
-            columns = jsonrows.column_records(run, zip(steps, logged, strict=True))
-            c.executemany(
-                "INSERT OR REPLACE INTO history_columns "
-                "(run_id, key, first_step, last_step, steps, vals) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                _onto_small_tails(c, run, columns),
-            )
+            columns = column_chunks.column_records(run, zip(steps, logged, strict=True))
+            c.executemany(column_chunks.INSERT_SQL, _onto_small_tails(c, run, columns))
             keys_text = jsonrows.dumps(
                 {
                     k: {
@@ -173,17 +168,19 @@ SMALL_CHUNK_CHARS = 8192
 
 
 def _onto_small_tails(
-    c: sqlite3.Connection, run: int, columns: list[jsonrows.ColumnRecord]
-) -> list[jsonrows.ColumnRecord]:
+    c: sqlite3.Connection, run: int, columns: list[column_chunks.ColumnRecord]
+) -> list[column_chunks.ColumnRecord]:
     """``columns`` with each one whose key's last chunk is small appended to
     that chunk (same primary key, so it replaces it). Both are non-empty JSON
     arrays, so joining their texts is the array of both."""
     if not columns:
         return columns
     tails = {
-        key: (first, steps, vals)
-        for key, first, steps, vals in c.execute(
-            "SELECT key, first_step, steps, vals FROM history_columns AS t "
+        row[0]: row[1:]
+        for row in c.execute(
+            "SELECT key, first_step, last_step, steps, vals, step_bin, num_type, "
+            "num_bin, "
+            "exact FROM history_columns AS t "
             "WHERE run_id = ? AND length(steps) < ? AND first_step = "
             "(SELECT max(first_step) FROM history_columns "
             "WHERE run_id = t.run_id AND key = t.key)",
@@ -192,14 +189,21 @@ def _onto_small_tails(
     }
     if not tails:
         return columns
-    merged = []
-    for run_id, key, first, last, steps, vals in columns:
+    merged: list[column_chunks.ColumnRecord] = []
+    for record in columns:
+        run_id, key, lo, last, steps, vals, step_bin, num_type, num_bin, exact = record
         tail = tails.get(key)
-        if tail is not None:
-            first = tail[0]
-            steps = tail[1][:-1] + "," + steps[1:]
-            vals = tail[2][:-1] + "," + vals[1:]
-        merged.append((run_id, key, first, last, steps, vals))
+        if tail is None:
+            merged.append(record)
+            continue
+        first, tail_last, tail_steps, tail_vals, *tail_forms = tail
+        forms = column_chunks.joined(
+            (first, tail_last, tail_vals, *tail_forms),
+            (lo, last, vals, step_bin, num_type, num_bin, exact),
+        )
+        steps = tail_steps[:-1] + "," + steps[1:]
+        vals = tail_vals[:-1] + "," + vals[1:]
+        merged.append((run_id, key, first, last, steps, vals, *forms))
     return merged
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -55,30 +55,6 @@ def value_text(value: Any) -> str:
     if b"null" in text and value is not None:
         text = orjson.dumps(wire_copy(value))  # maybe a NaN orjson wrote as null
     return text.decode()
-
-
-ColumnRecord = tuple[int, str, int, int, str, str]
-"""A ``history_columns`` row: run, key, first and last step, steps, values."""
-
-
-def column_records(
-    run: int, rows: Iterable[tuple[int, Mapping[str, Any]]]
-) -> list[ColumnRecord]:
-    """``history_columns`` rows of ``rows`` (``(step, row)`` by increasing step):
-    one per key, its steps and its values as JSON arrays, the values strict
-    JSON as ``sampledHistory`` serves them (``value_text``)."""
-    columns: dict[str, tuple[list[int], list[Any]]] = {}
-    for step, row in rows:
-        for key, value in row.items():
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = ([], [])
-            column[0].append(step)
-            column[1].append(value)
-    return [
-        (run, key, steps[0], steps[-1], orjson.dumps(steps).decode(), value_text(vals))
-        for key, (steps, vals) in columns.items()
-    ]
 
 
 NAN_MARKER_KEY = ""

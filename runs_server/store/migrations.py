@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from runs_server.store import jsonrows
+from runs_server.store import column_chunks, jsonrows
 from runs_server.store.ddl import WRITE_PATH_DDL
 
 
@@ -48,33 +48,16 @@ def _v2_history_values(conn: sqlite3.Connection) -> None:
 def _v3_history_columns(conn: sqlite3.Connection) -> None:
     """3 -> 4: ``history_values`` (one row per logged value) gives way to
     ``history_columns`` (per run and key, its steps and values as JSON
-    arrays), filled from the stored rows; ``history.keys`` is dropped."""
+    arrays); ``history.keys`` is dropped. The table is filled by step
+    5 -> 6, which rebuilds it from the stored rows anyway."""
     conn.execute("DROP TABLE IF EXISTS history_values")
     conn.execute("ALTER TABLE history DROP COLUMN keys")  # read by no query now
     conn.execute(
-        """CREATE TABLE IF NOT EXISTS history_columns (
-    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    first_step INTEGER NOT NULL,       -- one chunk per key per log call:
-    last_step INTEGER NOT NULL,        -- chunks of a key never overlap
-    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
-    vals TEXT NOT NULL,                -- JSON array: their values, strict JSON
-    PRIMARY KEY (run_id, key, first_step)
-) WITHOUT ROWID"""
+        "CREATE TABLE IF NOT EXISTS history_columns (run_id INTEGER NOT NULL, "
+        "key TEXT NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL, "
+        "steps TEXT NOT NULL, vals TEXT NOT NULL, "
+        "PRIMARY KEY (run_id, key, first_step)) WITHOUT ROWID"
     )
-    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM history")]
-    for run in runs:
-        rows = conn.execute(
-            "SELECT step, row FROM history WHERE run_id=? ORDER BY step", (run,)
-        )
-        conn.executemany(
-            "INSERT INTO history_columns "
-            "(run_id, key, first_step, last_step, steps, vals) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            jsonrows.column_records(
-                run, ((step, jsonrows.loads(text)) for step, text in rows)
-            ),
-        )
 
 
 def _v4_write_path(conn: sqlite3.Connection) -> None:
@@ -86,9 +69,53 @@ def _v4_write_path(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+_HISTORY_COLUMNS_V6 = """CREATE TABLE IF NOT EXISTS history_columns (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    first_step INTEGER NOT NULL,       -- one chunk per key per log call:
+    last_step INTEGER NOT NULL,        -- chunks of a key never overlap
+    step_bin BLOB NOT NULL,            -- the steps as little-endian int64
+    num_type TEXT,                     -- 'f8'/'i8': every value a float/an int64
+    num_bin BLOB,                      -- then the values, little-endian
+    exact TEXT,                        -- JSON with NaN tokens, where vals loses them
+    steps TEXT NOT NULL,               -- JSON array: the steps whose rows hold key
+    vals TEXT NOT NULL                 -- JSON array: their values, strict JSON
+)"""
+
+
+def _fill_columns(conn: sqlite3.Connection) -> None:
+    """``history_columns`` from the stored rows: a chunk per run and key."""
+    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM history")]
+    for run in runs:
+        rows = conn.execute(
+            "SELECT step, row FROM history WHERE run_id=? ORDER BY step", (run,)
+        )
+        conn.executemany(
+            column_chunks.INSERT_SQL,
+            column_chunks.column_records(
+                run, ((step, jsonrows.loads(text)) for step, text in rows)
+            ),
+        )
+
+
+def _v5_binary_columns(conn: sqlite3.Connection) -> None:
+    """5 -> 6: ``history_columns`` gains each chunk's binary forms
+    (``column_chunks``) and becomes a rowid table keyed by an index. Rebuilt
+    from the stored rows, one chunk per run and key: the strict ``vals``
+    cannot tell a NaN from the string "NaN"."""
+    conn.execute("DROP TABLE history_columns")
+    conn.execute(_HISTORY_COLUMNS_V6)
+    conn.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS history_columns_key "
+        "ON history_columns (run_id, key, first_step)"
+    )
+    _fill_columns(conn)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_query_copies,
     2: _v2_history_values,
     3: _v3_history_columns,
     4: _v4_write_path,
+    5: _v5_binary_columns,
 }

@@ -238,6 +238,10 @@ class FakeWandb:
 
     # -- operations -------------------------------------------------------
 
+    def _op_ServerFeatures(self, v: dict[str, Any]) -> dict[str, Any]:
+        # As W&B: features, none of them columnar history (the JSON path).
+        return {"serverInfo": {"features": [{"name": "X", "isEnabled": True}]}}
+
     def _op_RunsHistoryPage(self, v: dict[str, Any]) -> dict[str, Any]:
         samples = v.get("samples", 500)
         return self._bulk(v, "history", lambda n: self.history.get(n, [])[:samples])

@@ -217,3 +217,23 @@ def test_bad_and_hostile_filters(gql: Gql, filters: str, needle: str | None) -> 
 def test_bad_order_and_cursor(gql: Gql) -> None:
     assert errors_of(gql(PAGE, {"order": "+nonsense("}))
     assert errors_of(gql(PAGE, {"cursor": "not-a-cursor"}))
+
+
+def test_config_and_summary_keys_select_top_level_keys(gql: Gql) -> None:
+    # A listing that shows a few columns asks only for those (issue 20).
+    query = (
+        '{ project(name: "exact", entityName: "test") { run(name: "cadence") {'
+        ' config(keys: ["model", "absent", "model"])'
+        ' summaryMetrics(keys: ["final"]) all: config } } }'
+    )
+    run = gql(query)["data"]["project"]["run"]
+    assert json.loads(run["config"]) == {
+        "model": {"value": {"layers": 3}, "desc": None}
+    }
+    assert json.loads(run["summaryMetrics"]) == {"final": "done"}
+    assert set(json.loads(run["all"])) == {"lr", "model"}  # no keys: all of them
+    empty = gql(
+        '{ project(name: "exact", entityName: "test") { run(name: "cadence") {'
+        " config(keys: []) } } }"
+    )
+    assert json.loads(empty["data"]["project"]["run"]["config"]) == {}

@@ -1,0 +1,253 @@
+"""Columnar history pages: Arrow IPC streams from runs_server's
+POST /columnar/history, turned into column chunks with no row in between.
+
+Used when the server advertises ``columnarHistory`` in ``serverInfo.features``
+(asked once per client) and pyarrow is installed, for frames only (dict rows
+keep the JSON path), for ``history``, ``events`` and one-spec
+``sampledHistory``. W&B advertises no such feature, so it gets the JSON path.
+
+The request is the bulk page query's body, sent through a ``RetryingClient``
+aimed at the endpoint, so retries, deadlines and the size cap are the same;
+its ``decode`` hook reads an Arrow body, and an error comes back as GraphQL
+JSON, raised as from /graphql (a refusal for size halves the page as usual).
+
+A stream's columns: numbers as float64/int64 (nulls where a run's row lacks
+the key), other keys as one JSON text per value (field metadata
+``runs.kind=json``), decoded here as the JSON path decodes rows. The schema
+metadata ``runs`` names the page's runs, their row counts and the page info.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Callable
+from dataclasses import replace
+from itertools import compress
+from typing import Any
+
+import numpy as np
+import orjson
+import runs_gql
+from runs_gql.base_model import UNSET
+from runs_gql.operations import (
+    RUNS_EVENTS_PAGE_GQL,
+    RUNS_HISTORY_PAGE_GQL,
+    RUNS_SAMPLED_HISTORY_PAGE_GQL,
+)
+
+from .._exceptions import NotFoundError, RunsClientError
+from ..transport.retrying import RetryingClient
+from .chunks import Chunk, Kind, chunk_of, concat
+from .frames import RUN_ID, Columns, _integral_steps
+from .pages import HistoryQuery, Page
+from .typed_pages import orjson_numbers
+
+__all__ = [
+    "ROW_BUDGET",
+    "add_page",
+    "columnar_client",
+    "has_form",
+    "joined",
+    "reordered",
+    "request",
+]
+
+FEATURE = "columnarHistory"
+PATH = "/columnar/history"
+FEATURES_QUERY = "query ServerFeatures { serverInfo { features { name isEnabled } } }"
+_ARROW_STREAM_START = b"\xff\xff\xff\xff"  # an IPC stream's continuation marker
+
+# Per client: the columnar client to use, or None when not offered.
+_COLUMNAR: weakref.WeakKeyDictionary[runs_gql.Client, RetryingClient | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _offered(client: RetryingClient) -> bool:
+    try:
+        data = client.get_data(
+            client.execute(FEATURES_QUERY, operation_name="ServerFeatures")
+        )
+    except RunsClientError:  # a server without serverInfo.features
+        return False
+    features = (data.get("serverInfo") or {}).get("features") or ()
+    return any(
+        isinstance(f, dict) and f.get("name") == FEATURE and f.get("isEnabled")
+        for f in features
+    )
+
+
+def columnar_client(client: runs_gql.Client) -> RetryingClient | None:
+    """The client for ``client``'s columnar endpoint; None when the server
+    does not offer one (or pyarrow is missing). Asked once per client."""
+    if client in _COLUMNAR:
+        return _COLUMNAR[client]
+    found: RetryingClient | None = None
+    if isinstance(client, RetryingClient) and _has_pyarrow() and _offered(client):
+        base = client.url.rstrip("/")
+        base = base.removesuffix("/graphql")
+        found = RetryingClient(
+            base + PATH,
+            client.http_client,
+            client.headers,
+            max_retries=client.max_retries,
+            deadline=client.deadline,
+            max_response_bytes=client.max_response_bytes,
+        )
+    _COLUMNAR[client] = found
+    return found
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _decode(body: bytes) -> dict[str, Any] | None:
+    """An Arrow body as ``{"data": {"table": ...}}``; None for anything else
+    (JSON errors, which the usual parser reads). A cut stream raises, and
+    the caller retries it as a body that is no JSON."""
+    if not body.startswith(_ARROW_STREAM_START):
+        return None
+    import pyarrow as pa
+
+    try:
+        table = pa.ipc.open_stream(body).read_all()
+    except (pa.ArrowInvalid, OSError):
+        return None
+    return {"data": {"table": table}}
+
+
+# Rows per request by default: a numeric row is about 50 bytes of Arrow, so
+# a page is about 10 MB (the server refuses pages over its byte cap, and the
+# client then halves them).
+ROW_BUDGET = 200_000
+
+
+def has_form(client: runs_gql.Client, query: HistoryQuery) -> bool:
+    """Whether pages of ``query`` come from the columnar endpoint."""
+    if query.keys is not None and query.join != "and":
+        return False
+    return columnar_client(client) is not None
+
+
+def request(
+    client: runs_gql.Client,
+    query: HistoryQuery,
+    variables: dict[str, Any],
+    advanced: Callable[[str | None, bool, list[str], int], list[bool]] | None,
+) -> Page:
+    """One page of the bulk page query of ``variables`` from the columnar
+    endpoint (``has_form`` said there is one). ``advanced(end_cursor,
+    has_next, names, rows)`` as soon as the body is read; the runs it says
+    are not new are dropped."""
+    columnar = columnar_client(client)
+    assert columnar is not None
+    variables = {k: v for k, v in variables.items() if v is not UNSET}
+    if query.stream == "system":
+        operation, text = "RunsEventsPage", RUNS_EVENTS_PAGE_GQL
+        variables["samples"] = query.samples
+    elif query.keys is None:
+        operation, text = "RunsHistoryPage", RUNS_HISTORY_PAGE_GQL
+        variables["samples"] = query.samples
+    else:
+        operation, text = "RunsSampledHistoryPage", RUNS_SAMPLED_HISTORY_PAGE_GQL
+        variables["specs"] = query.specs
+    response = columnar.execute(
+        text, operation_name=operation, variables=variables, decode=_decode
+    )
+    table = columnar.get_data(response).get("table")
+    if table is None:
+        where = f"{variables['entity']}/{variables['project']}"
+        raise NotFoundError(f"Project {where} not found.")
+    order_by = query.order_by
+    info = orjson.loads(table.schema.metadata[b"runs"])
+    chunks = {name: _chunk(table, name) for name in table.column_names}
+    page = Page([str(n) for n in info["runs"]], [int(c) for c in info["counts"]],
+                [], order_by, end_cursor=info.get("endCursor"),
+                has_next=bool(info.get("hasNextPage")), chunks=chunks)  # fmt: skip
+    if advanced is None:
+        return page
+    fresh = advanced(page.end_cursor, page.has_next, page.run_ids, table.num_rows)
+    if all(fresh):
+        return page
+    return reordered(page, list(compress(page.run_ids, fresh)))
+
+
+def _chunk(table: Any, name: str) -> Chunk:
+    column = table.column(name)
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    metadata = table.schema.field(name).metadata or {}
+    if metadata.get(b"runs.kind") == b"json":
+        texts = array.fill_null("null").to_pylist()
+        joined = "[" + ",".join(texts) + "]"
+        try:
+            values = orjson.loads(joined)
+        except orjson.JSONDecodeError:  # bare NaN/Infinity tokens
+            values = json.loads(joined, strict=False)
+        chunk = chunk_of(values, False)
+        if chunk.kind == "object":  # integers past 64 bits as orjson reads them
+            chunk = chunk_of(list(map(orjson_numbers, values)), False)
+    else:
+        chunk = _numbers(array)
+    if name == "_step" and chunk.kind == "float":
+        chunk = _integral_steps(chunk)
+    return chunk
+
+
+def _numbers(array: Any) -> Chunk:
+    import pyarrow as pa
+
+    n = len(array)
+    valid = None
+    if array.null_count:
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+    kind: Kind = "int" if pa.types.is_integer(array.type) else "float"
+    filled = array.fill_null(0) if valid is not None else array
+    data = np.array(filled.to_numpy(zero_copy_only=False), copy=True)
+    if kind == "float" and valid is not None:
+        data[~valid] = np.nan
+    return Chunk(kind, n, data, valid)
+
+
+def add_page(columns: Columns, page: Page) -> None:
+    """Append a columnar page to ``columns`` (``run_id`` first, as the JSON
+    path's pages)."""
+    assert page.chunks is not None
+    chunks = dict(page.chunks)
+    chunks.pop(RUN_ID, None)  # our run id wins over a logged key, as in the SDK
+    chunks[RUN_ID] = Chunk.repeat(page.run_ids, page.counts)
+    columns.add_chunks(sum(page.counts), chunks)
+
+
+def reordered(page: Page, run_ids: list[str]) -> Page:
+    """The page's runs in the order ``run_ids``."""
+    assert page.chunks is not None
+    starts, at = {}, 0
+    for run_id, count in zip(page.run_ids, page.counts, strict=True):
+        starts[run_id] = (at, count)
+        at += count
+    order = np.concatenate(
+        [np.arange(s, s + c) for s, c in map(starts.__getitem__, run_ids)]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+    chunks = {name: c.take(order) for name, c in page.chunks.items()}
+    counts = [starts[r][1] for r in run_ids]
+    return replace(page, run_ids=run_ids, counts=counts, chunks=chunks)
+
+
+def joined(first: Page, second: Page) -> Page:
+    """Two pages' runs as one page, ``first``'s runs first."""
+    assert first.chunks is not None and second.chunks is not None
+    n1, n2 = sum(first.counts), sum(second.counts)
+    chunks = {}
+    for name in {*first.chunks, *second.chunks}:
+        a = first.chunks.get(name) or Chunk("null", n1)
+        chunks[name] = concat([a, second.chunks.get(name) or Chunk("null", n2)])
+    return Page(first.run_ids + second.run_ids, first.counts + second.counts, [],
+                first.order_by, requests=first.requests + second.requests,
+                chunks=chunks)  # fmt: skip
