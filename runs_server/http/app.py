@@ -192,13 +192,18 @@ class RunsServerApp:
             return await asyncio.to_thread(
                 serve_export, self.exports, path, query, method, headers.get("range")
             )
-        page = self.web.reply(
-            method, path, headers.get("accept"), headers.get("if-none-match")
+        columnar = path == COLUMNAR_PATH
+        # The web pages (runs_server/web); /columnar/history is no project page.
+        page = (
+            None
+            if columnar
+            else self.web.reply(
+                method, path, headers.get("accept"), headers.get("if-none-match")
+            )
         )
-        if page is not None:  # the web pages (runs_server/web)
+        if page is not None:
             sent = b"" if method == "HEAD" else page.body
             return Reply(page.status, sent, page.headers, len(page.body))
-        columnar = path == COLUMNAR_PATH
         if path not in GRAPHQL_PATHS and not columnar:
             return error_reply(
                 404, f"no such endpoint {path!r}; POST GraphQL to /graphql"
