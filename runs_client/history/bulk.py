@@ -42,8 +42,9 @@ from .._exceptions import (
     ServerError,
     TimeoutError,
 )
+from ..transport.attempts import DECODED_KEY
 from ..transport.jsonio import dumps_compact
-from ..transport.retrying import DECODED_KEY, RetryingClient
+from ..transport.retrying import RetryingClient
 from .pages import HistoryQuery, Page, Position, merge_on, run_objects
 from .policy import (
     MAX_IN_FLIGHT,

@@ -18,7 +18,8 @@ from runs_client.history.bulk import BulkFetcher
 from runs_client.history.pages import HistoryQuery, Page
 from runs_client.history.typed_pages import orjson_numbers, row_decoder
 from runs_client.runs import Runs
-from runs_client.transport.retrying import DECODED_KEY, RetryingClient
+from runs_client.transport.attempts import DECODED_KEY
+from runs_client.transport.retrying import RetryingClient
 
 URL = "https://api.test/graphql"
 ENTITY, PROJECT = "ada", "mnist"

@@ -1,0 +1,118 @@
+"""The retrying generated async client that ``AsyncApi`` holds.
+
+``AsyncRetryingClient`` is ``runs_gql.async_client.AsyncClient`` with
+``execute`` retried as ``RetryingClient``'s is: both loops ask one
+``AttemptPolicy`` what an answer means, whether to retry and how long to
+wait; this one awaits where the other blocks. Cancelling a call (a task
+cancelled, ``asyncio.timeout``) closes its response, so the connection goes
+back to the pool, and the client stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pydantic
+from runs_gql.async_client import AsyncClient
+from runs_gql.base_client import BaseClient
+
+from .._exceptions import RequestInfo
+from .attempts import AttemptPolicy, Decoder, PolicyMixin, Retry, schema_mismatch
+from .constants import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES
+
+__all__ = ["AsyncRetryingClient"]
+
+
+class AsyncRetryingClient(PolicyMixin, AsyncClient):
+    """``runs_gql``'s async client with retries, backoff and ``runs_client``
+    errors; same settings and behaviour as ``RetryingClient``."""
+
+    def __init__(
+        self,
+        url: str,
+        http_client: httpx.AsyncClient,
+        headers: dict[str, str] | None = None,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+        deadline: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(url, http_client, headers)
+        self.policy = AttemptPolicy(
+            url, max_retries, deadline, max_response_bytes, jitter, clock
+        )
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"AsyncRetryingClient(url={self.url!r}, max_retries={self.max_retries})"
+
+    async def execute(
+        self,
+        query: str,
+        operation_name: str | None = None,
+        variables: dict[str, Any] | None = None,
+        *,
+        decode: Decoder | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """As ``RetryingClient.execute``, awaited."""
+        info, given = self.policy.request_info(operation_name, variables)
+        if self.http_client.is_closed:
+            raise self.policy.closed_error(info)
+        payload = BaseClient.payload(query, operation_name, given)
+        attempt = 0
+        while True:
+            try:
+                try:
+                    response = await self._send(info, payload, kwargs)
+                except httpx.HTTPError as exc:
+                    raise self.policy.transport_failure(exc, info) from exc
+                return self.policy.accept(response, info, decode)
+            except Retry as retry:
+                delay = self.policy.after_failure(retry, attempt, info)
+                attempt += 1
+                await self._sleep(delay)
+
+    async def _send(
+        self, info: RequestInfo, payload: dict[str, Any], kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        reader = self.policy.reader(info, self.policy.clock())
+        request = self.http_client.build_request(
+            "POST", self.url, json=payload, headers=self.headers or None, **kwargs
+        )
+        streamed = await self.http_client.send(request, stream=True)
+        try:
+            async for chunk in streamed.aiter_bytes():
+                reader.add(chunk, streamed.status_code)
+        finally:
+            # Also on cancellation: the connection is released, not leaked.
+            await streamed.aclose()
+        return reader.response(streamed, request)
+
+
+def _schema_checked(
+    name: str, method: Callable[..., Awaitable[Any]]
+) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def call(self: AsyncRetryingClient, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except pydantic.ValidationError as exc:
+            raise schema_mismatch(self.url, name, exc) from None
+
+    return call
+
+
+# Every operation method the generated client defines, wrapped once, here.
+for _name, _method in list(vars(AsyncClient).items()):
+    if callable(_method) and not _name.startswith("_"):
+        setattr(AsyncRetryingClient, _name, _schema_checked(_name, _method))

@@ -1,0 +1,83 @@
+"""Cancelling an ``AsyncRetryingClient`` call (``asyncio.timeout``, a task
+cancelled) closes the answer being read and leaves the client usable."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from runs_client.transport.async_retrying import AsyncRetryingClient
+
+URL = "https://wandb.example.test/graphql"
+VIEWER = (
+    b'{"data": {"viewer": {"id": "u1", "entity": "alice", "username": "alice",'
+    b' "name": null, "email": null, "flags": null, "teams": null}}}'
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class StalledBody(httpx.AsyncByteStream):
+    """Sends half a body, then nothing until cancelled; records its closing."""
+
+    def __init__(self, started: asyncio.Event, closed: list[bool]) -> None:
+        self.started = started
+        self.closed = closed
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield VIEWER[:20]
+        self.started.set()
+        await asyncio.Event().wait()  # never set: only cancellation ends it
+        yield VIEWER[20:]
+
+    async def aclose(self) -> None:
+        self.closed.append(True)
+
+
+def stalling_then_ok(started: asyncio.Event, closed: list[bool]) -> httpx.AsyncClient:
+    calls = {"n": 0}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return httpx.Response(200, stream=StalledBody(started, closed))
+        return httpx.Response(200, content=VIEWER)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+def test_asyncio_timeout_closes_the_answer_and_the_client_stays_usable() -> None:
+    async def main() -> None:
+        started, closed = asyncio.Event(), []
+        async with stalling_then_ok(started, closed) as http:
+            client = AsyncRetryingClient(URL, http, max_retries=0)
+            with pytest.raises(builtins.TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await client.viewer()
+            assert started.is_set() and closed == [True]
+            viewer = await client.viewer()  # the same client, the next answer
+            assert viewer.viewer is not None and viewer.viewer.entity == "alice"
+
+    asyncio.run(main())
+
+
+def test_cancelled_task_closes_the_answer_and_the_client_stays_usable() -> None:
+    async def main() -> None:
+        started, closed = asyncio.Event(), []
+        async with stalling_then_ok(started, closed) as http:
+            client = AsyncRetryingClient(URL, http, max_retries=3)
+            task = asyncio.create_task(client.viewer())
+            await started.wait()  # the body is being read
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # Not retried as a failure: cancelled, closed, no second request.
+            assert closed == [True]
+            viewer = await client.viewer()
+            assert viewer.viewer is not None and viewer.viewer.id == "u1"
+
+    asyncio.run(main())
