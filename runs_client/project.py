@@ -8,9 +8,16 @@ from datetime import datetime
 import runs_gql
 from runs_gql import ProjectFields
 
-from ._exceptions import NotFoundError
+from ._exceptions import NotFoundError, ServerError
+from .transport.flows import Flow, Steps, call, iterate, run
 
-__all__ = ["Project", "fetch_project", "iter_projects"]
+__all__ = [
+    "Project",
+    "fetch_project",
+    "iter_projects",
+    "project_flow",
+    "project_pages",
+]
 
 PROJECTS_PER_PAGE = 100
 
@@ -42,8 +49,9 @@ class Project:
         return f"<Project {self.entity}/{self.name}>"
 
 
-def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
-    """Every project of ``entity`` the caller may read, a page at a time.
+def project_pages(entity: str) -> Steps[Project]:
+    """Every project of ``entity`` the caller may read, a page at a time (a
+    flow: ``iterate`` or ``aiterate`` sends its requests).
 
     Raises:
         NotFoundError: the server knows no entity to list (none was given and
@@ -51,8 +59,8 @@ def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
     """
     cursor: str | None = None
     while True:
-        result = client.projects(
-            entity=entity, cursor=cursor, per_page=PROJECTS_PER_PAGE
+        result: runs_gql.Projects = yield call(
+            "projects", entity=entity, cursor=cursor, per_page=PROJECTS_PER_PAGE
         )
         if result.models is None:
             raise NotFoundError(f"Entity {entity} has no projects to list.")
@@ -62,16 +70,33 @@ def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
         page = result.models.page_info
         if not page.has_next_page or not page.end_cursor or not result.models.edges:
             return
+        if page.end_cursor == cursor:
+            raise ServerError(
+                f"The server's project pager for {entity} did not advance (end "
+                f"cursor {cursor!r}); stopping instead of looping."
+            )
         cursor = page.end_cursor
 
 
-def fetch_project(client: runs_gql.Client, entity: str, name: str) -> Project:
+def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
+    """Every project of ``entity`` the caller may read, a page at a time."""
+    return iterate(client, project_pages(entity))
+
+
+def project_flow(entity: str, name: str) -> Flow[Project]:
     """One project by name.
 
     Raises:
         NotFoundError: no such project (or one the caller may not read).
     """
-    result = client.project_by_name(entity=entity, name=name)
+    result: runs_gql.ProjectByName = yield call(
+        "project_by_name", entity=entity, name=name
+    )
     if result.project is None:
         raise NotFoundError(f"Project {entity}/{name} not found.")
     return Project(result.project)
+
+
+def fetch_project(client: runs_gql.Client, entity: str, name: str) -> Project:
+    """One project by name (see ``project_flow``)."""
+    return run(client, project_flow(entity, name))

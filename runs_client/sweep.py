@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import runs_gql
-from runs_gql import SweepByNameProjectSweep
+from runs_gql import SweepByNameProjectSweep as SweepFields
 
 from ._exceptions import InvalidArgumentError, NotFoundError
+from .transport.flows import Flow, call, run
 from .transport.jsonio import loads
 
 if TYPE_CHECKING:  # types only: runs.py builds sweeps, so no import back
@@ -22,11 +23,12 @@ if TYPE_CHECKING:  # types only: runs.py builds sweeps, so no import back
 # of runs.py at run time.
 RunsFactory = Callable[..., "Runs"]
 
-__all__ = ["Sweep", "app_url", "fetch_sweep"]
+__all__ = ["Sweep", "SweepInfo", "app_url", "fetch_sweep", "sweep_flow"]
 
 
-class Sweep:
-    """A sweep of a project, as ``SweepByName`` returns it.
+class SweepInfo:
+    """A sweep of a project, as ``SweepByName`` returns it: what ``Sweep``
+    and ``AsyncSweep`` both hold.
 
     ``config`` is the sweep configuration parsed from JSON; W&B stores it as
     YAML, of which JSON is a subset. A config that is not JSON is kept as text
@@ -51,13 +53,11 @@ class Sweep:
 
     def __init__(
         self,
-        fields: SweepByNameProjectSweep,
+        fields: SweepFields,
         entity: str,
         project: str,
         *,
         base_url: str = "https://api.wandb.ai",
-        client: runs_gql.Client | None = None,
-        runs_factory: RunsFactory | None = None,
     ) -> None:
         self.id = fields.id
         self.name = fields.name
@@ -75,6 +75,55 @@ class Sweep:
         self.entity = entity
         self.project = project
         self._app_url = app_url(base_url)
+
+    def best_order(self, order: str | None) -> str:
+        """``order``, by default the sweep config's metric: ``{"metric":
+        {"name": "loss", "goal": "minimize"}}`` gives ``+summary_metrics.loss``.
+
+        Raises:
+            InvalidArgumentError: no order given and the config names no metric.
+        """
+        if order is not None:
+            return order
+        metric = self.config.get("metric")
+        name = metric.get("name") if isinstance(metric, dict) else None
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(
+                f"sweep {self.name} names no metric in its config; pass "
+                "best_run(order='-summary_metrics.acc') or similar"
+            )
+        goal = metric.get("goal") if isinstance(metric, dict) else None
+        return f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
+
+    @property
+    def path(self) -> list[str]:
+        """``[entity, project, sweep_name]``."""
+        return [self.entity, self.project, self.name]
+
+    @property
+    def url(self) -> str:
+        """The sweep's page in the W&B app."""
+        return f"{self._app_url}/{self.entity}/{self.project}/sweeps/{self.name}"
+
+    def __repr__(self) -> str:
+        state = f" ({self.state})" if self.state else ""
+        return f"<Sweep {'/'.join(self.path)}{state}>"
+
+
+class Sweep(SweepInfo):
+    """A sweep of a project, with its runs (see ``SweepInfo``)."""
+
+    def __init__(
+        self,
+        fields: SweepFields,
+        entity: str,
+        project: str,
+        *,
+        base_url: str = "https://api.wandb.ai",
+        client: runs_gql.Client | None = None,
+        runs_factory: RunsFactory | None = None,
+    ) -> None:
+        super().__init__(fields, entity, project, base_url=base_url)
         self._client = client
         self._runs_factory = runs_factory
 
@@ -93,19 +142,9 @@ class Sweep:
         Raises:
             InvalidArgumentError: no order given and the config names no metric.
         """
-        if order is None:
-            metric = self.config.get("metric")
-            name = metric.get("name") if isinstance(metric, dict) else None
-            if not isinstance(name, str) or not name:
-                raise InvalidArgumentError(
-                    f"sweep {self.name} names no metric in its config; pass "
-                    "best_run(order='-summary_metrics.acc') or similar"
-                )
-            goal = metric.get("goal") if isinstance(metric, dict) else None
-            order = f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
         runs = self._runs(
             filters={"sweep": self.name},
-            order=order,
+            order=self.best_order(order),
             per_page=1,
             include_sweeps=False,
         )
@@ -117,20 +156,6 @@ class Sweep:
                 "this Sweep was built without a client; get it from Api.sweep(path)"
             )
         return self._runs_factory(self._client, self.entity, self.project, **options)
-
-    @property
-    def path(self) -> list[str]:
-        """``[entity, project, sweep_name]``."""
-        return [self.entity, self.project, self.name]
-
-    @property
-    def url(self) -> str:
-        """The sweep's page in the W&B app."""
-        return f"{self._app_url}/{self.entity}/{self.project}/sweeps/{self.name}"
-
-    def __repr__(self) -> str:
-        state = f" ({self.state})" if self.state else ""
-        return f"<Sweep {'/'.join(self.path)}{state}>"
 
 
 def app_url(api_url: str) -> str:
@@ -157,6 +182,20 @@ def _parse_config(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def sweep_flow(entity: str, project: str, name: str) -> Flow[SweepFields | None]:
+    """One sweep's fields by name; ``None`` when the project has no such sweep.
+
+    Raises:
+        NotFoundError: the project ``entity/project`` does not exist.
+    """
+    result: runs_gql.SweepByName = yield call(
+        "sweep_by_name", entity=entity, project=project, name=name
+    )
+    if result.project is None:
+        raise NotFoundError(f"Project {entity}/{project} not found.")
+    return result.project.sweep
+
+
 def fetch_sweep(
     client: runs_gql.Client,
     entity: str,
@@ -172,13 +211,11 @@ def fetch_sweep(
     Raises:
         NotFoundError: the project ``entity/project`` does not exist.
     """
-    result = client.sweep_by_name(entity=entity, project=project, name=name)
-    if result.project is None:
-        raise NotFoundError(f"Project {entity}/{project} not found.")
-    if result.project.sweep is None:
+    fields = run(client, sweep_flow(entity, project, name))
+    if fields is None:
         return None
     return Sweep(
-        result.project.sweep,
+        fields,
         entity,
         project,
         base_url=client.url,

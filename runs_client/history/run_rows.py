@@ -1,18 +1,21 @@
 """Fetching one run's history rows: argument checks, the three history
 streams (full, sampled by keys, system events) and step-window scans.
 
-Everything here returns plain row dicts; turning rows into frames is
+The fetches are flows (``transport.flows``): ``Run`` and ``AsyncRun`` run
+the same requests and checks on their own client. Everything here returns
+plain row dicts; turning rows into frames is
 the job of ``frames``, so ``Run.history`` and ``Runs.histories`` share both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, TypeGuard
 
 import runs_gql
 
 from .._exceptions import InvalidArgumentError, NotFoundError
+from ..transport.flows import Flow, Steps, call
 from ..transport.jsonio import dumps_compact
 from .rows import (
     fix_nonfinite_strings,
@@ -27,12 +30,12 @@ __all__ = [
     "check_history_args",
     "check_keys",
     "check_scan_args",
-    "fetch_history_keys",
-    "fetch_rows",
+    "history_keys_flow",
     "in_order",
     "parse_lines",
+    "rows_flow",
     "sampled_rows",
-    "scan_rows",
+    "scan_steps",
 ]
 
 Stream = Literal["default", "system"]
@@ -134,8 +137,7 @@ def _missing_run(
     return NotFoundError(f"{what} not found.")
 
 
-def fetch_rows(
-    client: runs_gql.Client,
+def rows_flow(
     entity: str,
     project: str,
     run_id: str,
@@ -144,7 +146,7 @@ def fetch_rows(
     keys: list[str] | None,
     x_axis: str,
     stream: Stream,
-) -> list[dict[str, Any]]:
+) -> Flow[list[dict[str, Any]]]:
     """One run's history rows in step order (system events in time order).
 
     Same selection as the official SDK: no keys (None or ``[]``) gives sampled
@@ -153,21 +155,27 @@ def fetch_rows(
     rule), ``stream="system"`` gives sampled system-metric events.
     """
     if stream == "system":
-        events = client.run_events(entity, project, run_id, samples=samples)
+        events: runs_gql.RunEvents = yield call(
+            "run_events", entity, project, run_id, samples=samples
+        )
         if events.project is None or events.project.run is None:
             raise _missing_run(entity, project, run_id, events.project is not None)
         return in_order(
             parse_lines(events.project.run.events, "RunEvents"), "_timestamp"
         )
     if not keys:  # None or [] (as the SDK's `if keys:`): full rows
-        full = client.run_history(entity, project, run_id, samples=samples)
+        full: runs_gql.RunHistory = yield call(
+            "run_history", entity, project, run_id, samples=samples
+        )
         if full.project is None or full.project.run is None:
             raise _missing_run(entity, project, run_id, full.project is not None)
         return in_order(parse_lines(full.project.run.history, "RunHistory"), "_step")
     # x_axis may also be among keys: ask for each key once.
     spec_keys = list(dict.fromkeys([x_axis, *keys]))
     spec = dumps_compact({"keys": spec_keys, "samples": samples})
-    sampled = client.run_sampled_history(entity, project, run_id, specs=[spec])
+    sampled: runs_gql.RunSampledHistory = yield call(
+        "run_sampled_history", entity, project, run_id, specs=[spec]
+    )
     if sampled.project is None or sampled.project.run is None:
         raise _missing_run(entity, project, run_id, sampled.project is not None)
     per_spec = sampled.project.run.sampled_history or []
@@ -178,19 +186,18 @@ def fetch_rows(
     return in_order(rows, "_step")
 
 
-def fetch_history_keys(
-    client: runs_gql.Client, entity: str, project: str, run_id: str
-) -> dict[str, Any]:
+def history_keys_flow(entity: str, project: str, run_id: str) -> Flow[dict[str, Any]]:
     """The run's ``historyKeys`` object (``{"lastStep": ..., "keys": ...}``)."""
-    result = client.run_history_keys(entity, project, run_id)
+    result: runs_gql.RunHistoryKeys = yield call(
+        "run_history_keys", entity, project, run_id
+    )
     if result.project is None or result.project.run is None:
         raise _missing_run(entity, project, run_id, result.project is not None)
     value = result.project.run.history_keys
     return value if isinstance(value, dict) else {}
 
 
-def scan_rows(
-    client: runs_gql.Client,
+def scan_steps(
     entity: str,
     project: str,
     run_id: str,
@@ -199,9 +206,10 @@ def scan_rows(
     page_size: int,
     min_step: int,
     stop_step: int,
-) -> Iterator[dict[str, Any]]:
+) -> Steps[dict[str, Any]]:
     """Rows with ``min_step <= _step < stop_step``, ``page_size`` steps per request.
 
+    A flow yielding the rows (``iterate``/``aiterate`` send its requests).
     Each request covers a fixed window of steps, so a window with no rows (sparse
     logging) simply moves on to the next one and the scan always ends.
     With ``keys``, only rows holding all of them are yielded, projected to them.
@@ -210,8 +218,14 @@ def scan_rows(
     while low < stop_step:
         high = min(low + page_size, stop_step)
         # Steps are unique per run, so a window never holds more than its width.
-        window = client.run_history_window(
-            entity, project, run_id, min_step=low, max_step=high, samples=high - low
+        window: runs_gql.RunHistoryWindow = yield call(
+            "run_history_window",
+            entity,
+            project,
+            run_id,
+            min_step=low,
+            max_step=high,
+            samples=high - low,
         )
         if window.project is None or window.project.run is None:
             raise _missing_run(entity, project, run_id, window.project is not None)

@@ -33,6 +33,7 @@ NOT_REEXPORTED = {
     },
     "runs_client.transport.retrying": {"parse_retry_after"},
     "runs_client.runs": {"fetch_run"},
+    "runs_client.run": {"RunBase", "history_frame"},
     "runs_client.run_table": {"RUN_COLUMNS", "flatten", "run_row"},
     "runs_client.history.histories": {
         "FORMATS",
@@ -41,7 +42,13 @@ NOT_REEXPORTED = {
         "fetch_histories",
         "iter_batches",
     },
-    "runs_client.sweep": {"RunsFactory", "app_url", "fetch_sweep"},
+    "runs_client.sweep": {
+        "RunsFactory",
+        "SweepInfo",
+        "app_url",
+        "fetch_sweep",
+        "sweep_flow",
+    },
 }
 
 # Generated models that appear in public signatures and attributes.
