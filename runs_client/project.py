@@ -8,8 +8,9 @@ from datetime import datetime
 import runs_gql
 from runs_gql import ProjectFields
 
-from ._exceptions import NotFoundError, ServerError
+from ._exceptions import NotFoundError
 from .transport.flows import Flow, Steps, call, iterate, run
+from .transport.page_guard import PageGuard
 
 __all__ = [
     "Project",
@@ -57,6 +58,7 @@ def project_pages(entity: str) -> Steps[Project]:
         NotFoundError: the server knows no entity to list (none was given and
             the viewer has none).
     """
+    guard = PageGuard(f"project pager for {entity}", PROJECTS_PER_PAGE, noun="projects")
     cursor: str | None = None
     while True:
         result: runs_gql.Projects = yield call(
@@ -64,17 +66,18 @@ def project_pages(entity: str) -> Steps[Project]:
         )
         if result.models is None:
             raise NotFoundError(f"Entity {entity} has no projects to list.")
-        for edge in result.models.edges:
-            if edge.node is not None:
-                yield Project(edge.node)
+        nodes = [edge.node for edge in result.models.edges if edge.node is not None]
         page = result.models.page_info
-        if not page.has_next_page or not page.end_cursor or not result.models.edges:
+        fresh = guard.admit(
+            [node.id for node in nodes],
+            has_next=page.has_next_page,
+            end_cursor=page.end_cursor,
+        )
+        for node, new in zip(nodes, fresh, strict=True):
+            if new:
+                yield Project(node)
+        if not page.has_next_page:
             return
-        if page.end_cursor == cursor:
-            raise ServerError(
-                f"The server's project pager for {entity} did not advance (end "
-                f"cursor {cursor!r}); stopping instead of looping."
-            )
         cursor = page.end_cursor
 
 

@@ -18,7 +18,7 @@ from runs_gql import RunFields
 from runs_gql import SweepByNameProjectSweep as SweepFields
 from runs_gql.base_model import UNSET
 
-from ._exceptions import InvalidArgumentError, NotFoundError, ServerError
+from ._exceptions import InvalidArgumentError, NotFoundError
 from .sweep import sweep_flow
 from .transport.flows import Flow, call
 from .transport.jsonio import dumps_compact
@@ -116,8 +116,7 @@ class RunsCore(Generic[RunT, SweepT]):
         self.last_response: runs_gql.RunsPage | None = None
         self._count: int | None = None
         self._more = True
-        self._seen_cursors: set[str] = set()
-        self._guard = PageGuard(entity, project, per_page)
+        self._guard = PageGuard(f"run pager for {entity}/{project}", per_page)
         self._sweeps: dict[str, SweepT | None] = {}
 
     def _make_run(self, fields: RunFields, sweep: SweepT | None) -> RunT:
@@ -185,15 +184,14 @@ class RunsCore(Generic[RunT, SweepT]):
         page_info = project.runs.page_info if project.runs else None
         has_next = page_info is not None and page_info.has_next_page
         end = page_info.end_cursor if page_info else None
-        edges = len(project.runs.edges or ()) if project.runs else 0
-        self._guard.check(edges, has_next, project.run_count, len(self.objects))
-        if has_next and (end is None or end in self._seen_cursors):
-            # A repeated or missing cursor would make us loop forever.
-            raise ServerError(
-                f"The server's run pager for {self.entity}/{self.project} did not "
-                f"advance (end cursor {end!r} after {len(self.objects)} runs); "
-                f"stopping instead of looping."
-            )
+        ids = (
+            [e.node.name for e in project.runs.edges or () if e and e.node]
+            if (project.runs)
+            else []
+        )
+        fresh = self._guard.check(
+            ids, has_next=has_next, end_cursor=end, count=project.run_count
+        )
         previous, self.last_response = self.last_response, response
         try:
             runs = yield from self._convert_flow()
@@ -202,9 +200,9 @@ class RunsCore(Generic[RunT, SweepT]):
             # page is asked again, not skipped, on the next attempt.
             self.last_response = previous
             raise
-        self.objects.extend(runs)
-        if end is not None:
-            self._seen_cursors.add(end)
+        self._guard.record(ids, fresh, end)
+        # A run the server listed again is skipped (the guard warned).
+        self.objects.extend(r for r, new in zip(runs, fresh, strict=True) if new)
         self._more = has_next
         # Once every page is in, what we hold is the truth (runs may have been
         # added or removed since the count was taken).

@@ -27,6 +27,7 @@ from runs_gql.operations import (
 import runs_client
 from runs_client import GraphQLError, NotFoundError
 from runs_client.bulk_policy import is_too_large, refuses_bulk
+from runs_client.transport.page_guard import PageGuard
 from runs_mirror.plan import MAX_SAMPLES, SourceRun
 
 __all__ = ["Source", "is_too_large"]
@@ -89,6 +90,9 @@ class Source:
         cursor: str | None = None
         filters = orjson.dumps(self.filters).decode() if self.filters else None
         info: Node = {}
+        guard = PageGuard(
+            f"run pager for {self.entity}/{self.project} at {self.url}", LIST_PAGE
+        )
         while True:
             data = self._post(
                 MIRROR_RUN_STATES_GQL,
@@ -104,22 +108,33 @@ class Source:
             project = self._project(data)
             info = {k: v for k, v in project.items() if k != "runs"}
             connection = project.get("runs") or {}
-            for edge in connection.get("edges") or ():
-                node = (edge or {}).get("node")
-                if isinstance(node, dict):
-                    runs.append(
-                        SourceRun(
-                            node["name"],
-                            node.get("state"),
-                            node.get("createdAt"),
-                            node.get("updatedAt"),
-                            node.get("heartbeatAt"),
-                            int(node.get("historyLineCount") or 0),
-                        )
-                    )
+            nodes = [
+                node
+                for edge in connection.get("edges") or ()
+                if isinstance(node := (edge or {}).get("node"), dict)
+            ]
             page = connection.get("pageInfo") or {}
-            end = page.get("endCursor")
-            if not page.get("hasNextPage") or end in (None, cursor):
+            end, has_next = page.get("endCursor"), bool(page.get("hasNextPage"))
+            # A run listed twice is copied once (the guard warns); a pager
+            # that repeats itself or never ends is refused, not followed.
+            fresh = guard.admit(
+                [str(node.get("name")) for node in nodes],
+                has_next=has_next,
+                end_cursor=end,
+            )
+            runs.extend(
+                SourceRun(
+                    node["name"],
+                    node.get("state"),
+                    node.get("createdAt"),
+                    node.get("updatedAt"),
+                    node.get("heartbeatAt"),
+                    int(node.get("historyLineCount") or 0),
+                )
+                for node, new in zip(nodes, fresh, strict=True)
+                if new
+            )
+            if not has_next:
                 return info, runs
             cursor = end
 

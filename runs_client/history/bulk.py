@@ -39,11 +39,11 @@ from runs_gql.operations import (
 from .._exceptions import (
     GraphQLError,
     NotFoundError,
-    ServerError,
     TimeoutError,
 )
 from ..transport.attempts import DECODED_KEY
 from ..transport.jsonio import dumps_compact
+from ..transport.page_guard import PageGuard
 from ..transport.retrying import RetryingClient
 from .pages import HistoryQuery, Page, Position, merge_on, run_objects
 from .policy import (
@@ -78,6 +78,15 @@ class BulkHistoryWarning(UserWarning):
     """The server cannot send history for a page of runs: one request per run."""
 
 
+# Told of each page after the cursor as soon as its body is parsed:
+# (end cursor, has next, run names, rows) -> which runs are new.
+Advanced = Callable[[str | None, bool, list[str], int], list[bool]]
+
+
+def _names(nodes: list[dict[str, Any]]) -> list[str]:
+    return [str(node["name"]) for node in nodes]
+
+
 def _in_filter(filters: dict[str, Any] | None, names: Sequence[str]) -> str:
     by_name = {"name": {"$in": list(names)}}
     return dumps_compact({"$and": [filters, by_name]} if filters else by_name)
@@ -100,7 +109,7 @@ class BulkFetcher:
     row_objects: bool = False
     page_size: int = field(init=False)
     requests: int = field(init=False, default=0)
-    _seen_cursors: set[str] = field(init=False, default_factory=set)
+    _guard: PageGuard = field(init=False)
     _refused: int | None = field(init=False, default=None)  # smallest refused size
 
     def __post_init__(self) -> None:
@@ -109,6 +118,8 @@ class BulkFetcher:
             1, min(MAX_RUNS_PER_REQUEST, self.rows_per_request // per_run)
         )
         self._filters_json = dumps_compact(self.filters) if self.filters else None
+        where = f"run pager for {self.entity}/{self.project}"
+        self._guard = PageGuard(where, MAX_RUNS_PER_REQUEST)
 
     # -- the page stream ---------------------------------------------------
 
@@ -241,22 +252,15 @@ class BulkFetcher:
         next page (and the cursor advanced), before the page is built.
         """
 
-        def advanced(end: str | None, has_next: bool, runs: int, rows: int) -> None:
-            if has_next and (end is None or end in self._seen_cursors):
-                raise ServerError(
-                    f"The server's run pager for {self.entity}/{self.project} did "
-                    f"not advance (end cursor {end!r}); stopping instead of looping."
-                )
-            if has_next and not runs:
-                raise ServerError(
-                    f"The server sent an empty page of {self.entity}/{self.project} "
-                    "runs that claims more pages; stopping instead of looping."
-                )
-            if end is not None:
-                self._seen_cursors.add(end)
-            self._fit(size, runs, rows)
+        def advanced(
+            end: str | None, has_next: bool, names: list[str], rows: int
+        ) -> list[bool]:
+            self._guard.per_page = size
+            fresh = self._guard.admit(names, has_next=has_next, end_cursor=end)
+            self._fit(size, len(names), rows)
             if has_next and on_next is not None:
                 on_next(end)
+            return fresh
 
         while True:
             size = self.page_size
@@ -274,10 +278,11 @@ class BulkFetcher:
         cursor: str | None,
         per_page: int,
         filters: str | None,
-        advanced: Callable[[str | None, bool, int, int], None] | None = None,
+        advanced: Advanced | None = None,
     ) -> Page:
-        """One page; ``advanced(end_cursor, has_next, runs, rows)`` as soon as the
-        body is parsed, before the page is built."""
+        """One page; ``advanced(end_cursor, has_next, names, rows)`` as soon as
+        the body is parsed, before the page is built: it says which runs are
+        new (a run the pager sent before is dropped)."""
         query = self.query
         variables: dict[str, Any] = {
             "entity": self.entity,
@@ -301,10 +306,11 @@ class BulkFetcher:
         nodes, end, has_next = self._nodes(data)
         if advanced is not None:
             rows = sum(len(node.get(field_name) or ()) for node in nodes)
-            advanced(end, has_next, len(nodes), rows)
+            fresh = advanced(end, has_next, _names(nodes), rows)
+            nodes = [node for node, new in zip(nodes, fresh, strict=True) if new]
         lines = [[line for line in node.get(field_name) or () if line]
                  for node in nodes]  # fmt: skip
-        names = [str(n["name"]) for n in nodes]
+        names = _names(nodes)
         page = Page(names, [len(group) for group in lines], [], query.order_by,
                     end_cursor=end, has_next=has_next, lines=lines,
                     operation=operation)  # fmt: skip
@@ -313,7 +319,7 @@ class BulkFetcher:
     def _sampled(
         self,
         variables: dict[str, Any],
-        advanced: Callable[[str | None, bool, int, int], None] | None = None,
+        advanced: Advanced | None = None,
     ) -> Page:
         """``sampledHistory`` pages; specs beyond MAX_SPECS go in more requests
         for the same runs (by name), merged on ``x_axis``."""
@@ -334,8 +340,9 @@ class BulkFetcher:
                 sum(len(rows or ()) for rows in node.get("sampledHistory") or ())
                 for node in nodes
             )
-            advanced(end, has_next, len(nodes), rows)
-        names = [str(n["name"]) for n in nodes]
+            fresh = advanced(end, has_next, _names(nodes), rows)
+            nodes = [node for node, new in zip(nodes, fresh, strict=True) if new]
+        names = _names(nodes)
         per_spec = {name: list(n.get("sampledHistory") or []) for name, n in
                     zip(names, nodes, strict=True)}  # fmt: skip
         nonfinite = has_nonfinite_strings(body)
@@ -430,6 +437,8 @@ class BulkFetcher:
                 yield page, Position(tuple(names[begin + size :]))
 
     def _list_names(self, cursor: str | None) -> list[str]:
+        where = f"run pager for {self.entity}/{self.project}"
+        guard = PageGuard(where, MAX_RUNS_PER_REQUEST)
         names: list[str] = []
         while True:
             response = self.client.runs_page(
@@ -446,13 +455,18 @@ class BulkFetcher:
             runs = response.project.runs
             if runs is None:
                 return names
-            names.extend(e.node.name for e in runs.edges or () if e and e.node)
-            if not runs.page_info.has_next_page or runs.page_info.end_cursor in (
-                None,
-                cursor,
-            ):
+            page = [e.node.name for e in runs.edges or () if e and e.node]
+            end, has_next = runs.page_info.end_cursor, runs.page_info.has_next_page
+            fresh = guard.admit(
+                page,
+                has_next=has_next,
+                end_cursor=end,
+                count=response.project.run_count,
+            )
+            names.extend(n for n, new in zip(page, fresh, strict=True) if new)
+            if not has_next:
                 return names
-            cursor = runs.page_info.end_cursor
+            cursor = end
 
     def _one_run(self, name: str) -> list[dict[str, Any]]:
         query, client = self.query, self.client

@@ -104,6 +104,12 @@ class FakeWandb:
     project_exists: bool = True
     run_count: int | None = None  # overrides len(runs) when set
     stuck_cursor: bool = False  # the pager returns the same cursor forever
+    # The pager answers every page with the first one, under a fresh cursor
+    # each time (a cursor check alone cannot tell it loops).
+    repeat_first_page: bool = False
+    # Bound of the mock: a request past it fails the test at once, so that a
+    # broken guard in the client fails fast instead of paging for ever.
+    max_calls: int = 2_000
     calls: Counter[str] = field(default_factory=Counter)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     # Bulk history knobs: refuse history on the runs connection; refuse pages
@@ -125,6 +131,8 @@ class FakeWandb:
         self.bodies.append(body)
         op = body.get("operationName")
         self.calls[op] += 1
+        if self.total > self.max_calls:
+            raise AssertionError(f"the fake server got over {self.max_calls} requests")
         variables = body.get("variables", {})
         if (
             self.timeout_page_runs is not None
@@ -140,6 +148,15 @@ class FakeWandb:
             return httpx.Response(500, text="boom")
         # json.dumps writes NaN/Infinity as bare tokens, as W&B does.
         return httpx.Response(200, content=json.dumps({"data": data}).encode())
+
+    def _start(self, v: dict[str, Any]) -> int:
+        if self.repeat_first_page or not v.get("cursor"):
+            return 0
+        return int(v["cursor"][1:])
+
+    def _cursor(self, end: int) -> str:
+        # A fresh cursor per answer, whatever it points at.
+        return f"c{end}" if not self.repeat_first_page else f"r{self.total}"
 
     @property
     def total(self) -> int:
@@ -166,7 +183,7 @@ class FakeWandb:
             (p["name"]["$in"] for p in parts if isinstance(p.get("name"), dict)),
             None,
         )
-        start = int(v["cursor"][1:]) if v.get("cursor") else 0
+        start = self._start(v)
         pool = (
             self.runs if names is None else [r for r in self.runs if r["name"] in names]
         )
@@ -199,7 +216,10 @@ class FakeWandb:
                     {"node": {"name": r["name"], field_name: value(r["name"])}}
                     for r in chunk
                 ],
-                "pageInfo": {"endCursor": f"c{end}", "hasNextPage": end < pool_size},
+                "pageInfo": {
+                    "endCursor": self._cursor(end),
+                    "hasNextPage": end < pool_size,
+                },
             }
         })  # fmt: skip
 
@@ -230,12 +250,12 @@ class FakeWandb:
         return self._bulk(v, "sampledHistory", lambda n: self._sampled(n, v["specs"]))
 
     def _op_RunsPage(self, v: dict[str, Any]) -> dict[str, Any]:
-        start = int(v["cursor"][1:]) if v.get("cursor") else 0
+        start = self._start(v)
         per_page = v.get("perPage", 50)
         chunk = self.runs[start : start + per_page]
         end = start + len(chunk)
         has_next = end < len(self.runs)
-        cursor = "c0" if self.stuck_cursor else f"c{end}"
+        cursor = "c0" if self.stuck_cursor else self._cursor(end)
         return self._project(
             {
                 "runCount": len(self.runs)
