@@ -63,10 +63,10 @@ class LoggedRun(Protocol):
     def system_metrics(self) -> dict[str, Any]: ...
 
 
-class RunCollection(Protocol):
-    """What histories() needs of a collection (``runs_client.Runs`` is one):
-    where its runs are, the runs and cursor it holds, and its count. A
-    protocol, so that this room never imports the domain objects above it."""
+class RunSource(Protocol):
+    """What histories() reads of a collection, sync or async: where its runs
+    are, the runs and cursor it holds, and its count if known. A protocol,
+    so that this room never imports the domain objects above it."""
 
     @property
     def client(self) -> runs_gql.Client: ...
@@ -97,6 +97,11 @@ class RunCollection(Protocol):
 
     @property
     def _count(self) -> int | None: ...
+
+
+class RunCollection(RunSource, Protocol):
+    """A sync collection (``runs_client.Runs`` is one), which loads its runs
+    and counts them when asked."""
 
     def _load_through(self, position: int | None) -> None: ...
 
@@ -185,13 +190,12 @@ def _show_progress(progress: bool | None) -> bool:
 class _Progress:
     """Runs done of the total, with tqdm's auto mode (notebook or terminal)."""
 
-    def __init__(self, enabled: bool, runs: RunCollection) -> None:
+    def __init__(self, enabled: bool, total: Callable[[], int]) -> None:
         self._bar: Any = None
         if enabled:
             from tqdm.auto import tqdm
 
-            total = runs._count if runs._count is not None else len(runs)
-            self._bar = tqdm(total=total, unit="run", desc="histories")
+            self._bar = tqdm(total=total(), unit="run", desc="histories")
 
     def update(self, runs: int) -> None:
         if self._bar is not None:
@@ -213,8 +217,13 @@ def _union_schema(runs: RunCollection, query: HistoryQuery) -> Schema:
     maps and lists, is JSON text.
     """
     runs._load_through(None)
+    return schema_of(runs.objects, query)
+
+
+def schema_of(objects: Sequence[LoggedRun], query: HistoryQuery) -> Schema:
+    """``_union_schema`` of runs already loaded."""
     types: dict[str, set[str]] = {}
-    for run in runs.objects:
+    for run in objects:
         logged = _system_types(run) if query.stream == "system" else _history_types(run)
         for key, kinds in logged.items():
             types.setdefault(key, set()).update(kinds)
@@ -296,14 +305,14 @@ def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
         )
 
 
-def _start(runs: RunCollection, after: str | None, print_: str) -> Position:
+def _start(runs: RunSource, after: str | None, print_: str) -> Position:
     if after is not None:
         return decode_token(after, print_)
     return Position(tuple(r.id for r in runs.objects), runs.cursor, runs.more)
 
 
 def _fetcher(
-    runs: RunCollection, query: HistoryQuery, rows_per_request: int, format: Format
+    runs: RunSource, query: HistoryQuery, rows_per_request: int, format: Format
 ) -> BulkFetcher:
     if rows_per_request == ROW_BUDGET and query.keys is None:
         rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
@@ -335,7 +344,7 @@ def _pages(
     whose token resumes after the last page converted."""
     done: list[str] = []
     resume = start
-    bar = _Progress(_show_progress(progress) and not start.done, runs)
+    bar = _Progress(_show_progress(progress) and not start.done, lambda: _total(runs))
     try:
         fetcher = _fetcher(runs, query, rows_per_request, format)
         for page, position in fetcher.pages(start):
@@ -347,21 +356,36 @@ def _pages(
     except (InvalidArgumentError, NotFoundError):
         raise
     except RunsClientError as exc:
-        token = encode_token(print_, resume)
-        raise IncompleteHistoriesError(
-            f"histories() of {runs.entity}/{runs.project} stopped after "
-            f"{len(done)} complete run(s): {exc} Resume with "
-            "runs.iter_histories(..., after=error.resume_token), same arguments.",
-            completed_run_ids=done,
-            resume_token=token,
-            cause=exc,
-        ) from exc
+        raise incomplete(runs, done, resume, print_, exc) from exc
     finally:
         bar.close()
 
 
+def _total(runs: RunCollection) -> int:
+    return runs._count if runs._count is not None else len(runs)
+
+
+def incomplete(
+    runs: RunSource,
+    done: list[str],
+    resume: Position,
+    print_: str,
+    exc: RunsClientError,
+) -> IncompleteHistoriesError:
+    """The error of a fetch that failed after ``done`` runs: it resumes
+    after the last page converted (``resume``)."""
+    return IncompleteHistoriesError(
+        f"histories() of {runs.entity}/{runs.project} stopped after "
+        f"{len(done)} complete run(s): {exc} Resume with "
+        "runs.iter_histories(..., after=error.resume_token), same arguments.",
+        completed_run_ids=done,
+        resume_token=encode_token(print_, resume),
+        cause=exc,
+    )
+
+
 def _prepare(
-    runs: RunCollection,
+    runs: RunSource,
     samples: int,
     keys: list[str] | None,
     x_axis: str,
