@@ -28,6 +28,7 @@ from .project import Project, fetch_project, iter_projects
 from .run import Run
 from .runs import Runs, fetch_run
 from .sweep import Sweep, fetch_sweep
+from .transport import deadline as deadline_backend
 from .transport.constants import (
     DEADLINE_FACTOR,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -143,6 +144,8 @@ class Api:
                 + ", ".join(f"{s}://" for s in _PROXY_SCHEMES)
                 + "; SOCKS needs pip install 'httpx[socks]'), or unset it."
             ) from None
+        # The deadline covers each whole attempt, response head included.
+        deadline_backend.install(self._http)
         self._has_key = key is not None
         #: The retrying generated client; ``Runs`` and ``Run`` make requests with it.
         if isinstance(deadline, NotGiven):

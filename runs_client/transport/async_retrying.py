@@ -23,7 +23,15 @@ from runs_gql.async_client import AsyncClient
 from runs_gql.base_client import BaseClient
 
 from .._exceptions import RequestInfo
-from .attempts import AttemptPolicy, Decoder, PolicyMixin, Retry, schema_mismatch
+from .attempts import (
+    AttemptPolicy,
+    BodyReader,
+    Decoder,
+    PolicyMixin,
+    Retry,
+    schema_mismatch,
+)
+from .byte_budget import Reservation
 from .constants import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES
 
 __all__ = ["AsyncRetryingClient"]
@@ -71,9 +79,10 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
         payload = BaseClient.payload(query, operation_name, given)
         attempt = 0
         while True:
+            held = self.policy.reservation()
             try:
                 try:
-                    response = await self._send(info, payload, kwargs)
+                    response = await self._send(info, payload, kwargs, held)
                 except httpx.HTTPError as exc:
                     raise self.policy.transport_failure(exc, info) from exc
                 return self.policy.accept(response, info, decode)
@@ -81,14 +90,34 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
                 delay = self.policy.after_failure(retry, attempt, info)
                 attempt += 1
                 await self._sleep(delay)
+            finally:
+                held.release()
 
     async def _send(
-        self, info: RequestInfo, payload: dict[str, Any], kwargs: dict[str, Any]
+        self,
+        info: RequestInfo,
+        payload: dict[str, Any],
+        kwargs: dict[str, Any],
+        held: Reservation,
     ) -> httpx.Response:
-        reader = self.policy.reader(info, self.policy.clock())
+        """POST the operation; read the answer within the deadline and the
+        size cap. The deadline is an ``asyncio.timeout`` over the whole
+        attempt, so it covers the wait for the response head too."""
+        started = self.policy.clock()
+        reader = self.policy.reader(info, started, held)
         request = self.http_client.build_request(
             "POST", self.url, json=payload, headers=self.headers or None, **kwargs
         )
+        deadline = self.deadline
+        try:
+            return await asyncio.wait_for(self._read(reader, request), deadline)
+        except asyncio.TimeoutError:
+            # Only our own timeout ends here: a caller's asyncio.timeout
+            # raises at its own block, as a cancellation passes through ours.
+            assert deadline is not None
+            raise reader.overdue(deadline, self.policy.clock() - started) from None
+
+    async def _read(self, reader: BodyReader, request: httpx.Request) -> httpx.Response:
         streamed = await self.http_client.send(request, stream=True)
         try:
             async for chunk in streamed.aiter_bytes():

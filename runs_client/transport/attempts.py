@@ -31,6 +31,7 @@ from .._exceptions import (
     ServerError,
     TimeoutError,
 )
+from .byte_budget import ByteBudget, Reservation
 from .constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -138,6 +139,12 @@ class AttemptPolicy:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     jitter: Callable[[], float] = field(default=random.random)
     clock: Callable[[], float] = field(default=time.monotonic)
+    # One budget for every answer in flight: the cap holds for the whole
+    # client, not per response (histories()' threads or tasks share it).
+    in_flight_bytes: ByteBudget = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.in_flight_bytes = ByteBudget(self.max_response_bytes)
 
     @property
     def tries(self) -> str:
@@ -291,8 +298,15 @@ class AttemptPolicy:
 
     # -- reading the answer ------------------------------------------------
 
-    def reader(self, info: RequestInfo, started: float) -> BodyReader:
-        return BodyReader(self, info, started)
+    def reader(
+        self, info: RequestInfo, started: float, held: Reservation | None = None
+    ) -> BodyReader:
+        return BodyReader(self, info, started, held)
+
+    def reservation(self) -> Reservation:
+        """An attempt's share of ``in_flight_bytes``; release it once the
+        answer is read and parsed (its bytes are then the caller's)."""
+        return Reservation(self.in_flight_bytes)
 
     def get_data(self, response: httpx.Response) -> dict[str, Any]:
         """The ``data`` object of a response an attempt accepted."""
@@ -318,10 +332,17 @@ class BodyReader:
     """Gathers one answer's decompressed chunks within the size cap and the
     deadline; ``response()`` is the answer with its body in memory."""
 
-    def __init__(self, policy: AttemptPolicy, info: RequestInfo, started: float):
+    def __init__(
+        self,
+        policy: AttemptPolicy,
+        info: RequestInfo,
+        started: float,
+        held: Reservation | None = None,
+    ):
         self.policy = policy
         self.info = info
         self.started = started
+        self.held = held
         self.chunks: list[bytes] = []
         self.size = 0
 
@@ -336,6 +357,16 @@ class BodyReader:
                 request=self.info,
                 status_code=status,
             )
+        if self.held is not None and not self.held.take(len(chunk)):
+            raise ServerError(
+                f"{self.info}: the answers this client is reading at once are "
+                f"larger than {self.policy.in_flight_bytes.limit:,} bytes "
+                "decompressed together; refused. Make fewer requests in "
+                "parallel or ask for less per request, or raise "
+                "Api(max_response_bytes=...).",
+                request=self.info,
+                status_code=status,
+            )
         self.chunks.append(chunk)
         self.check_deadline()
 
@@ -345,15 +376,18 @@ class BodyReader:
             return
         elapsed = self.policy.clock() - self.started
         if elapsed > deadline:
-            raise Retry(
-                TimeoutError(
-                    f"{self.info} ran past its {deadline:g}s deadline (the server "
-                    f"was still sending after {elapsed:.1f}s) {self.policy.tries}."
-                    " Raise `deadline` (or `timeout`) on Api, or ask for less per "
-                    "request.",
-                    request=self.info,
-                )
+            raise self.overdue(deadline, elapsed)
+
+    def overdue(self, deadline: float, elapsed: float) -> Retry:
+        return Retry(
+            TimeoutError(
+                f"{self.info} ran past its {deadline:g}s deadline (the server "
+                f"was still sending after {elapsed:.1f}s) {self.policy.tries}."
+                " Raise `deadline` (or `timeout`) on Api, or ask for less per "
+                "request.",
+                request=self.info,
             )
+        )
 
     def response(
         self, streamed: httpx.Response, request: httpx.Request
@@ -394,6 +428,10 @@ class PolicyMixin:
     @deadline.setter
     def deadline(self, value: float | None) -> None:
         self.policy.deadline = value
+
+    @property
+    def in_flight_bytes(self) -> ByteBudget:
+        return self.policy.in_flight_bytes
 
     @property
     def max_response_bytes(self) -> int:

@@ -21,13 +21,16 @@ import runs_gql
 from .._exceptions import RequestInfo
 from .attempts import (
     AttemptPolicy,
+    BodyReader,
     Decoder,
     PolicyMixin,
     Retry,
     parse_retry_after,
     schema_mismatch,
 )
+from .byte_budget import Reservation
 from .constants import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES
+from .deadline import attempt_deadline
 
 __all__ = ["RetryingClient", "parse_retry_after"]
 
@@ -89,9 +92,10 @@ class RetryingClient(PolicyMixin, runs_gql.Client):
         payload = self.payload(query, operation_name, given)
         attempt = 0
         while True:
+            held = self.policy.reservation()
             try:
                 try:
-                    response = self._send(info, payload, kwargs)
+                    response = self._send(info, payload, kwargs, held)
                 except httpx.HTTPError as exc:
                     raise self.policy.transport_failure(exc, info) from exc
                 return self.policy.accept(response, info, decode)
@@ -99,16 +103,33 @@ class RetryingClient(PolicyMixin, runs_gql.Client):
                 delay = self.policy.after_failure(retry, attempt, info)
                 attempt += 1
                 self._sleep(delay)
+            finally:
+                held.release()
 
     def _send(
-        self, info: RequestInfo, payload: dict[str, Any], kwargs: dict[str, Any]
+        self,
+        info: RequestInfo,
+        payload: dict[str, Any],
+        kwargs: dict[str, Any],
+        held: Reservation,
     ) -> httpx.Response:
         """POST the operation; read the answer within the deadline and the
-        size cap, decompressed, into a response whose body is in memory."""
-        reader = self.policy.reader(info, self.policy.clock())
+        size cap, decompressed, into a response whose body is in memory.
+
+        The deadline also bounds the wait for the response head: Api's
+        client reads its sockets through ``deadline.DeadlineBackend``."""
+        reader = self.policy.reader(info, self.policy.clock(), held)
         request = self.http_client.build_request(
             "POST", self.url, json=payload, headers=self.headers or None, **kwargs
         )
+        with attempt_deadline(self.deadline):
+            try:
+                return self._read(reader, request)
+            except httpx.TimeoutException:
+                reader.check_deadline()  # the deadline's own message
+                raise
+
+    def _read(self, reader: BodyReader, request: httpx.Request) -> httpx.Response:
         streamed = self.http_client.send(request, stream=True)
         try:
             for chunk in streamed.iter_bytes():

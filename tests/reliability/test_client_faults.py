@@ -7,6 +7,7 @@ policy is checked exactly and the tests stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import threading
@@ -295,3 +296,64 @@ def test_exhausted_5xx_with_errors_is_both_kinds() -> None:
     assert isinstance(info.value, GraphQLError) and info.value.messages == [
         "overloaded"
     ]
+
+
+def test_size_cap_holds_for_answers_in_flight_together() -> None:
+    # Three answers of 600,000 bytes, each under the 1,000,000-byte cap, are
+    # read at once (each waits at a barrier after its first half): together
+    # they pass the cap, so the client refuses what would go over it.
+    barrier = threading.Barrier(3, timeout=20)
+    half = b" " * 300_000
+
+    def body() -> Iterator[bytes]:
+        yield b'{"data": {"viewer": {"id": "x"}}}' + half[33:]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()  # broken when a refused reader left: go on
+        yield half
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=body(), headers={"Content-Type": "application/json"}
+        )
+
+    errors: list[BaseException] = []
+    with (
+        respx.mock() as router,
+        runs_client.Api(
+            api_key="k", base_url=FAKE, max_response_bytes=1_000_000, max_retries=0
+        ) as api,
+    ):
+        router.post(FAKE + "/graphql").mock(side_effect=answer)
+
+        def ask() -> None:
+            try:
+                api.client.execute("{ viewer { id } }")
+            except BaseException as exc:  # collected, asserted below
+                errors.append(exc)
+                barrier.abort()
+
+        threads = [threading.Thread(target=ask) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        budget = api.client.in_flight_bytes
+    assert errors, "three answers over the client's cap together were all read"
+    assert all(
+        isinstance(e, ServerError) and "reading at once" in str(e) for e in errors
+    )
+    assert budget.peak <= 1_000_000
+    assert budget.held == 0  # every reservation was given back
+    TALLY["bad_inputs"] += 1
+
+
+@respx.mock
+def test_size_cap_is_given_back_after_each_answer() -> None:
+    big = b'{"data": {"viewer": {"id": "' + b"0" * 600_000 + b'"}}}'
+    respx.post(FAKE + "/graphql").mock(return_value=httpx.Response(200, content=big))
+    with runs_client.Api(
+        api_key="k", base_url=FAKE, max_response_bytes=1_000_000, max_retries=0
+    ) as api:
+        for _ in range(5):  # 3,000,000 bytes in all, one answer at a time
+            api.client.execute("{ viewer { id } }")
+        assert api.client.in_flight_bytes.held == 0
