@@ -30,6 +30,7 @@ from ._exceptions import (
     TimeoutError,
     TransientError,
 )
+from .aio import AsyncApi, AsyncRun, AsyncRuns, AsyncSweep, aruns_frame
 from .api import Api
 from .history.bulk import BulkHistoryWarning
 from .history.chunks import ColumnType, Schema
@@ -40,6 +41,7 @@ from .run import Run, RunUser
 from .run_table import runs_frame
 from .runs import Runs
 from .sweep import Sweep
+from .transport.async_retrying import AsyncRetryingClient
 from .transport.constants import (
     DEADLINE_FACTOR,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -62,6 +64,11 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
     "Api",
+    "AsyncApi",
+    "AsyncRetryingClient",
+    "AsyncRun",
+    "AsyncRuns",
+    "AsyncSweep",
     "AuthenticationError",
     "BulkHistoryWarning",
     "ColumnType",
@@ -92,5 +99,6 @@ __all__ = [
     "TransientError",
     "ViewerViewer",
     "__version__",
+    "aruns_frame",
     "runs_frame",
 ]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["RunsHistories"]
+__all__ = ["RunsHistories", "check_budget"]
 
 
 class RunsHistories:
@@ -183,7 +183,7 @@ class RunsHistories:
                 carries the completed run ids and a ``resume_token`` for
                 ``iter_histories(after=...)``.
         """
-        _check_budget(rows_per_request)
+        check_budget(rows_per_request)
         result: Any = fetch_histories(
             self, samples, keys, x_axis, format, stream,
             join=join, progress=progress, rows_per_request=rows_per_request,
@@ -288,7 +288,7 @@ class RunsHistories:
             IncompleteHistoriesError: from the iterator, when a page fails
                 after its retries.
         """
-        _check_budget(rows_per_request)
+        check_budget(rows_per_request)
         return iter_batches(
             self, samples, keys, x_axis, format, stream, join=join,
             union_schema_=union_schema, after=after, progress=progress,
@@ -296,7 +296,7 @@ class RunsHistories:
         )  # fmt: skip
 
 
-def _check_budget(rows_per_request: object) -> None:
+def check_budget(rows_per_request: object) -> None:
     if (
         not isinstance(rows_per_request, int)
         or isinstance(rows_per_request, bool)

@@ -23,7 +23,7 @@ from .._exceptions import (
     RunsClientError,
 )
 from .bulk import BulkFetcher, BulkHistoryWarning
-from .chunks import ColumnType, Schema
+from .chunks import Schema
 from .frames import RUN_ID, Columns, import_polars, import_pyarrow
 from .pages import (
     HistoryQuery,
@@ -36,6 +36,7 @@ from .pages import (
 )
 from .policy import FULL_ROW_BUDGET, MAX_IN_FLIGHT, ROW_BUDGET
 from .run_rows import Stream, check_history_args
+from .union_schema import schema_of
 
 __all__ = [
     "FORMATS",
@@ -45,8 +46,12 @@ __all__ = [
     "Join",
     "LoggedRun",
     "RunCollection",
+    "RunSource",
+    "batch_converter",
     "fetch_histories",
+    "incomplete",
     "iter_batches",
+    "prepare_batches",
 ]
 
 
@@ -204,73 +209,6 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
-
-def _union_schema(runs: RunCollection, query: HistoryQuery) -> Schema:
-    """Column types every batch shares, from what the runs say they logged.
-
-    History: the runs' ``historyKeys``, which tell numbers from text but not
-    ints from floats, so numbers are float64 (``_step`` int64). System
-    metrics: the types of each run's ``systemMetrics`` values (the last of
-    each key), with ``_timestamp`` and ``_runtime`` as numbers. Text stays
-    text, bools stay bools; a key whose runs logged several types, or media,
-    maps and lists, is JSON text.
-    """
-    runs._load_through(None)
-    return schema_of(runs.objects, query)
-
-
-def schema_of(objects: Sequence[LoggedRun], query: HistoryQuery) -> Schema:
-    """``_union_schema`` of runs already loaded."""
-    types: dict[str, set[str]] = {}
-    for run in objects:
-        logged = _system_types(run) if query.stream == "system" else _history_types(run)
-        for key, kinds in logged.items():
-            types.setdefault(key, set()).update(kinds)
-    wanted = query.row_keys or (
-        [query.x_axis, *(query.keys or ())] if query.keys else sorted(types)
-    )
-    schema: Schema = {RUN_ID: "str"}
-    for key in sorted(set(wanted) - {RUN_ID}):
-        schema[key] = _column_type(key, types.get(key, set()))
-    return schema
-
-
-def _history_types(run: LoggedRun) -> dict[str, set[str]]:
-    """Each history key's logged types (W&B's names) from ``historyKeys``."""
-    keys = run.history_keys.get("keys")
-    types: dict[str, set[str]] = {}
-    for key, info in (keys if isinstance(keys, dict) else {}).items():
-        seen = types.setdefault(key, set())
-        counts = info.get("typeCounts") if isinstance(info, dict) else None
-        for entry in counts if isinstance(counts, list) else ():
-            if isinstance(entry, dict) and entry.get("type") != "nil":
-                seen.add(str(entry.get("type")))
-    return types
-
-
-def _system_types(run: LoggedRun) -> dict[str, set[str]]:
-    """Each system metric's type, in ``historyKeys``' names, from its last value."""
-    types: dict[str, set[str]] = {"_timestamp": {"number"}, "_runtime": {"number"}}
-    for key, value in run.system_metrics.items():
-        if isinstance(value, bool):
-            kind = "boolean"
-        elif isinstance(value, (int, float)):
-            kind = "number"
-        else:
-            kind = "string" if isinstance(value, str) else "other"
-        types[key] = {kind}
-    return types
-
-
-def _column_type(key: str, seen: set[str]) -> ColumnType:
-    if seen == {"number"}:
-        return "int" if key == "_step" else "float"
-    if seen == {"string"}:
-        return "str"
-    if seen == {"boolean"}:
-        return "bool"
-    return "json"
 
 
 def _records(page: Page) -> list[dict[str, Any]]:
@@ -433,6 +371,44 @@ def fetch_histories(
     return _frame(columns, format, None)
 
 
+def prepare_batches(
+    runs: RunSource,
+    samples: int,
+    keys: list[str] | None,
+    x_axis: str,
+    format: Format,
+    stream: Stream,
+    join: Join,
+    union_schema_: bool,
+    after: str | None,
+) -> tuple[HistoryQuery, str]:
+    """``iter_histories``' arguments checked, before any request."""
+    query, print_ = _prepare(runs, samples, keys, x_axis, format, stream, join)
+    if union_schema_ and format == "default":
+        raise InvalidArgumentError(
+            "union_schema=True needs a frame format ('pandas', 'polars' or "
+            "'arrow'): dict rows have no column types."
+        )
+    if after is not None:
+        decode_token(after, print_)  # a bad token fails now, not at next()
+    return query, print_
+
+
+def batch_converter(
+    format: Format, query: HistoryQuery, schema: Schema | None
+) -> Callable[[Page], Any]:
+    """What one page becomes in a ``HistoryBatch``: records or a frame."""
+
+    def convert(page: Page) -> Any:
+        if format == "default":
+            return _records(page)
+        columns = Columns()
+        _add(columns, page, query)
+        return _frame(columns, format, schema)
+
+    return convert
+
+
 def iter_batches(
     runs: RunCollection,
     samples: int,
@@ -448,14 +424,9 @@ def iter_batches(
     rows_per_request: int,
 ) -> Iterator[HistoryBatch[Any]]:
     """Checks arguments now; the returned iterator fetches page by page."""
-    query, print_ = _prepare(runs, samples, keys, x_axis, format, stream, join)
-    if union_schema_ and format == "default":
-        raise InvalidArgumentError(
-            "union_schema=True needs a frame format ('pandas', 'polars' or "
-            "'arrow'): dict rows have no column types."
-        )
-    if after is not None:
-        decode_token(after, print_)  # a bad token fails now, not at next()
+    query, print_ = prepare_batches(
+        runs, samples, keys, x_axis, format, stream, join, union_schema_, after
+    )
     return _batches(runs, query, format, union_schema_, after, print_,
                     progress, rows_per_request)  # fmt: skip
 
@@ -470,16 +441,11 @@ def _batches(
     progress: bool | None,
     rows_per_request: int,
 ) -> Iterator[HistoryBatch[Any]]:
-    schema = _union_schema(runs, query) if use_union else None
+    if use_union:
+        runs._load_through(None)
+    schema = schema_of(runs.objects, query) if use_union else None
     start = _start(runs, after, print_)
-
-    def convert(page: Page) -> Any:
-        if format == "default":
-            return _records(page)
-        columns = Columns()
-        _add(columns, page, query)
-        return _frame(columns, format, schema)
-
+    convert = batch_converter(format, query, schema)
     for page, data, position in _pages(
         runs, query, start, print_, rows_per_request, progress, format, convert
     ):
