@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import runs_gql
+from runs_gql.async_client import AsyncClient
 from runs_gql.base_model import UNSET
 from runs_gql.operations import (
     RUNS_EVENTS_PAGE_GQL,
@@ -72,12 +73,15 @@ __all__ = [
 
 logger = logging.getLogger("runs_client")
 
+# The generated client a fetcher's flows are sent on, sync or async.
+AnyClient = runs_gql.Client | AsyncClient
+
 # Clients that take a ``decode`` for sampled pages (see ``_post``).
 RETRYING_CLIENTS = (RetryingClient, AsyncRetryingClient)
 
 
 # Clients whose server refused history on the runs connection: asked per run.
-_PER_RUN_CLIENTS: weakref.WeakKeyDictionary[runs_gql.Client, str] = (
+_PER_RUN_CLIENTS: weakref.WeakKeyDictionary[AnyClient, str] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -104,7 +108,7 @@ def _in_filter(filters: dict[str, Any] | None, names: Sequence[str]) -> str:
 class BulkFetcher:
     """Fetches pages of run histories for one query of one collection."""
 
-    client: runs_gql.Client
+    client: AnyClient
     entity: str
     project: str
     filters: dict[str, Any] | None

@@ -14,15 +14,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-import runs_gql
-
 from .._exceptions import (
     IncompleteHistoriesError,
     InvalidArgumentError,
     NotFoundError,
     RunsClientError,
 )
-from .bulk import BulkFetcher, BulkHistoryWarning
+from .bulk import AnyClient, BulkFetcher, BulkHistoryWarning
 from .chunks import Schema
 from .frames import RUN_ID, Columns, import_polars, import_pyarrow
 from .pages import (
@@ -74,7 +72,7 @@ class RunSource(Protocol):
     so that this room never imports the domain objects above it."""
 
     @property
-    def client(self) -> runs_gql.Client: ...
+    def client(self) -> AnyClient: ...
 
     @property
     def entity(self) -> str: ...
