@@ -144,6 +144,7 @@ def export(
     x_axis: str = "_step",
     stream: Stream = "default",
     per_page: int | None = None,
+    after: str | None = None,
     console: Console | None = None,
 ) -> ExportResult:
     """Export histories with a progress bar (on stderr); print the summary line."""
@@ -169,6 +170,7 @@ def export(
             x_axis=x_axis,
             stream=stream,
             page_runs=per_page,
+            after=after,
             on_start=lambda total: progress.update(task, total=total),
             on_page=lambda done: progress.advance(task, done),
         )

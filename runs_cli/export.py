@@ -10,6 +10,10 @@ types are JSON text. JSON Lines keeps every value as it was logged.
 Output by extension: ``.parquet``, ``.csv``, ``.jsonl`` (``.ndjson``); a folder
 (an existing one, or a path ending in ``/``) gets one Parquet file per page,
 a dataset DuckDB, Spark, Dask or ``pyarrow.dataset`` read as is.
+
+Written aside and renamed when complete (``runs_cli.aside``): Ctrl-C or a
+failed page keeps the pages written under ``out.partial.parquet`` and names
+the resume token that fetches the rest (``--after``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from runs_cli.aside import aside_path, discard, keep_partial, move_into_place
 from runs_cli.errors import EXIT_ERROR, CliError
-from runs_client import Run, Runs
+from runs_client import IncompleteHistoriesError, Run, Runs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,6 +43,10 @@ Stream = Literal["default", "system"]
 OutputKind = Literal["parquet", "csv", "jsonl", "folder"]
 
 RUN_ID = "run_id"
+EXIT_INTERRUPTED = 130  # as a shell reports a process stopped by SIGINT
+# A longer resume token (it may name the runs left) goes to a file beside the
+# partial output, passed back as --after @FILE, not into the message.
+TOKEN_SHOWN_CHARS = 200
 _EXTENSIONS: dict[str, OutputKind] = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -95,19 +104,26 @@ def _output_error(path: Path, exc: OSError) -> CliError:
 
 
 class _Writer:
-    """One output, opened before the first page and closed after the last."""
+    """One output, opened before the first page and closed after the last.
 
-    def __init__(self, path: Path, kind: OutputKind, schema: pa.Schema | None):
+    Writes to ``path`` (the aside name); errors name ``shown`` (the user's).
+    """
+
+    def __init__(
+        self, path: Path, kind: OutputKind, schema: pa.Schema | None, shown: Path
+    ):
+        self.shown = shown
         try:
             self._open(path, kind, schema)
         except OSError as exc:
-            raise _output_error(path, exc) from exc
+            raise _output_error(shown, exc) from exc
 
     def _open(self, path: Path, kind: OutputKind, schema: pa.Schema | None) -> None:
         self.path, self.kind = path, kind
         self.files = 0
         self._writer: Any = None
-        self._text: Any = None
+        self._lines: Any = None
+        self._whole = 0  # JSON Lines bytes of the pages written whole
         if kind == "folder":
             path.mkdir(parents=True, exist_ok=True)
         elif kind == "parquet":
@@ -119,19 +135,23 @@ class _Writer:
 
             self._writer = pacsv.CSVWriter(path, schema)
         else:
-            self._text = path.open("w", encoding="utf-8")
+            self._lines = path.open("wb")
 
     def write(self, data: Any) -> None:
         """Dict rows (JSON Lines) or one pyarrow Table (the other kinds)."""
         try:
             self._write(data)
         except OSError as exc:
-            raise _output_error(self.path, exc) from exc
+            raise _output_error(self.shown, exc) from exc
 
     def _write(self, data: Any) -> None:
         if self.kind == "jsonl":
-            for row in data:  # bare NaN/Infinity tokens, as W&B writes them
-                self._text.write(json.dumps(row, separators=(",", ":")) + "\n")
+            # One write per page, so a page stopped half-way can be cut off.
+            text = "".join(  # bare NaN/Infinity tokens, as W&B writes them
+                json.dumps(row, separators=(",", ":")) + "\n" for row in data
+            ).encode()
+            self._lines.write(text)
+            self._whole += len(text)
             return
         table: pa.Table = data
         if self.kind == "folder":
@@ -147,15 +167,23 @@ class _Writer:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-        if self._text is not None:
-            self._text.close()
+        if self._lines is not None:
+            self._lines.close()
         if self.kind != "folder":
             self.files = 1
 
-    def size(self) -> int:
-        if self.kind == "folder":
-            return sum(p.stat().st_size for p in self.path.glob("part-*.parquet"))
-        return self.path.stat().st_size
+    def close_whole_pages(self) -> None:
+        """Close after a stop: only pages written whole stay in the file."""
+        if self._lines is not None:
+            self._lines.flush()
+            self._lines.truncate(self._whole)
+        self.close()
+
+
+def _size(path: Path, kind: OutputKind) -> int:
+    if kind == "folder":
+        return sum(p.stat().st_size for p in path.glob("part-*.parquet"))
+    return path.stat().st_size
 
 
 def export_histories(
@@ -167,26 +195,32 @@ def export_histories(
     x_axis: str = "_step",
     stream: Stream = "default",
     page_runs: int | None = None,
+    after: str | None = None,
     on_start: Callable[[int], None] | None = None,
     on_page: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write the histories of ``runs`` to ``output``, one page of runs at a time.
 
     ``page_runs`` caps the runs per request (default: the client's row
-    budget decides). ``on_start(total_runs)`` and ``on_page(runs_in_page)``
-    drive a progress display. Raises ``CliError`` for a bad path or key
-    before any history request, and when the output cannot be written.
+    budget decides). ``after``: a resume token (printed when an export
+    stops part-way): only the runs after it. ``on_start(total_runs)`` and
+    ``on_page(runs_in_page)`` drive a progress display. Raises ``CliError``
+    for a bad path or key before any history request, when the output
+    cannot be written, and when the export stops part-way (Ctrl-C, a failed
+    page): then ``output`` is untouched and the pages written stand under
+    the partial name with the token to go on.
     """
     kind = output_kind(output)
     if stream == "system" and keys:
         raise CliError("--keys cannot be combined with --stream system; drop --keys.")
+    after = _token(after)
     keys = keys or None  # [] means full rows; the client refuses [] for system
     run_list = runs[:]
     if keys and stream == "default":
         check_keys_logged(run_list, keys, x_axis)
     if on_start is not None:
         on_start(len(run_list))
-    budget: dict[str, Any] = {}
+    budget: dict[str, Any] = {"after": after}
     if page_runs is not None:
         budget["rows_per_request"] = page_runs * samples
     if kind == "jsonl":
@@ -199,24 +233,73 @@ def export_histories(
             union_schema=True, progress=False, **budget,
         )  # fmt: skip
     path = Path(output)
+    aside = aside_path(path)
     writer: _Writer | None = None
-    rows = 0
+    rows = done = 0
+    token: str | None = None
     try:
         for batch in batches:
             if writer is None:
                 schema = None if kind == "jsonl" else batch.data.schema
-                writer = _Writer(path, kind, schema)
+                writer = _Writer(aside, kind, schema, path)
             if batch.num_rows or kind != "folder":
                 writer.write(batch.data)
-            rows += batch.num_rows
+            rows, done, token = (
+                rows + batch.num_rows,
+                done + len(batch.run_ids),
+                batch.resume_token,
+            )
             if on_page is not None:
                 on_page(len(batch.run_ids))
         if writer is None:  # no runs: an empty file of the columns asked for
-            writer = _Writer(path, kind, _empty_schema(keys, x_axis))
-    finally:
+            writer = _Writer(aside, kind, _empty_schema(keys, x_axis), path)
+        writer.close()
+    except (KeyboardInterrupt, IncompleteHistoriesError) as exc:
         if writer is not None:
-            writer.close()
-    return ExportResult(len(run_list), rows, path, writer.size(), writer.files)
+            writer.close_whole_pages()
+        if token is None:
+            discard(aside)
+            raise
+        partial = keep_partial(aside, path, kind == "folder")
+        raise _stopped(exc, path, partial, done, rows, token) from exc
+    except BaseException:
+        if writer is not None:
+            writer.close_whole_pages()
+        discard(aside)
+        raise
+    move_into_place(aside, path, kind == "folder")
+    return ExportResult(len(run_list), rows, path, _size(path, kind), writer.files)
+
+
+def _token(after: str | None) -> str | None:
+    """``--after TOKEN``, or ``--after @FILE`` holding the token."""
+    if after is None or not after.startswith("@"):
+        return after
+    try:
+        return Path(after[1:]).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CliError(
+            f"--after {after}: cannot read {after[1:]}: {exc.strerror}; pass the "
+            "token file the stopped export named."
+        ) from None
+
+
+def _stopped(
+    exc: BaseException, path: Path, partial: Path, runs: int, rows: int, token: str
+) -> CliError:
+    """One line: why it stopped, what was kept where, how to go on."""
+    if len(token) > TOKEN_SHOWN_CHARS:
+        saved = partial.with_name(partial.name + ".token")
+        saved.write_text(token + "\n", encoding="utf-8")
+        token = f"@{saved}"
+    kept = (
+        f"the {runs} runs ({rows} rows) written before are in {partial}, nothing "
+        f"under {path}; to fetch the rest, run the same command with "
+        f"--after {token} and another -o"
+    )
+    if isinstance(exc, KeyboardInterrupt):
+        return CliError(f"interrupted: {kept}.", exit_code=EXIT_INTERRUPTED)
+    return CliError(f"{exc} Stopped: {kept}.", exit_code=EXIT_ERROR)
 
 
 def _empty_schema(keys: list[str] | None, x_axis: str) -> pa.Schema:

@@ -146,6 +146,12 @@ def run_command(
     type=click.IntRange(min=1),
     help="At most N runs per request (default: as many as a row budget allows).",
 )
+@click.option(
+    "--after",
+    metavar="TOKEN",
+    help="Only the runs after this resume token, or @FILE holding it (an export "
+    "that stopped names it).",
+)
 @_filter_options
 @click.option("--order", default="+created_at")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
@@ -158,6 +164,7 @@ def histories_command(
     x_axis: str,
     stream: str,
     per_page: int | None,
+    after: str | None,
     filter_json: str | None,
     where: tuple[str, ...],
     order: str,
@@ -182,6 +189,7 @@ def histories_command(
             x_axis=x_axis,
             stream="system" if stream == "system" else "default",
             per_page=per_page,
+            after=after,
         )
 
 

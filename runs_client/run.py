@@ -300,9 +300,11 @@ class Run(RunBase[runs_gql.Client, Sweep]):
     ) -> Iterator[dict[str, Any]]:
         """Iterate over every history row (unsampled) in step order.
 
-        Rows are fetched ``page_size`` steps at a time from ``min_step``
-        (default 0) up to ``max_step`` (exclusive; default and cap: the last
-        logged step + 1). With ``keys``, only rows holding all of them are
+        Rows are fetched at most ``page_size`` at a time, in windows of steps
+        from ``min_step`` (default 0) up to ``max_step`` (exclusive; default
+        and cap: the last logged step + 1) that grow over steps nothing was
+        logged at, so steps far apart (counting tokens) cost no more requests
+        than steps next to each other. With ``keys``, only rows holding all of them are
         yielded, holding just those keys.
 
         Raises:

@@ -17,10 +17,12 @@ our client and the CLI, offline.
 
 Modules: ``plan`` (what changed since the last sync, and the requests that
 fetch it), ``source`` (the requests), ``write`` (one store transaction per
-page), ``mirror`` (the loop, progress, the closing ``MirrorSummary``).
+page), ``mirror`` (the loop, progress, the closing ``MirrorSummary``),
+``errors``.
 """
 
-from runs_mirror.mirror import MirrorError, mirror_project
+from runs_mirror.errors import MirrorError
+from runs_mirror.mirror import mirror_project
 from runs_mirror.summary import MirrorSummary
 
 __all__ = ["MirrorError", "MirrorSummary", "mirror_project"]

@@ -22,21 +22,18 @@ import orjson
 from tqdm import tqdm
 
 import runs_client
-from runs_client.bulk_policy import MAX_IN_FLIGHT, ROW_BUDGET
+from runs_client.bulk_policy import MAX_IN_FLIGHT, ROW_BUDGET, StepWindows
 from runs_mirror import write
+from runs_mirror.errors import MirrorError
 from runs_mirror.plan import MAX_SAMPLES, Page, pages, plan
 from runs_mirror.source import Node, Source, is_too_large
 from runs_mirror.summary import MirrorSummary
-from runs_server.store import Store
+from runs_server.store import Store, StoreWriteError
 
 EXIT_AFTER_ENV = "RUNS_MIRROR_EXIT_AFTER_PAGES"
 """Test hook: exit the process hard (``os._exit``) after this many pages."""
 EXIT_CODE = 75
 META_PREFIX = "mirror:"
-
-
-class MirrorError(runs_client.RunsClientError):
-    """A mirror that cannot start: a bad path or filter."""
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -75,9 +72,14 @@ def mirror_project(
             '{"state": "finished"} or None'
         )
     entity, project = _split(path)
-    return _Mirror(api, entity, project, store, filters, row_budget, max_in_flight)(
-        prune, sys.stderr.isatty() if progress is None else progress
-    )
+    mirror = _Mirror(api, entity, project, store, filters, row_budget, max_in_flight)
+    try:
+        return mirror(prune, sys.stderr.isatty() if progress is None else progress)
+    except StoreWriteError as exc:
+        raise MirrorError(
+            f"{exc}; the copy keeps every page written before, so mirroring "
+            "again goes on from there"
+        ) from exc
 
 
 class _Mirror:
@@ -256,16 +258,28 @@ class _Mirror:
     def _windows(
         self, ongoing: dict[str, tuple[int, int, int]], low: int, window: int
     ) -> None:
-        """The remaining step windows of long runs, one transaction each."""
-        active = {name: v for name, v in ongoing.items() if v[1] >= low}
-        while active:
+        """The remaining step windows of long runs, one transaction each.
+
+        Windows adapt (``StepWindows``): they grow over steps no run logged
+        and shrink where an answer was refused or may have been sampled, so
+        runs whose steps count tokens (10^13) cost O(rows / budget) requests.
+        """
+        stop = max((v[1] for v in ongoing.values()), default=low - 1) + 1
+        walk = StepWindows(
+            low, stop, width=window, rows=self.row_budget, cap=MAX_SAMPLES
+        )
+        while (span := walk.next()) is not None:
+            start, high = span
+            active = {name: v for name, v in ongoing.items() if v[1] >= start}
             names = sorted(active)
             try:
-                rows = self.source.window(names, low, low + window)
+                rows = self.source.window(names, start, high)
             except Exception as exc:
-                if not is_too_large(exc) or window == 1:
+                if not is_too_large(exc) or not walk.shrink():
                     raise
-                window = max(1, window // 2)
+                continue
+            counts = [len(rows.get(name, [])) for name in names]
+            if walk.maybe_sampled(high, counts) and walk.shrink():
                 continue
             with self.store.transaction():
                 for name in names:
@@ -273,5 +287,4 @@ class _Mirror:
                         self.store, active[name][0], rows.get(name, [])
                     )
             self._page_done()
-            low += window
-            active = {name: v for name, v in active.items() if v[1] >= low}
+            walk.done(high, sum(counts))

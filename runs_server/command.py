@@ -88,14 +88,18 @@ def _load(store: Any, path: str) -> dict[str, int]:
 
 
 def load_file(db: str, path: str, prog: str = "runs-client load") -> int:
-    """``runs-client load FILE --db PATH``: load, print what was loaded."""
-    from runs_server.store import Store, StoreError
+    """``runs-client load FILE --db PATH``: load all or nothing, say which."""
+    from runs_server.store import Store, StoreError, StoreVersionError, StoreWriteError
 
     try:
         with Store(db) as store:
             counts = _load(store, path)
+    except (StoreWriteError, StoreVersionError) as exc:
+        return _error(prog, f"cannot load {path} into {db}: {exc}; nothing was loaded.")
     except StoreError as exc:
-        return _error(prog, f"{path}: {exc}; fix that line and load again.")
+        return _error(
+            prog, f"{path}: {exc}; nothing was loaded: fix that line and load again."
+        )
     except (OSError, sqlite3.Error) as exc:
         return _error(prog, f"cannot load {path} into {db}: {exc}")
     loaded = ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "nothing"
@@ -132,7 +136,7 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
     from runs_server.http.faults import FaultConfig
     from runs_server.http.serving import bind_socket, serve_forever, url_of
     from runs_server.loaders.demo import seed_demo
-    from runs_server.store import Store, StoreError
+    from runs_server.store import Store, StoreError, StoreWriteError
 
     try:
         faults = FaultConfig(
@@ -150,19 +154,30 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         return _error(prog, f"cannot open {args.db}: {exc}")
     loopback = is_loopback(args.host)
     require_auth = args.require_auth or not loopback
-    demo = seed_demo(store) if args.demo else None
     schema = None
     notes: list[str] = []  # printed after the banner's first line
+    if store.read_only:
+        notes.append(f"{args.db} is not writable: serving it read-only")
+    path = ""
     try:
-        for path in args.load:
-            counts = _load(store, path)
-            loaded = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-            notes.append(f"loaded {loaded or 'nothing'} from {path}")
+        demo = seed_demo(store) if args.demo else None
+        if args.load:
+            with store.transaction():  # every --load file, or none of them
+                for path in args.load:
+                    counts = _load(store, path)
+                    loaded = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+                    notes.append(f"loaded {loaded or 'nothing'} from {path}")
         if args.schema is not None:
             schema = _schema_from(args.schema)
+    except StoreWriteError as exc:
+        store.close()
+        return _error(prog, f"{exc}; nothing half-written was kept.")
     except StoreError as exc:
         store.close()
-        return _error(prog, f"{exc}; fix that line and start again.")
+        return _error(
+            prog,
+            f"{path}: {exc}; nothing was loaded: fix that line and start again.",
+        )
     except OSError as exc:
         store.close()
         return _error(prog, f"cannot read {exc.filename}: {exc.strerror}")

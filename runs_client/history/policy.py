@@ -3,6 +3,7 @@ flight, and which refusals mean "ask for less" or "ask run by run"."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .._exceptions import (
@@ -15,7 +16,10 @@ __all__ = [
     "MAX_IN_FLIGHT",
     "MAX_RUNS_PER_REQUEST",
     "MAX_SPECS",
+    "MAX_WIDTH",
     "ROW_BUDGET",
+    "SAMPLED_SHARE",
+    "StepWindows",
     "is_too_large",
     "refuses_bulk",
 ]
@@ -77,3 +81,72 @@ def refuses_bulk(exc: Exception) -> bool:
         ):
             return True
     return False
+
+
+# A window's answer this close to the rows asked per run may have been
+# sampled down by the server (W&B samples approximately), so it is asked
+# again in halves rather than trusted.
+SAMPLED_SHARE = 0.9
+# Widths never grow past this (steps are 64-bit on the server).
+MAX_WIDTH = 2**62
+
+
+class StepWindows:
+    """Step windows ``[low, high)`` that walk ``[start, stop)`` and adapt.
+
+    A fixed width costs one request per window whatever it holds: a run of
+    64,000 rows whose steps reach 10^13 took about 156 million requests. So a
+    window whose rows came whole moves on from its end and is resized to aim
+    at ``rows`` (the row budget of one request; half of it once wider than
+    ``cap``): an empty window grows (doubles), a dense one shrinks, a sparse
+    one grows up to four times. A window wider than
+    ``cap`` (the rows asked per run) whose answer for some run came near
+    ``cap`` may have been sampled: ``shrink`` it (to its answer's middle
+    step) and ask again; a refused one likewise (to half). Requests stay
+    O(rows / budget + log(step range)).
+    """
+
+    def __init__(self, start: int, stop: int, *, width: int, rows: int, cap: int):
+        self.low = start
+        self.stop = stop
+        self.width = max(1, width)
+        self.rows = max(1, rows)
+        self.cap = max(1, cap)
+
+    def next(self) -> tuple[int, int] | None:
+        """The next window, or None when the walk is done."""
+        if self.low >= self.stop:
+            return None
+        return self.low, min(self.low + self.width, self.stop)
+
+    def maybe_sampled(self, high: int, counts: Iterable[int]) -> bool:
+        """Whether the answer for ``[low, high)`` may hold fewer rows than
+        there are (only a window wider than ``cap`` steps can)."""
+        if high - self.low <= self.cap:  # steps are unique: never sampled
+            return False
+        return any(count >= self.cap * SAMPLED_SHARE for count in counts)
+
+    def shrink(self, to: int | None = None) -> bool:
+        """Narrow the window (refused or maybe sampled): to end before step
+        ``to`` if given (e.g. the middle step of a sampled answer, so that the
+        rows asked again halve), else to half its width. False if it cannot
+        narrow (one step)."""
+        window = self.next()
+        if window is None or window[1] - self.low <= 1:
+            return False
+        low, high = window
+        end = to if to is not None and low < to < high else low + (high - low) // 2
+        self.width = max(1, end - low)
+        return True
+
+    def done(self, high: int, rows: int) -> None:
+        """``[low, high)`` came whole with ``rows`` rows: move on, resize."""
+        width = high - self.low
+        self.low = high
+        if rows == 0:
+            self.width = min(MAX_WIDTH, max(2 * self.width, 2 * width))
+            return
+        aim = width * self.rows // rows
+        if aim > self.cap:  # room below cap, to tell a whole answer from a sample
+            aim = max(self.cap, width * (self.rows // 2) // rows)
+        self.width = max(1, min(MAX_WIDTH, aim, 4 * max(width, 1)))

@@ -17,6 +17,7 @@ import runs_gql
 from .._exceptions import InvalidArgumentError, NotFoundError
 from ..transport.flows import Flow, Steps, call
 from ..transport.jsonio import dumps_compact
+from .policy import StepWindows
 from .rows import (
     fix_nonfinite_strings,
     normalise_steps,
@@ -207,33 +208,42 @@ def scan_steps(
     min_step: int,
     stop_step: int,
 ) -> Steps[dict[str, Any]]:
-    """Rows with ``min_step <= _step < stop_step``, ``page_size`` steps per request.
+    """Rows with ``min_step <= _step < stop_step``, at most ``page_size`` rows
+    per request: a flow yielding the rows (``iterate``/``aiterate`` send its
+    requests).
 
-    A flow yielding the rows (``iterate``/``aiterate`` send its requests).
-    Each request covers a fixed window of steps, so a window with no rows (sparse
-    logging) simply moves on to the next one and the scan always ends.
-    With ``keys``, only rows holding all of them are yielded, projected to them.
+    Windows of steps adapt (``StepWindows``): one that came back empty grows,
+    one that might have been sampled is asked again in halves, so the scan
+    needs about ``rows / page_size`` requests however far apart the steps are,
+    and always ends. With ``keys``, only rows holding all of them are
+    yielded, projected to them.
     """
-    low = min_step
-    while low < stop_step:
-        high = min(low + page_size, stop_step)
-        # Steps are unique per run, so a window never holds more than its width.
-        window: runs_gql.RunHistoryWindow = yield call(
+    windows = StepWindows(
+        min_step, stop_step, width=page_size, rows=page_size, cap=page_size
+    )
+    while (window := windows.next()) is not None:
+        low, high = window
+        answer: runs_gql.RunHistoryWindow = yield call(
             "run_history_window",
             entity,
             project,
             run_id,
             min_step=low,
             max_step=high,
-            samples=high - low,
+            samples=page_size,
         )
-        if window.project is None or window.project.run is None:
-            raise _missing_run(entity, project, run_id, window.project is not None)
-        for row in in_order(
-            parse_lines(window.project.run.history, "RunHistoryWindow"), "_step"
-        ):
+        if answer.project is None or answer.project.run is None:
+            raise _missing_run(entity, project, run_id, answer.project is not None)
+        rows = in_order(
+            parse_lines(answer.project.run.history, "RunHistoryWindow"), "_step"
+        )
+        if windows.maybe_sampled(high, [len(rows)]):
+            middle = rows[len(rows) // 2].get("_step")
+            if windows.shrink(middle if isinstance(middle, int) else None):
+                continue
+        windows.done(high, len(rows))
+        for row in rows:
             if keys is None:
                 yield row
             elif all(k in row for k in keys):
                 yield {k: row[k] for k in keys}
-        low = high

@@ -23,6 +23,7 @@ from graphql import GraphQLError, GraphQLResolveInfo
 from runs_server.graphql.limits import (
     MAX_RESPONSE_BYTES,
     MAX_RESPONSE_ROWS,
+    MAX_VALUES_READ,
     RESPONSE_TOO_LARGE,
     TIMED_OUT,
 )
@@ -43,12 +44,14 @@ class RequestContext:
     user: User | None
     max_rows: int = MAX_RESPONSE_ROWS
     max_bytes: int = MAX_RESPONSE_BYTES
+    max_reads: int = MAX_VALUES_READ
     #: The key this request authenticated with; only it may be shown back.
     api_key: str | None = None
     deadline: float | None = None  # time.monotonic() after which work stops
     cancelled: threading.Event = field(default_factory=threading.Event)
     rows_spent: int = 0
     bytes_spent: int = 0
+    reads_spent: int = 0
     refusal: Refused | None = None
     _stack: ExitStack = field(default_factory=ExitStack)
     _conn: sqlite3.Connection | None = None
@@ -110,6 +113,19 @@ class RequestContext:
                 "rows in one response; lower per_page (the runs page size) or samples"
             )
         self.rows_spent += count
+
+    def spend_reads(self, count: int) -> None:
+        """Charge ``count`` history values about to be read (decoded), kept or
+        not, to this request's read cap."""
+        self.check()
+        if self.reads_spent + count > self.max_reads:
+            raise self.refuse(
+                f"this request would read more than {self.max_reads:,} history "
+                "values (rows x keys of each sampledHistory spec, every events "
+                "row, before sampling); ask for fewer runs, keys or specs per "
+                "request, or a step window (minStep/maxStep)"
+            )
+        self.reads_spent += count
 
     def spend_bytes(self, count: int) -> None:
         """Charge about ``count`` bytes of output to this response's byte cap."""

@@ -18,6 +18,10 @@ from graphql import (
 DEFAULT_FIRST = 50
 MAX_FIRST = 1000
 MAX_RESPONSE_ROWS = 1_000_000
+# History values a request may read (decode) to build its answer, whatever it
+# keeps: a sampledHistory spec reads rows x keys of every run it samples,
+# events read every row before sampling. Counted before reading.
+MAX_VALUES_READ = 20_000_000
 # Each spec is one SQL query over the page; W&B's UI sends a handful per panel.
 MAX_SPECS = 100
 # The standard introspection query nests 13 levels (TypeRef's ofType chain)
@@ -35,6 +39,10 @@ MAX_VARIABLE_STRING_CHARS = 300_000
 # encoded body and its gzip copy) plus one MAX_BODY_BYTES request per connection.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 MAX_REQUESTS_IN_FLIGHT = 4
+# What one executing request may hold at its peak (result objects, the
+# encoded body, its gzip copy); the query-cost estimate (``cost``) and the
+# budgets above keep it there, and tests/server_bounds measures it.
+MAX_REQUEST_MEMORY_BYTES = 3 * MAX_RESPONSE_BYTES
 # Wall-clock seconds one request may execute, and may take to send its body.
 MAX_REQUEST_SECONDS = 120.0
 BODY_TIMEOUT_SECONDS = 30.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +15,10 @@ from runs_server import listing
 from runs_server.graphql.context import RequestContext, charged, request_context
 from runs_server.graphql.limits import DEFAULT_FIRST, MAX_FIRST
 from runs_server.graphql.run_fields import RunNode, RunPage
+from runs_server.graphql.user_fields import looked_up, user_type
 from runs_server.store import Project, User
 
 query_type = QueryType()
-user_type = ObjectType("User")
 project_type = ObjectType("Project")
 connection_type = ObjectType("RunConnection")
 edge_type = ObjectType("RunEdge")
@@ -49,13 +48,6 @@ def resolve_viewer(_root: Any, info: GraphQLResolveInfo) -> User | None:
 @query_type.field("serverInfo")
 def resolve_server_info(_root: Any, _info: GraphQLResolveInfo) -> dict[str, Any]:
     return {"latestLocalVersionInfo": None, "features": []}
-
-
-def _without_key(user: User) -> User:
-    """A user shown by a lookup (``users``, ``Project.user``): never its API key.
-
-    Only ``viewer`` is the caller's own record; the key rule applies there."""
-    return dataclasses.replace(user, api_key=None)
 
 
 def _page_size(first: int | None, what: str) -> int:
@@ -151,7 +143,9 @@ def resolve_users(
         (text, text, text, text, MAX_FIRST),
     ).fetchall()
     users = [context.store.users.by_name(r[0]) for r in rows]
-    return {"edges": [{"node": _without_key(u)} for u in users if u is not None]}
+    return {
+        "edges": [{"node": looked_up(u, context.user)} for u in users if u is not None]
+    }
 
 
 @query_type.field("project")
@@ -170,46 +164,6 @@ def resolve_project(
     if project is None or not context.store.projects.can_read(context.user, project):
         return None
     return project
-
-
-# -- User -------------------------------------------------------------------
-
-
-@user_type.field("id")
-def resolve_user_id(user: User, _info: GraphQLResolveInfo) -> str:
-    return _b64(f"User:{user.id}")
-
-
-@user_type.field("flags")
-def resolve_user_flags(_user: User, _info: GraphQLResolveInfo) -> str:
-    return "{}"
-
-
-@user_type.field("teams")
-def resolve_user_teams(
-    user: User, info: GraphQLResolveInfo, first: int | None = None
-) -> dict[str, Any]:
-    names = request_context(info).store.users.entities(user.id)
-    if first is not None:
-        names = names[: max(first, 0)]
-    return {"edges": [{"node": {"id": _b64(f"Entity:{n}"), "name": n}} for n in names]}
-
-
-@user_type.field("deletedAt")
-def resolve_user_deleted_at(_user: User, _info: GraphQLResolveInfo) -> None:
-    return None  # the store deletes no users
-
-
-@user_type.field("apiKeys")
-def resolve_user_api_keys(user: User, info: GraphQLResolveInfo) -> dict[str, Any]:
-    # A key is shown only to the request that authenticated with that very
-    # key: never to a keyless or any-key request on an open server (a web
-    # page could read it through DNS rebinding), nor to another user.
-    sent = request_context(info).api_key
-    if user.api_key is None or sent is None or sent != user.api_key:
-        return {"edges": []}
-    node = {"id": _b64(f"ApiKey:{user.id}"), "name": user.api_key, "description": None}
-    return {"edges": [{"node": node}]}
 
 
 # -- Project ----------------------------------------------------------------
@@ -278,7 +232,7 @@ def resolve_project_user(project: Project, info: GraphQLResolveInfo) -> User | N
         (project.entity_id,),
     ).fetchone()
     user = None if row is None else store.users.by_name(row[0])
-    return None if user is None else _without_key(user)
+    return None if user is None else looked_up(user, context.user)
 
 
 @project_type.field("totalSweeps")

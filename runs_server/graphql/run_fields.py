@@ -176,6 +176,13 @@ def _budget(node: RunNode, samples: int | None, span: int | None) -> int:
     return total
 
 
+def _span(min_step: int | None, max_step: int | None, *, inclusive: bool) -> int | None:
+    """How many steps a window holds at most (None: unbounded)."""
+    if min_step is None or max_step is None:
+        return None
+    return max_step - min_step + (1 if inclusive else 0)
+
+
 @run_type.field("history")
 def resolve_history(
     node: RunNode,
@@ -217,6 +224,10 @@ def resolve_sampled_history(
         parsed = [_checked(history.parse_spec, spec) for spec in specs]
         for spec in parsed:
             context.spend_rows(_budget(node, spec.samples, None))
+            # Each key's column is decoded whole within the spec's steps,
+            # however few rows are kept: charged as read.
+            span = _span(spec.min_step, spec.max_step, inclusive=True)
+            context.spend_reads(_budget(node, None, span) * len(spec.keys))
         per_spec = [
             history.fetch_sampled(context.conn, node.page.ids, spec) for spec in parsed
         ]
@@ -240,7 +251,10 @@ def resolve_events(
 
     def load() -> dict[int, Any]:
         checked = _checked(history.check_samples, samples)
-        rows = history.fetch_events(context.conn, node.page.ids, samples=checked)
+        # Every row is read before sampling: charged as it is read.
+        rows = history.fetch_events(
+            context.conn, node.page.ids, samples=checked, charge=context.spend_reads
+        )
         context.spend_rows(sum(len(r) for r in rows.values()))
         return rows
 
@@ -283,6 +297,9 @@ def resolve_parquet_history(
             "history with history(minStep:, maxStep:) or sampledHistory"
         )
     row = node.row
+    # Building reads and holds every row of the run: charged as rows returned,
+    # so no export is built for a run over the row cap (1,000,000 rows).
+    context.spend_rows(int(row["history_line_count"]))
     export = context.exports.ensure(
         context.conn,
         node.id,

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import math
 import os
+import re
 import secrets
 import sqlite3
 import tempfile
@@ -219,19 +220,19 @@ class HistoryExports:
         run_text, _, file_name = rest.partition("/")
         version = file_name.removesuffix(".parquet")
         if (
-            not run_text.isdigit()
+            _NUMBER.fullmatch(run_text) is None
             or not file_name.endswith(".parquet")
             or not _valid_version(version)
         ):
             raise LinkError(404, "no such history export")
-        try:
-            expires = int(query.get("expires", ""))
-        except ValueError:
-            raise LinkError(
-                403, "the link has no valid expiry; ask for a new one"
-            ) from None
+        expires_text = query.get("expires", "")
+        if _NUMBER.fullmatch(expires_text) is None:
+            raise LinkError(403, "the link has no valid expiry; ask for a new one")
+        expires = int(expires_text)
         expected = self._signature(int(run_text), version, expires)
-        if not hmac.compare_digest(expected, query.get("signature", "")):
+        # As bytes: compare_digest refuses str holding non-ASCII characters.
+        sent = query.get("signature", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(expected.encode(), sent):
             raise LinkError(403, "the link's signature is not valid")
         if (time.time() if now is None else now) > expires:
             raise LinkError(
@@ -251,9 +252,14 @@ class HistoryExports:
 EXPORT_PATH_PREFIX = "/files/history/"
 
 
+# ASCII digits only (str.isdigit also takes "²", which int() refuses), and
+# no more than an int64 has: a link names nothing longer.
+_NUMBER = re.compile(r"[0-9]{1,19}")
+_VERSION = re.compile(r"[0-9]{1,19}--?[0-9]{1,19}")
+
+
 def _valid_version(version: str) -> bool:
-    rows, sep, last = version.partition("-")
-    return bool(sep) and rows.isdigit() and last.lstrip("-").isdigit()
+    return _VERSION.fullmatch(version) is not None
 
 
 class LinkError(Exception):

@@ -16,7 +16,7 @@ import bisect
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,12 +255,36 @@ def _sampled_run(chunks: dict[str, list[tuple[str, str]]], spec: Spec) -> bytes:
 
 
 def fetch_events(
-    conn: sqlite3.Connection, run_ids: Sequence[int], *, samples: int | None
+    conn: sqlite3.Connection,
+    run_ids: Sequence[int],
+    *,
+    samples: int | None,
+    charge: Callable[[int], None] | None = None,
 ) -> dict[int, list[str]]:
-    """Stored system-metrics rows of each run by ``_timestamp``, sampled."""
+    """Stored system-metrics rows of each run by ``_timestamp``, sampled.
+
+    Every row is read before sampling: ``charge`` is called with each
+    EVENTS_CHARGE_ROWS rows as they are read (it raises to stop the read).
+    """
     sql = (
         f"SELECT run_id, row FROM events WHERE run_id IN ({_ids(run_ids)}) "
         "ORDER BY run_id, timestamp, seq"
     )
-    rows = _grouped(_plain(conn).execute(sql, list(run_ids)), run_ids)
+    cursor: Iterable[tuple[Any, ...]] = _plain(conn).execute(sql, list(run_ids))
+    if charge is not None:
+        cursor = _charged(cursor, charge)
+    rows = _grouped(cursor, run_ids)
     return {run_id: sample(texts, samples) for run_id, texts in rows.items()}
+
+
+EVENTS_CHARGE_ROWS = 10_000
+
+
+def _charged(
+    rows: Iterable[tuple[Any, ...]], charge: Callable[[int], None]
+) -> Iterator[tuple[Any, ...]]:
+    """``rows``, calling ``charge`` ahead of each EVENTS_CHARGE_ROWS of them."""
+    for index, row in enumerate(rows):
+        if index % EVENTS_CHARGE_ROWS == 0:
+            charge(EVENTS_CHARGE_ROWS)
+        yield row

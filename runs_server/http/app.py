@@ -14,24 +14,27 @@ import gzip
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl
 
 from runs_server.graphql.limits import MAX_BODY_BYTES
 from runs_server.history import EXPORT_PATH_PREFIX, HistoryExports
+from runs_server.http.admission import BodyAdmission, BodyTooLarge, NoRoom
 from runs_server.http.asgi import (
     Receive,
     Scope,
     Send,
     base_url_of,
     read_body,
+    send_file,
     watch_disconnect,
 )
 from runs_server.http.config import ServerConfig
+from runs_server.http.connections import ConnectionGuard, connection_cap
 from runs_server.http.export_endpoint import serve_export
 from runs_server.http.faults import Fault, FaultInjector
 from runs_server.http.graphql_endpoint import REQUEST_FORM, GraphQLEndpoint
 from runs_server.http.guards import host_problem, json_content_type
+from runs_server.http.lanes import Lanes
 from runs_server.http.replies import Reply, compresses, error_reply
 from runs_server.store import Store
 
@@ -54,9 +57,11 @@ class RunsServerApp:
         self.requests_seen = 0  # HTTP requests received, for reports
         # Requests execute on these threads only: at most max_in_flight hold
         # a connection and build a response at once; the others wait their
-        # turn holding only their body.
-        self._executor = ThreadPoolExecutor(
-            self.config.max_in_flight, thread_name_prefix="runs_server"
+        # turn holding only their body. Quick requests have a lane of their own.
+        self.lanes = Lanes(self.config.max_in_flight)
+        self.bodies = BodyAdmission(self.config.max_body_bytes_held)
+        self.connections = ConnectionGuard(
+            connection_cap(self.config.max_connections), self.config.head_timeout_s
         )
         self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
@@ -117,6 +122,8 @@ class RunsServerApp:
 
     async def _send(self, send: Send, reply: Reply, fault: Fault | None) -> None:
         body = reply.body
+        if reply.file is not None and fault is Fault.TRUNCATE:
+            fault = None  # a streamed file is cut by DROP only
         if fault is Fault.TRUNCATE:
             # A complete HTTP exchange whose JSON is cut short.
             body = body[: len(body) // 2]
@@ -132,6 +139,11 @@ class RunsServerApp:
         if fault is Fault.DROP:
             # Returning without the promised body makes uvicorn close the
             # connection: the client sees it drop mid-response.
+            if reply.file is not None:
+                reply.file.file.close()
+            return
+        if reply.file is not None:
+            await send_file(send, reply.file)
             return
         await send({"type": "http.response.body", "body": body})
 
@@ -141,7 +153,7 @@ class RunsServerApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self._executor.shutdown(wait=False, cancel_futures=True)
+                self.lanes.shutdown()
                 self.exports.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -185,6 +197,23 @@ class RunsServerApp:
                 f"Content-Type {content_type!r} is not accepted; send the "
                 f"request as application/json: {REQUEST_FORM}",
             )
+        # Admitted before a byte of the body is read (see http.admission).
+        try:
+            size = BodyAdmission.size_of(headers.get("content-length"))
+            async with self.bodies.admitted(size, self.config.body_timeout_s):
+                return await self._graphql(scope, receive, headers)
+        except BodyTooLarge:
+            return error_reply(413, f"request body over {MAX_BODY_BYTES} bytes")
+        except NoRoom:
+            return error_reply(
+                503,
+                "the server is reading too many request bodies at once; retry",
+                (b"retry-after", b"1"),
+            )
+
+    async def _graphql(
+        self, scope: Scope, receive: Receive, headers: dict[str, str]
+    ) -> Reply:
         try:
             body = await asyncio.wait_for(
                 read_body(receive), self.config.body_timeout_s
@@ -200,9 +229,10 @@ class RunsServerApp:
         gone = threading.Event()
         watcher = asyncio.create_task(watch_disconnect(receive, gone))
         try:
+            lane = self.lanes.pick(body)
             return await asyncio.get_running_loop().run_in_executor(
-                self._executor,
-                self.graphql.respond,
+                lane,
+                self.lanes.counted(lane, self.graphql.respond),
                 body,
                 headers.get("authorization"),
                 gone,

@@ -3,11 +3,17 @@ client that hung up, and the base URL a request reached us by."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from runs_server.graphql.limits import MAX_BODY_BYTES
+from runs_server.http.replies import FileBody
+
+# A file reply is read and sent this much at a time: its memory, whatever the
+# file's size (uvicorn waits for the socket to drain between chunks).
+FILE_CHUNK_BYTES = 256 * 1024
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,3 +54,20 @@ def base_url_of(scope: Scope, headers: dict[str, str]) -> str:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
     return f"{scope.get('scheme', 'http')}://{host}"
+
+
+async def send_file(send: Send, body: FileBody) -> None:
+    """Send ``body``'s bytes chunk by chunk, then close its file."""
+    try:
+        await asyncio.to_thread(body.file.seek, body.start)
+        left = body.length
+        while left > 0:
+            chunk = await asyncio.to_thread(body.file.read, min(FILE_CHUNK_BYTES, left))
+            if not chunk:  # the file shrank: end short, the client sees it
+                break
+            left -= len(chunk)
+            await send(
+                {"type": "http.response.body", "body": chunk, "more_body": left > 0}
+            )
+    finally:
+        body.file.close()

@@ -11,6 +11,13 @@ from runs_server.graphql.limits import (
     MAX_REQUESTS_IN_FLIGHT,
     MAX_RESPONSE_BYTES,
     MAX_RESPONSE_ROWS,
+    MAX_VALUES_READ,
+)
+from runs_server.http.admission import MAX_BODY_BYTES_HELD
+from runs_server.http.connections import (
+    HEAD_TIMEOUT_SECONDS,
+    IDLE_TIMEOUT_SECONDS,
+    MAX_CONNECTIONS,
 )
 from runs_server.http.faults import FaultConfig
 
@@ -29,9 +36,16 @@ class ServerConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     max_response_rows: int = MAX_RESPONSE_ROWS
     max_response_bytes: int = MAX_RESPONSE_BYTES
+    max_values_read: int = MAX_VALUES_READ
     max_in_flight: int = MAX_REQUESTS_IN_FLIGHT
     request_seconds: float = MAX_REQUEST_SECONDS
     body_timeout_s: float = BODY_TIMEOUT_SECONDS
+    # Connections (runs_server.http.connections) and bodies held at once
+    # (runs_server.http.admission).
+    head_timeout_s: float = HEAD_TIMEOUT_SECONDS
+    idle_timeout_s: float = IDLE_TIMEOUT_SECONDS
+    max_connections: int = MAX_CONNECTIONS
+    max_body_bytes_held: int = MAX_BODY_BYTES_HELD
     loopback_hosts: bool = True
     # How long a parquetHistory link stays valid.
     export_url_ttl_s: float = 3600.0

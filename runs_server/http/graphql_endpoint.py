@@ -14,6 +14,7 @@ from ariadne import graphql_sync
 from graphql import GraphQLError
 
 from runs_server.graphql.context import RequestContext
+from runs_server.graphql.cost import cost_rule
 from runs_server.graphql.execution import PreEncodedExecutionContext
 from runs_server.graphql.limits import (
     MAX_QUERY_BYTES,
@@ -26,6 +27,7 @@ from runs_server.history import HistoryExports
 from runs_server.http.auth import AuthError, api_key_from_header, authenticate
 from runs_server.http.config import ServerConfig
 from runs_server.http.replies import Reply, error_reply, graphql_reply
+from runs_server.listing.regex import regex_budget
 from runs_server.store import Store
 
 graphql_logger = logging.getLogger("runs_server.graphql")
@@ -99,6 +101,7 @@ class GraphQLEndpoint:
             user,
             max_rows=self.config.max_response_rows,
             max_bytes=self.config.max_response_bytes,
+            max_reads=self.config.max_values_read,
             # Only a key the store knows (it authenticated this request) may
             # be shown back; on an open server any other key acts as the
             # default user and must not reveal that user's key.
@@ -109,7 +112,8 @@ class GraphQLEndpoint:
             base_url=base_url,
         )
         try:
-            return self.execute(data, context)
+            with regex_budget(context.check):
+                return self.execute(data, context)
         finally:
             context.close()
 
@@ -135,7 +139,7 @@ class GraphQLEndpoint:
             self.schema,
             data,
             context_value=context,
-            validation_rules=[QueryShapeRule],
+            validation_rules=[QueryShapeRule, cost_rule(data.get("variables"))],
             introspection=True,
             logger=graphql_logger,
             execution_context_class=PreEncodedExecutionContext,

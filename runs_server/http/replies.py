@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -15,12 +15,24 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass
+class FileBody:
+    """``length`` bytes of an open file from ``start``, sent in chunks."""
+
+    file: BinaryIO  # closed by whoever sends the reply
+    start: int
+    length: int
+
+
+@dataclass
 class Reply:
     status: int
     body: bytes
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    # Set for HEAD: the length the body would have (the body itself is empty).
+    # Set for HEAD and file replies: the length of the body (for HEAD, the
+    # length it would have; the body itself is empty).
     content_length: int | None = None
+    # Streamed from disk instead of ``body`` (history exports).
+    file: FileBody | None = None
 
 
 def error_reply(status: int, message: str, *extra: tuple[bytes, bytes]) -> Reply:

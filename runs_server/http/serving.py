@@ -14,6 +14,8 @@ from types import TracebackType
 import uvicorn
 
 from runs_server.http.app import RunsServerApp
+from runs_server.http.connections import MAX_HEAD_BYTES, guarded_protocol
+from runs_server.http.log_limits import limit_repeats
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -37,8 +39,17 @@ def url_of(sock: socket.socket) -> str:
 
 def _uvicorn_server(app: RunsServerApp, log_level: str) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, log_level=log_level, access_log=False, lifespan="on", timeout_keep_alive=30
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        # h11 with the guard of runs_server.http.connections: slow heads and
+        # idle sockets are closed, open connections capped.
+        http=guarded_protocol(app.connections),
+        timeout_keep_alive=int(app.config.idle_timeout_s),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
+    limit_repeats()  # after uvicorn configured its loggers
     return uvicorn.Server(config)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from runs_server.store import Store
+from runs_server.store.runs import RunIndexEntry
 
 DEMO_ENTITY = "demo"
 DEMO_PROJECT = "mnist"
@@ -38,6 +39,8 @@ TAGS = ("baseline", "augment", "lr-sweep", "best", "debug", "v2")
 SWEEPS = (("swp1abcd", "bayes", 40), ("swp2efgh", "grid", 24))
 ADJECTIVES = ("brisk", "calm", "dark", "eager", "fancy", "gentle", "happy", "icy")
 NOUNS = ("river", "forest", "meadow", "comet", "breeze", "canyon", "glade", "dune")
+# The meta key the seed's own transaction writes last: the demo is whole.
+DEMO_META = "demo_seed"
 
 
 @dataclass(frozen=True)
@@ -49,29 +52,72 @@ class DemoInfo:
     seeded: bool  # False when the store held the demo already
 
 
+@dataclass(frozen=True)
+class _DemoRun:
+    """One run as the seed writes it: its fields, history and events."""
+
+    project: str
+    name: str
+    fields: dict[str, Any]
+    history: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
 def seed_demo(store: Store) -> DemoInfo:
-    """Seed ``demo/mnist`` (and a private ``alice/secret``) unless present."""
-    existing = store.projects.find(DEMO_ENTITY, DEMO_PROJECT)
-    if existing is not None:
-        user = store.users.by_name(DEMO_ENTITY)
+    """Seed ``demo/mnist`` (and a private ``alice/secret``) unless present.
+
+    One transaction, marked done in ``meta`` (``DEMO_META``) by its own
+    commit: a seed killed part-way leaves nothing, and a second process
+    seeding the same file waits for the first (BEGIN IMMEDIATE), then finds
+    the mark. A demo left partial by an older version (no mark) is completed
+    in place: each missing or incomplete demo run is written again.
+    """
+    done = _seeded(store)
+    if done is not None:
+        return done
+    with store.transaction():
+        done = _seeded(store)  # another process may have seeded while we waited
+        if done is not None:
+            return done
+        demo_key = _write_demo(store)
+        store.set_meta(DEMO_META, str(DEMO_RUNS))
+    return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, demo_key, DEMO_RUNS, seeded=True)
+
+
+def _seeded(store: Store) -> DemoInfo | None:
+    if store.get_meta(DEMO_META) is None:
+        return None
+    project = store.projects.find(DEMO_ENTITY, DEMO_PROJECT)
+    user = store.users.by_name(DEMO_ENTITY)
+    if project is None or user is None:
+        return None  # removed since: seed again
+    with store.lock:
         count = store.conn.execute(
-            "SELECT count(*) FROM runs WHERE project_id=?", (existing.id,)
+            "SELECT count(*) FROM runs WHERE project_id=?", (project.id,)
         ).fetchone()[0]
-        key = user.api_key if user and user.api_key else ""
-        return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, key, int(count), seeded=False)
+    key = user.api_key or ""
+    return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, key, int(count), seeded=False)
+
+
+def _write_demo(store: Store) -> str:
+    """Write whatever of the demo the store lacks; returns the demo user's key."""
     rng = random.Random(SEED)
     demo_key = f"{rng.getrandbits(160):040x}"
-    store.users.create(
-        DEMO_ENTITY, api_key=demo_key, name="Demo User", email="demo@example.com"
-    )
-    store.users.create(
-        "alice", api_key=f"{rng.getrandbits(160):040x}", name="Alice", teams=["vision"]
-    )
-    store.projects.create(DEMO_ENTITY, DEMO_PROJECT, created_at=START)
-    store.projects.create("alice", "secret", private=True, created_at=START)
+    if store.users.by_name(DEMO_ENTITY) is None:
+        store.users.create(
+            DEMO_ENTITY, api_key=demo_key, name="Demo User", email="demo@example.com"
+        )
+    alice_key = f"{rng.getrandbits(160):040x}"
+    if store.users.by_name("alice") is None:
+        store.users.create("alice", api_key=alice_key, name="Alice", teams=["vision"])
+    if store.projects.find(DEMO_ENTITY, DEMO_PROJECT) is None:
+        store.projects.create(DEMO_ENTITY, DEMO_PROJECT, created_at=START)
+    if store.projects.find("alice", "secret") is None:
+        store.projects.create("alice", "secret", private=True, created_at=START)
+    path = f"{DEMO_ENTITY}/{DEMO_PROJECT}"
     for i, (name, method, count) in enumerate(SWEEPS):
         store.projects.create_sweep(
-            f"{DEMO_ENTITY}/{DEMO_PROJECT}",
+            path,
             name,
             display_name=f"lr-{method}-{i + 1}",
             method=method,
@@ -81,16 +127,39 @@ def seed_demo(store: Store) -> DemoInfo:
             best_loss=0.05 + 0.01 * i,
             run_count_expected=count,
             created_at=START + timedelta(days=3 + i),
+            replace=True,
         )
+    held = {
+        path: store.runs.index(path),
+        "alice/secret": store.runs.index("alice/secret"),
+    }
     names: set[str] = set()
     for i in range(DEMO_RUNS):
-        _seed_run(store, rng, i, names)
+        _put(store, held[path], _demo_run(rng, i, names))
     for i in range(3):
-        run = store.runs.add(
-            "alice/secret", f"secret{i:02d}", user="alice", created_at=START
-        )
-        store.history.log(run, [{"_step": s, "loss": 1.0 / (s + 1)} for s in range(10)])
-    return DemoInfo(DEMO_ENTITY, DEMO_PROJECT, demo_key, DEMO_RUNS, seeded=True)
+        history = [{"_step": s, "loss": 1.0 / (s + 1)} for s in range(10)]
+        fields = {"user": "alice", "created_at": START}
+        run = _DemoRun("alice/secret", f"secret{i:02d}", fields, history, [])
+        _put(store, held["alice/secret"], run)
+    return demo_key
+
+
+def _put(store: Store, held: dict[str, RunIndexEntry], run: _DemoRun) -> None:
+    """Add ``run`` unless the store holds it whole (an older partial seed)."""
+    entry = held.get(run.name)
+    if entry is not None:
+        with store.lock:
+            events = store.conn.execute(
+                "SELECT count(*) FROM events WHERE run_id=?", (entry.id,)
+            ).fetchone()[0]
+        if entry.history_line_count == len(run.history) and events == len(run.events):
+            return
+        store.runs.delete(entry.id)
+    storage_id = store.runs.add(run.project, run.name, **run.fields)
+    if run.history:
+        store.history.log(storage_id, run.history)
+    if run.events:
+        store.history.log_events(storage_id, run.events)
 
 
 def _pick_state(rng: random.Random) -> str:
@@ -102,7 +171,8 @@ def _pick_state(rng: random.Random) -> str:
     return "finished"
 
 
-def _seed_run(store: Store, rng: random.Random, i: int, names: set[str]) -> None:
+def _demo_run(rng: random.Random, i: int, names: set[str]) -> _DemoRun:
+    """Run ``i`` of the demo, drawing from ``rng`` in the seed's fixed order."""
     name = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
     while name in names:
         name = name[::-1] + str(i)
@@ -137,26 +207,26 @@ def _seed_run(store: Store, rng: random.Random, i: int, names: set[str]) -> None
     created = START + timedelta(minutes=45 * i + rng.randint(0, 40))
     step_seconds = rng.uniform(0.2, 1.5)
     duration = timedelta(seconds=step_seconds * steps + rng.randint(5, 60))
-    run = store.runs.add(
-        f"{DEMO_ENTITY}/{DEMO_PROJECT}",
-        name,
-        display_name=f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}-{i + 1}",
-        state=state,
-        config=config,
-        tags=sorted(rng.sample(TAGS, rng.randint(0, 3))),
-        group=rng.choice(GROUPS),
-        job_type=rng.choice(("train", "train", "eval")),
-        commit=f"{rng.getrandbits(40):010x}",
-        host=f"gpu-node-{rng.randint(1, 12):02d}",
-        notes=rng.choice((None, "", "first try", "with warmup")),
-        sweep=sweep,
-        user=DEMO_ENTITY,
-        created_at=created,
-        heartbeat_at=None if state == "pending" else created + duration,
-    )
-    if steps:
-        store.history.log(run, _history(rng, steps, lr, state, created, step_seconds))
-        store.history.log_events(run, _events(rng, steps, created, step_seconds))
+    fields: dict[str, Any] = {  # drawn in this order: keep it
+        "display_name": f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}-{i + 1}",
+        "state": state,
+        "config": config,
+        "tags": sorted(rng.sample(TAGS, rng.randint(0, 3))),
+        "group": rng.choice(GROUPS),
+        "job_type": rng.choice(("train", "train", "eval")),
+        "commit": f"{rng.getrandbits(40):010x}",
+        "host": f"gpu-node-{rng.randint(1, 12):02d}",
+        "notes": rng.choice((None, "", "first try", "with warmup")),
+        "sweep": sweep,
+        "user": DEMO_ENTITY,
+        "created_at": created,
+        "heartbeat_at": None if state == "pending" else created + duration,
+    }
+    if not steps:
+        return _DemoRun(f"{DEMO_ENTITY}/{DEMO_PROJECT}", name, fields, [], [])
+    history = _history(rng, steps, lr, state, created, step_seconds)
+    events = _events(rng, steps, created, step_seconds)
+    return _DemoRun(f"{DEMO_ENTITY}/{DEMO_PROJECT}", name, fields, history, events)
 
 
 def _history(

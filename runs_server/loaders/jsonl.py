@@ -22,6 +22,9 @@ what a line creates; the other keys are the keyword arguments of the matching
 line may carry its history and events inline; long histories can follow in
 ``history`` lines. Lines are applied in order, so referenced entities, users,
 projects and runs must come first.
+
+A load is one store transaction: a bad line, a full disk, an interrupt or a
+killed process leaves the store as it was, so the fixed file loads cleanly.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from runs_server.store import Store, StoreError, jsonrows
+from runs_server.store import Store, StoreError, StoreWriteError, jsonrows
+from runs_server.store.errors import write_failure
 
 
 def load_jsonl(
@@ -46,7 +50,18 @@ def load_jsonl(
 
 
 def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
-    """Apply each line to ``store``; returns how many of each type were loaded."""
+    """Apply every line to ``store`` in one transaction, or none of them.
+
+    Returns how many of each type were loaded. A bad line raises
+    ``StoreError`` naming it; a write the store cannot make (full, read-only,
+    locked) raises ``StoreWriteError``, which names no line: the input is
+    not at fault.
+    """
+    with store.transaction():
+        return _apply_lines(store, lines)
+
+
+def _apply_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         text = line.strip()
@@ -58,6 +73,8 @@ def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
                 raise StoreError('each line must be a JSON object with a "type" key')
             kind = record.pop("type")
             _apply(store, kind, record)
+        except StoreWriteError:
+            raise
         except KeyError as exc:
             raise StoreError(f"line {number}: missing key {exc}") from exc
         except (
@@ -68,6 +85,9 @@ def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
             sqlite3.Error,  # a duplicate or a missing required value
             StoreError,
         ) as exc:
+            failure = write_failure(exc, store.path)
+            if failure is not None:
+                raise failure from exc
             raise StoreError(f"line {number}: {exc}") from exc
         counts[kind] = counts.get(kind, 0) + 1
     return counts

@@ -15,7 +15,7 @@ Layout rule: every change of ``ddl.DDL`` raises ``SCHEMA_VERSION`` and ships
 written by the previous layout (``tests/server/test_store_migrations.py``).
 """
 
-from runs_server.store.errors import StoreError, StoreVersionError
+from runs_server.store.errors import StoreError, StoreVersionError, StoreWriteError
 from runs_server.store.history_rows import Row
 from runs_server.store.projects import Project
 from runs_server.store.store import Store
@@ -27,6 +27,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreVersionError",
+    "StoreWriteError",
     "User",
     "new_api_key",
 ]

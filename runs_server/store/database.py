@@ -10,6 +10,14 @@ reader a pooled connection of its own inside one read transaction: readers see
 a consistent snapshot, never wait for each other or for the writer, and can be
 interrupted alone (``progress``). An in-memory store has one connection only,
 so its readers take the lock and use it in turn.
+
+Outermost transactions begin IMMEDIATE: the write lock is taken before the
+first read, so a check-then-write (is the schema there? is the demo seeded?)
+cannot race another process doing the same on the same file; a second writer
+waits up to ``WRITE_WAIT_S`` for the lock. SQLite failures no input could
+avoid (disk full, read-only file, lock held too long) surface as
+``StoreWriteError`` naming the file. A file this process cannot write is
+opened read-only (``mode=ro``): it can be served, never written.
 """
 
 from __future__ import annotations
@@ -20,9 +28,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 from runs_server.store.ddl import DDL, SCHEMA_VERSION
-from runs_server.store.errors import StoreVersionError
+from runs_server.store.errors import StoreVersionError, write_failure
 from runs_server.store.migrations import MIGRATIONS
 from runs_server.store.sqlfunctions import install_functions
 
@@ -31,30 +40,50 @@ from runs_server.store.sqlfunctions import install_functions
 READER_POOL_SIZE = 16
 # SQLite VM instructions between two calls of a reader's progress handler.
 PROGRESS_STEPS = 10_000
+# Seconds a writer waits for another process's write lock (a demo seed or a
+# load in the other process) before giving up with one line.
+WRITE_WAIT_S = 60.0
 
 
 def _in_memory(path: str) -> bool:
     return path == ":memory:" or path.startswith("file::memory:") or path == ""
 
 
-class Database:
-    """The connection to a SQLite file (or ``":memory:"``), ready for the layout."""
+def writable(path: str) -> bool:
+    """Whether this process may write the file (a new file: its folder)."""
+    if os.path.exists(path):
+        return os.access(path, os.W_OK)
+    return os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+
+class Database:
+    """The connection to a SQLite file (or ``":memory:"``), ready for the layout.
+
+    ``read_only``: open the file for reads only; None (the default) does so
+    when the file is not writable.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] = ":memory:", read_only: bool | None = None
+    ) -> None:
         self.path = str(path)
+        if read_only is None:
+            read_only = not _in_memory(self.path) and not writable(self.path)
+        self.read_only = read_only
         self.lock = threading.RLock()
         self._depth = 0  # how many transaction() blocks are open
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self.conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None
-        )
+        self.conn = self._connect()
         self.conn.row_factory = sqlite3.Row
         try:
             self._configure()
             self._prepare_schema()
-        except BaseException:
+        except BaseException as exc:
             self.conn.close()
-            raise
+            failure = write_failure(exc, self.path)
+            if failure is None or failure is exc:
+                raise
+            raise failure from exc
 
     @property
     def in_memory(self) -> bool:
@@ -105,8 +134,21 @@ class Database:
             else:
                 conn.close()
 
+    def _connect(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(
+                self.path,
+                timeout=WRITE_WAIT_S,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+        return sqlite3.connect(
+            uri, uri=True, check_same_thread=False, isolation_level=None
+        )
+
     def _open_reader(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn = self._connect()
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA cache_size = -16384")  # 16 MiB per reader
@@ -115,64 +157,112 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock; commit once when the outermost block ends without error."""
+        """Hold the lock; commit once when the outermost block ends without error.
+
+        A SQLite failure no input could avoid (full, read-only, locked) is
+        raised as ``StoreWriteError``; the transaction is undone either way.
+        """
         with self.lock:
             depth = self._depth
             name = f"rc_nested_{depth}"
-            self.conn.execute("BEGIN" if depth == 0 else f"SAVEPOINT {name}")
+            try:
+                self.conn.execute(
+                    "BEGIN IMMEDIATE" if depth == 0 else f"SAVEPOINT {name}"
+                )
+            except sqlite3.Error as exc:
+                failure = write_failure(exc, self.path)
+                if failure is None:
+                    raise
+                raise failure from exc
             self._depth += 1
             try:
                 yield self.conn
-            except BaseException:
                 if depth == 0:
-                    self.conn.execute("ROLLBACK")
-                else:
-                    self.conn.execute(f"ROLLBACK TO {name}")
-                    self.conn.execute(f"RELEASE {name}")
+                    self.conn.execute("COMMIT")
+            except BaseException as exc:
+                self._undo(depth, name)
+                failure = write_failure(exc, self.path)
+                if failure is not None and failure is not exc:
+                    raise failure from exc
                 raise
             finally:
                 self._depth -= 1
-            self.conn.execute("COMMIT" if depth == 0 else f"RELEASE {name}")
+            if depth > 0:
+                self.conn.execute(f"RELEASE {name}")
+
+    def _undo(self, depth: int, name: str) -> None:
+        # A full disk or an I/O error may have rolled the whole transaction
+        # back already (SQLite does so on its own): then there is nothing to undo.
+        if not self.conn.in_transaction:
+            return
+        if depth == 0:
+            self.conn.execute("ROLLBACK")
+        else:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
 
     def _configure(self) -> None:
         conn = self.conn
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: history pages stay hot
-        if not self.in_memory:
+        install_functions(conn)  # the RE2 function the listing's SQL calls
+        if self.read_only:
+            conn.execute("PRAGMA query_only = ON")
+        elif not self.in_memory:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-        install_functions(conn)  # the RE2 function the listing's SQL calls
 
-    def _prepare_schema(self) -> None:
-        conn = self.conn
-        tables = {
+    def _tables(self) -> set[str]:
+        return {
             r[0]
-            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'"
+            )
         }
-        if not tables:
-            # One script, one transaction: a crash leaves no half-made schema.
-            conn.executescript(
-                f"BEGIN;{DDL}INSERT INTO meta (key, value) "
-                f"VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
-            )
-            return
-        if "meta" not in tables:
-            raise StoreVersionError(
-                f"{self.path} is not a runs_server database (it has no meta table); "
-                "use a new file or ':memory:'"
-            )
-        row = conn.execute(
+
+    def _version(self) -> int:
+        row = self.conn.execute(
             "SELECT value FROM meta WHERE key='schema_version'"
         ).fetchone()
         if row is None:
             raise StoreVersionError(
                 f"{self.path} has no schema_version in its meta table"
             )
-        version = int(row[0])
+        return int(row[0])
+
+    def _prepare_schema(self) -> None:
+        conn = self.conn
+        tables = self._tables()
+        if not tables and self.read_only:
+            raise StoreVersionError(
+                f"{self.path} is read-only and holds no runs_server store; "
+                "pass a writable path to create one"
+            )
+        if not tables:
+            # One script, one IMMEDIATE transaction: a crash leaves no
+            # half-made schema, and a second process starting on the same new
+            # file waits, then finds every table there (IF NOT EXISTS, OR IGNORE).
+            conn.executescript(
+                f"BEGIN IMMEDIATE;{DDL}INSERT OR IGNORE INTO meta (key, value) "
+                f"VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+            )
+            tables = self._tables()
+        if "meta" not in tables:
+            raise StoreVersionError(
+                f"{self.path} is not a runs_server database (it has no meta table); "
+                "use a new file or ':memory:'"
+            )
+        version = self._version()
         if version > SCHEMA_VERSION:
             raise StoreVersionError(
                 f"{self.path} has store schema version {version}, newer than this "
                 f"server's version {SCHEMA_VERSION}; upgrade runs-client to open it"
+            )
+        if version < SCHEMA_VERSION and self.read_only:
+            raise StoreVersionError(
+                f"{self.path} is read-only and has store schema version {version}, "
+                f"older than this server's version {SCHEMA_VERSION}; make it "
+                "writable once so that it is upgraded"
             )
         while version < SCHEMA_VERSION:
             migrate = MIGRATIONS.get(version)
@@ -183,10 +273,13 @@ class Database:
                     "re-create it (e.g. runs-client serve --demo --db NEW_FILE)"
                 )
             with self.transaction() as c:
-                migrate(c)
-                version += 1
-                c.execute(
-                    "UPDATE meta SET value=? WHERE key='schema_version'",
-                    (str(version),),
-                )
-        conn.executescript(DDL)  # idempotent: adds indexes a migration may lack
+                # Another process may have migrated while this one waited.
+                if self._version() == version:
+                    migrate(c)
+                    c.execute(
+                        "UPDATE meta SET value=? WHERE key='schema_version'",
+                        (str(version + 1),),
+                    )
+            version = self._version()
+        if not self.read_only:
+            conn.executescript(DDL)  # idempotent: adds indexes a migration may lack

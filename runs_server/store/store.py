@@ -24,8 +24,12 @@ from runs_server.store.users import Users
 class Store:
     """A SQLite file (or ``":memory:"``) holding entities, projects and runs."""
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
-        self._db = Database(path)
+    def __init__(
+        self, path: str | os.PathLike[str] = ":memory:", read_only: bool | None = None
+    ) -> None:
+        """``read_only``: reads only (every write raises ``StoreWriteError``);
+        None opens a file this process cannot write read-only."""
+        self._db = Database(path, read_only)
         self.users = Users(self._db)
         self.projects = Projects(self._db)
         self.runs = Runs(self._db, self.projects)
@@ -43,6 +47,10 @@ class Store:
     @property
     def lock(self) -> threading.RLock:
         return self._db.lock
+
+    @property
+    def read_only(self) -> bool:
+        return self._db.read_only
 
     @property
     def in_memory(self) -> bool:

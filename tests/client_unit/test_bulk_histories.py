@@ -253,6 +253,27 @@ def test_batches_say_which_runs_they_hold_and_resume_anywhere(
         ]
 
 
+def test_tokens_after_pages_of_loaded_runs_resume_without_repeats(
+    client: RetryingClient, fake: FakeWandb
+) -> None:
+    # The collection already holds r00..r05 (two listing pages of 3): their
+    # histories are asked by name, the rest after the collection's cursor. A
+    # token taken after any batch, of either kind, resumes with exactly the
+    # runs after it, from this collection or a fresh one.
+    seed(fake, n=9, steps=10)
+    names = [f"r{i:02d}" for i in range(9)]
+    runs = runs_of(client, per_page=3)
+    assert runs[4].id == "r04" and len(runs.objects) == 6
+    batches = list(runs.iter_histories(samples=10, rows_per_request=20))
+    assert [r for b in batches for r in b.run_ids] == names
+    assert len(batches) >= 4  # batches by name and after the cursor
+    for i, batch in enumerate(batches):
+        want = [r for b in batches[i + 1 :] for r in b.run_ids]
+        for collection in (runs, runs_of(client, per_page=3)):
+            rest = collection.iter_histories(samples=10, after=batch.resume_token)
+            assert [r for b in rest for r in b.run_ids] == want
+
+
 # -- non-finite values -------------------------------------------------------
 
 

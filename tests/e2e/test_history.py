@@ -199,7 +199,10 @@ def test_scan_history_page_size_smaller_than_the_gaps(make_api: ApiFactory) -> N
     rows = list(run.scan_history(page_size=50))
     assert rows == [{"_step": s, "v": s} for s in GAPPY_STEPS]
     assert all(type(r["_step"]) is int for r in rows)  # 900.0 came back as 900
-    assert requests.operations == ["RunHistoryWindow"] * 51  # ceil(2501 / 50)
+    # Fixed windows of 50 steps took ceil(2501 / 50) = 51 requests for these
+    # 6 rows; adaptive windows grow over the gaps.
+    assert set(requests.operations) == {"RunHistoryWindow"}
+    assert len(requests.operations) <= 6
     assert list(run.scan_history(keys=["v"], page_size=1000, min_step=2)) == [
         {"v": 250},
         {"v": 251},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,38 @@ def test_cli_mirror_then_serve_the_copy(source: Source, tmp_path: Path) -> None:
     }
     assert names == finished
     assert main([*args, "--db", str(tmp_path), "--api-key", source.key]) != 0
+
+
+def test_steps_far_apart_cost_rows_over_budget_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Steps that count tokens: 3,000 rows 10^10 steps apart (the last near
+    # 3 x 10^13). Fixed windows of the 500-row budget would take 6 x 10^10
+    # requests; adaptive windows take O(rows / budget + log(step range)).
+    src = Source()
+    try:
+        src.store.projects.create("test", "tokens", created_at="2024-01-01T00:00:00")
+        run = src.store.runs.add(
+            "test/tokens", "llm", created_at="2024-01-01T00:00:01", user="tester"
+        )
+        steps = [i * 10**10 for i in range(3000)]
+        src.store.history.log(run, [{"_step": s, "loss": s % 7} for s in steps])
+        copy = Store()
+        bound = 4 * (3000 // 500 + 1) + 3 * 46 + 4
+        with src.api() as api:
+            sent = 0
+            execute = api.client.execute
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                nonlocal sent
+                sent += 1
+                assert sent <= bound, f"the mirror sent over {bound} requests"
+                return execute(*args, **kwargs)
+
+            monkeypatch.setattr(api.client, "execute", counted)
+            summary = mirror_project(api, "test/tokens", copy, row_budget=500)
+        assert snapshot(copy, "test/tokens") == snapshot(src.store, "test/tokens")
+        assert summary.history_rows == 3000
+        assert summary.requests <= bound
+    finally:
+        src.close()

@@ -192,13 +192,17 @@ def page(
     return {"data": {"project": project}}
 
 
+# Answers a pager mock gives before it fails the test: a broken guard fails
+# fast instead of paging on an endless mock.
+MOCK_BOUND = 50
+
+
 def answered(*bodies: Any) -> Iterator[httpx.Response]:
     for body in bodies:
         yield httpx.Response(200, json=body)
-    n = 0
-    while True:  # a pager that never ends: empty pages, new cursors
-        n += 1
+    for n in range(1, MOCK_BOUND):  # a pager that never ends: empty pages
         yield httpx.Response(200, json=page([], True, f"c{n}"))
+    raise AssertionError(f"the client sent over {MOCK_BOUND} requests")
 
 
 @respx.mock
@@ -218,10 +222,9 @@ def test_empty_page_claiming_more_is_refused() -> None:
 @respx.mock
 def test_more_runs_than_counted_is_refused() -> None:
     def pages() -> Iterator[httpx.Response]:
-        n = 0
-        while True:
-            n += 1
+        for n in range(1, MOCK_BOUND):
             yield httpx.Response(200, json=page([f"r{n}"], True, f"c{n}", count=5))
+        raise AssertionError(f"the client sent over {MOCK_BOUND} requests")
 
     route = respx.post(FAKE + "/graphql").mock(side_effect=pages())
     with (

@@ -110,14 +110,25 @@ def page_all(
     order: str | None = None,
     per_page: int = 3,
 ) -> list[str]:
-    """Every run id the filters select, in order, paging ``per_page`` at a time."""
+    """Every run id the filters select, in order, paging ``per_page`` at a time.
+
+    Bounded: no listing needs more pages than the table's runs fill, so a
+    keyset comparison that stops advancing fails here instead of hanging.
+    """
+    total = int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+    most = total // max(1, per_page) + 2
     names: list[str] = []
     after: str | None = None
-    while True:
+    for _ in range(most):
         page, after = fetch_page(conn, filters, order, after, per_page)
         names += page
         if after is None:
             return names
+    raise AssertionError(
+        f"page_all: {most} pages of {per_page} hold every one of {total} runs, "
+        f"yet the cursor still says more follow (after {after!r}): the keyset "
+        "does not advance"
+    )
 
 
 def select(

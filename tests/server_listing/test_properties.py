@@ -269,3 +269,76 @@ def test_keyset_survives_inserts_and_deletes(
                 throughout.discard(victim)
     assert len(yielded) == len(set(yielded)), yielded
     assert throughout <= set(yielded)
+
+
+# -- NaN where it meets itself (issue 17 item 18) ------------------------------
+# Random runs seldom store NaN under the very key a NaN operand filters, or in
+# the field an order sorts by; these draw exactly those combinations.
+
+NAN_SPOTS = {  # filter/order field -> how a run stores a value there
+    "summary_metrics.a": lambda v: {"summary": {"a": v}},
+    "summaryMetrics.b": lambda v: {"summary": {"b": v}},
+    "config.a": lambda v: {"config": {"a": {"value": v}}},
+    "config.b.a": lambda v: {"config": {"b": {"value": {"a": v}}}},
+}
+_MISSING = object()
+_near_nan = st.sampled_from([NAN, NAN, 1.0, -1.5, 0, INF, -INF, "NaN", None, _MISSING])
+
+
+@st.composite
+def runs_with_nan_at(draw: st.DrawFn, field: str) -> list[dict[str, Any]]:
+    """Runs (at least one storing NaN at ``field``) from ``runs()``, their
+    value at ``field`` drawn from NaN and its neighbours (or missing)."""
+    base = draw(runs(max_size=8))
+    stored = draw(st.lists(_near_nan, min_size=len(base), max_size=len(base)))
+    out = []
+    for i, (run, value) in enumerate(zip(base, stored, strict=True)):
+        run = {**run, "config": {}, "summary": {}}
+        if i == 0:
+            value = NAN  # the combination this block exists for
+        if value is not _MISSING:
+            run.update(NAN_SPOTS[field](value))
+        out.append(run)
+    return out
+
+
+@st.composite
+def nan_filters(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    field = draw(st.sampled_from(sorted(NAN_SPOTS)))
+    rs = draw(runs_with_nan_at(field))
+    op = draw(st.sampled_from(["$ne", "$nin", "$eq", "$in"]))
+    others = draw(st.lists(st.sampled_from([1.0, INF, "NaN", None]), max_size=2))
+    operand: Any = NAN if op in ("$ne", "$eq") else [NAN, *others]
+    flt: dict[str, Any] = {field: {op: operand}}
+    if draw(st.booleans()):
+        flt = {"$nor": [flt]} if draw(st.booleans()) else {"$or": [flt, flt]}
+    return field, rs, flt
+
+
+@SETTINGS
+@given(drawn=nan_filters(), per_page=st.integers(1, 3))
+def test_nan_operands_against_stored_nan_match_reference(
+    drawn: tuple[str, list[dict[str, Any]], dict[str, Any]], per_page: int
+) -> None:
+    _field, rs, flt = drawn
+    conn = _load(rs)
+    text = json.dumps(flt)  # NaN as the bare token the server accepts
+    expected = [r["name"] for r in rs if ref.matches(r, flt)]
+    assert sorted(page_all(conn, text, None, per_page)) == sorted(expected), text
+    assert count(conn, text) == len(expected), text
+
+
+@SETTINGS
+@given(
+    field=st.sampled_from(sorted(NAN_SPOTS)),
+    data=st.data(),
+    direction=st.sampled_from(["-", "-", "+", ""]),
+    per_page=st.integers(1, 3),
+)
+def test_orders_over_stored_nan_match_reference(
+    field: str, data: st.DataObject, direction: str, per_page: int
+) -> None:
+    rs = data.draw(runs_with_nan_at(field))
+    conn = _load(rs)
+    order = direction + field
+    assert page_all(conn, None, order, per_page) == ref.sort_names(rs, order), order
