@@ -76,9 +76,10 @@ reliability: $(STAMP)
 
 # Ratios measured side by side in one run: the server against its
 # read-and-serialize floor, then histories() against the per-run client,
-# then mirroring against scan_history run by run
+# then mirroring against scan_history run by run, then AsyncApi against Api
 # (exits non-zero on a missed target).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/server_speed.py
 	$(BIN)/python benchmarks/histories_speed.py
 	$(BIN)/python benchmarks/mirror_speed.py
+	$(BIN)/python benchmarks/async_speed.py

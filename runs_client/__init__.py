@@ -44,6 +44,7 @@ from .sweep import Sweep
 from .transport.async_retrying import AsyncRetryingClient
 from .transport.constants import (
     DEADLINE_FACTOR,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -59,6 +60,7 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 
 __all__ = [
     "DEADLINE_FACTOR",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",

@@ -32,7 +32,11 @@ from .attempts import (
     schema_mismatch,
 )
 from .byte_budget import Reservation
-from .constants import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES
+from .constants import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+)
 
 __all__ = ["AsyncRetryingClient"]
 
@@ -53,8 +57,12 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
         deadline: float | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        max_in_flight: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         super().__init__(url, http_client, headers)
+        # Attempts in flight at once: no more than the pool's connections, so
+        # callers wait here (cheaply) rather than in httpcore's pool.
+        self._slots = asyncio.Semaphore(max_in_flight)
         self.policy = AttemptPolicy(
             url, max_retries, deadline, max_response_bytes, jitter, clock
         )
@@ -82,7 +90,8 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
             held = self.policy.reservation()
             try:
                 try:
-                    response = await self._send(info, payload, kwargs, held)
+                    async with self._slots:
+                        response = await self._send(info, payload, kwargs, held)
                 except httpx.HTTPError as exc:
                     raise self.policy.transport_failure(exc, info) from exc
                 return self.policy.accept(response, info, decode)

@@ -81,3 +81,27 @@ def test_cancelled_task_closes_the_answer_and_the_client_stays_usable() -> None:
             assert viewer.viewer is not None and viewer.viewer.id == "u1"
 
     asyncio.run(main())
+
+
+def test_requests_in_flight_are_bounded_by_the_client() -> None:
+    # 300 calls at once, 5 slots: the server never sees more than 5 at once,
+    # and every call is answered.
+    async def main() -> tuple[int, int]:
+        active = {"now": 0, "peak": 0}
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            active["now"] += 1
+            active["peak"] = max(active["peak"], active["now"])
+            await asyncio.sleep(0)  # let the other calls pile up
+            active["now"] -= 1
+            return httpx.Response(200, content=VIEWER)
+
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(transport=transport) as http:
+            client = AsyncRetryingClient(URL, http, max_in_flight=5)
+            answers = await asyncio.gather(*(client.viewer() for _ in range(300)))
+        return len(answers), active["peak"]
+
+    answered, peak = asyncio.run(main())
+    assert answered == 300
+    assert 1 < peak <= 5
