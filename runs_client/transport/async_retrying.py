@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pydantic
@@ -39,6 +40,8 @@ from .constants import (
 )
 
 __all__ = ["AsyncRetryingClient"]
+
+T = TypeVar("T")
 
 
 class AsyncRetryingClient(PolicyMixin, AsyncClient):
@@ -110,7 +113,7 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
         held: Reservation,
     ) -> httpx.Response:
         """POST the operation; read the answer within the deadline and the
-        size cap. The deadline is an ``asyncio.timeout`` over the whole
+        size cap. The deadline is an asyncio timeout over the whole
         attempt, so it covers the wait for the response head too."""
         started = self.policy.clock()
         reader = self.policy.reader(info, started, held)
@@ -119,7 +122,7 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
         )
         deadline = self.deadline
         try:
-            return await asyncio.wait_for(self._read(reader, request), deadline)
+            return await _within(self._read(reader, request), deadline)
         except asyncio.TimeoutError:
             # Only our own timeout ends here: a caller's asyncio.timeout
             # raises at its own block, as a cancellation passes through ours.
@@ -135,6 +138,17 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
             # Also on cancellation: the connection is released, not leaked.
             await streamed.aclose()
         return reader.response(streamed, request)
+
+
+async def _within(work: Awaitable[T], seconds: float | None) -> T:
+    """``work``, cancelled after ``seconds``: ``asyncio.timeout`` where there
+    is one (3.11+, no extra task per attempt), else ``asyncio.wait_for``."""
+    if seconds is None:
+        return await work
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(seconds):
+            return await work
+    return await asyncio.wait_for(work, seconds)
 
 
 def _schema_checked(

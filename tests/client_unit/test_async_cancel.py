@@ -105,3 +105,35 @@ def test_requests_in_flight_are_bounded_by_the_client() -> None:
     answered, peak = asyncio.run(main())
     assert answered == 300
     assert 1 < peak <= 5
+
+
+@pytest.mark.parametrize("stall", ["head", "body"])
+def test_deadline_covers_head_and_body(stall: str) -> None:
+    from runs_client import TimeoutError as RunsTimeoutError
+
+    async def main() -> tuple[str, list[bool]]:
+        started, closed = asyncio.Event(), []
+        calls = {"n": 0}
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            calls["n"] += 1
+            if stall == "head":
+                await asyncio.Event().wait()  # no status line, ever
+            return httpx.Response(200, stream=StalledBody(started, closed))
+
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(transport=transport) as http:
+            client = AsyncRetryingClient(URL, http, max_retries=1, deadline=0.1)
+            client._sleep = _no_sleep  # type: ignore[method-assign]
+            with pytest.raises(RunsTimeoutError) as caught:
+                await client.viewer()
+        assert calls["n"] == 2  # the late attempt was retried once
+        return str(caught.value), closed
+
+    message, closed = asyncio.run(main())
+    assert "deadline" in message and "Viewer" in message
+    assert closed == ([] if stall == "head" else [True, True])
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
