@@ -72,14 +72,16 @@ test: lint check-generated sdk-venv sdk31-venv
 # Reruns the reliability suite; its summary prints the figures the README
 # quotes (requests tried, faults injected, bad inputs tried, rows lost).
 reliability: $(STAMP)
-	$(BIN)/python -m pytest tests/reliability -q
+	$(BIN)/python -m pytest tests/reliability tests/server_bounds -q
 
 # Ratios measured side by side in one run: the server against its
 # read-and-serialize floor, then histories() against the per-run client,
-# then mirroring against scan_history run by run, then AsyncApi against Api
+# then mirroring against scan_history run by run, then the official SDK
+# logging into the server against logging offline, then AsyncApi against Api
 # (exits non-zero on a missed target).
-bench: $(STAMP)
+bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/server_speed.py
 	$(BIN)/python benchmarks/histories_speed.py
 	$(BIN)/python benchmarks/mirror_speed.py
+	$(BIN)/python benchmarks/sdk_logging.py
 	$(BIN)/python benchmarks/async_speed.py

@@ -6,9 +6,9 @@
                                           leftover files)
 
 ariadne-codegen never deletes modules no operation produces any more, so the
-package is removed before generating. The schema and the operations are copied
-into the package as data: the server and schema checks read them from an
-installed wheel.
+package is removed before generating. The schema (its files joined into one)
+and the operations are copied into the package as data: the server and schema
+checks read them from an installed wheel.
 
 Two codegen runs read the same schema and operations: the sync one makes the
 package; the async one (``async_client = true``) goes to a scratch folder,
@@ -64,7 +64,12 @@ def generate(root: Path) -> None:
         shutil.rmtree(scratch.parent, ignore_errors=True)
     data = package / "graphql"
     data.mkdir()
-    shutil.copy(root / "schema" / "schema.graphql", data / "schema.graphql")
+    # One SDL file for the server and schema checks: schema/*.graphql joined
+    # in the order ariadne-codegen reads them (sorted paths).
+    parts = sorted((root / "schema").glob("*.graphql"))
+    (data / "schema.graphql").write_text(
+        "\n".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8"
+    )
     for query in sorted((root / "queries").glob("*.graphql")):
         shutil.copy(query, data / query.name)
     (package / "py.typed").write_text("")

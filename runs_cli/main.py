@@ -128,6 +128,24 @@ def run_command(
         show_run(api, path, fmt)
 
 
+@cli.command("stop")
+@click.argument("path", metavar="ENTITY/PROJECT/RUN_ID")
+@client_options
+def stop_command(
+    path: str,
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+) -> None:
+    """Ask the process logging a run to stop it (W&B's "Stop run")."""
+    with open_api(base_url, api_key, max_retries) as api:
+        run = api.run(path)
+        run.stop()
+    click.echo(
+        f"asked {'/'.join(run.path)} to stop; its SDK stops it at its next check"
+    )
+
+
 @cli.command("histories")
 @click.argument("path", metavar="ENTITY/PROJECT")
 @click.option(

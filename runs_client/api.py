@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 import ssl
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 from runs_gql import ViewerViewer
 
+from . import run_writes
 from ._exceptions import (
     AuthenticationError,
     InvalidArgumentError,
@@ -45,6 +48,9 @@ from .transport.credentials import (
     env_value,
 )
 from .transport.retrying import RetryingClient
+
+# Where W&B puts a run whose project is not named.
+DEFAULT_PROJECT = "uncategorized"
 
 __all__ = ["Api"]
 
@@ -225,6 +231,52 @@ class Api:
         entity = where.entity or self.default_entity
 
         return fetch_run(self.client, entity, where.project, where.run_id)
+
+    def create_run(
+        self,
+        *,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        state: str = "running",
+        config: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        notes: str | None = None,
+        name: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+    ) -> Run:
+        """Create a run, as the official SDK's ``Api.create_run`` does: in
+        ``project`` (``"uncategorized"`` if None, created if new) of ``entity``
+        (the default entity if None), with ``run_id`` (8 random characters if
+        None). The keyword-only extras set its first fields. A run that
+        exists already is updated with the fields given.
+
+        Raises:
+            InvalidArgumentError: a malformed argument; nothing was sent.
+            GraphQLError: the server refused (e.g. the key may not write there).
+        """
+        for arg, value in (("run_id", run_id), ("project", project)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InvalidArgumentError(
+                    f"{arg}={value!r} is not accepted; pass a non-empty str or None."
+                )
+        entity = entity or self.default_entity
+        project = project or DEFAULT_PROJECT
+        fields, _inserted = run_writes.create_run(
+            self.client,
+            entity,
+            project,
+            run_id or secrets.token_hex(4),
+            state=state,
+            config=config,
+            tags=tags,
+            notes=notes,
+            name=name,
+            group=group,
+            job_type=job_type,
+        )
+        return Run(self.client, entity, project, fields)
 
     def projects(self, entity: str | None = None) -> list[Project]:
         """The projects of ``entity`` (the default entity if None) the caller

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
@@ -11,6 +11,7 @@ import pandas as pd
 import runs_gql
 from runs_gql import RunFields
 
+from . import run_writes
 from .history.frames import Columns
 from .history.run_rows import (
     Stream,
@@ -120,6 +121,10 @@ class RunBase(Generic[ClientT, SweepT]):
         self.client = client
         self.entity = entity
         self.project = project
+        self.sweep = sweep
+        self._set_fields(fields)
+
+    def _set_fields(self, fields: RunFields) -> None:
         self.id = fields.name
         self.storage_id = fields.id
         self.name = fields.display_name
@@ -146,7 +151,6 @@ class RunBase(Generic[ClientT, SweepT]):
             else None
         )
         self.sweep_name = fields.sweep_name
-        self.sweep = sweep
         keys = fields.history_keys
         self.history_keys = keys if isinstance(keys, dict) else {}
         self._history_keys_known = "lastStep" in self.history_keys
@@ -223,6 +227,48 @@ class RunBase(Generic[ClientT, SweepT]):
 
 class Run(RunBase[runs_gql.Client, Sweep]):
     """A single run (see ``RunBase``), read with the sync client."""
+
+    def update(
+        self,
+        *,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        notes: str | None = None,
+        name: str | None = None,
+        group: str | None = None,
+    ) -> None:
+        """Write the given fields to the server; this object then shows the run
+        as stored. ``config`` and ``summary`` set their keys and keep the
+        others (as this object holds them); ``tags`` replaces the list;
+        ``name`` is the display name. An argument left None is not changed.
+
+        Raises:
+            InvalidArgumentError: a malformed argument; nothing was sent.
+            GraphQLError: the server refused (e.g. the key may not write here).
+        """
+        fields = run_writes.update_run(
+            self.client,
+            self.storage_id,
+            self.rawconfig,
+            self.summary,
+            config=config,
+            summary=summary,
+            tags=tags,
+            notes=notes,
+            name=name,
+            group=group,
+        )
+        self._set_fields(fields)
+
+    def delete(self) -> None:
+        """Delete the run on the server, with its history, events and files."""
+        run_writes.delete_run(self.client, self.storage_id)
+
+    def stop(self) -> None:
+        """Ask the process logging the run to stop it, as W&B's "Stop run"
+        button does: the SDK sees ``RunStoppedStatus`` turn true."""
+        run_writes.stop_run(self.client, self.storage_id)
 
     @overload
     def history(

@@ -20,11 +20,12 @@ from the layers below it (``tests/test_import_direction.py`` enforces this)::
     http/                  ASGI app, serving, auth, fault injection
     graphql/               schema, resolvers, run fields, scalars, limits
     listing/  history/     run-listing SQL compiler; history, sampled history
-    loaders/               and events reads; the JSON Lines loader, demo seed
+    loaders/  writes/      and events reads; the JSON Lines loader, demo seed;
+                           the write path (runs, file_stream, file links)
     store/                 connection, layout, migrations, users, projects,
                            runs, history rows (``Store``)
 
-``listing``, ``history`` and ``loaders`` sit side by side and do not import
+``listing``, ``history``, ``loaders`` and ``writes`` sit side by side and do not import
 each other; the store executes SQL they build through its connection but
 knows none of them. This package never imports ``runs_client``; importing it
 alone stays cheap (the CLI builds its parser from ``runs_server.command``

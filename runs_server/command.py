@@ -130,6 +130,9 @@ def run_serve(args: argparse.Namespace, prog: str = "runs-client serve") -> int:
             scratch.cleanup()
 
 
+DEMO_USER = "demo"
+
+
 def _serve(args: argparse.Namespace, prog: str) -> int:
     from runs_server.http.app import RunsServerApp, ServerConfig
     from runs_server.http.auth import is_loopback
@@ -189,6 +192,11 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
             f"--schema {args.schema} is not a schema the server can serve: "
             f"{type(exc).__name__}: {first}",
         )
+    if not require_auth and not store.read_only and store.users.default() is None:
+        # An open server acts as the demo user; an empty store gets one, so
+        # the official SDK (which asks who it is) can log runs into it.
+        store.users.create(DEMO_USER)
+        notes.append(f"created user {DEMO_USER!r} (entity {DEMO_USER!r}) to act as")
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:

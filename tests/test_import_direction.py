@@ -43,6 +43,7 @@ SERVER_LAYERS = {
     "listing": 2,
     "history": 2,
     "loaders": 2,
+    "writes": 2,
     "store": 1,
 }
 # runs_client's rooms by layer (see the rooms' __init__ docstrings): the

@@ -3,7 +3,14 @@
 from .base_client import BaseClient
 from .base_model import BaseModel
 from .client import Client
+from .delete_run import DeleteRun, DeleteRunDeleteRun
 from .fragments import ProjectFields, RunFields, RunFieldsUser
+from .input_types import (
+    CreateRunFilesInput,
+    DeleteRunInput,
+    StopRunInput,
+    UpsertBucketInput,
+)
 from .mirror_run_states import (
     MirrorRunStates,
     MirrorRunStatesProject,
@@ -13,6 +20,7 @@ from .mirror_run_states import (
     MirrorRunStatesProjectRunsPageInfo,
 )
 from .operations import (
+    DELETE_RUN_GQL,
     MIRROR_RUN_STATES_GQL,
     PROJECT_BY_NAME_GQL,
     PROJECTS_GQL,
@@ -29,7 +37,9 @@ from .operations import (
     RUNS_MIRROR_PAGE_GQL,
     RUNS_PAGE_GQL,
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
+    STOP_RUN_GQL,
     SWEEP_BY_NAME_GQL,
+    UPSERT_BUCKET_GQL,
     VIEWER_GQL,
 )
 from .project_by_name import ProjectByName, ProjectByNameProject
@@ -105,7 +115,13 @@ from .runs_sampled_history_page import (
     RunsSampledHistoryPageProjectRunsEdgesNode,
     RunsSampledHistoryPageProjectRunsPageInfo,
 )
+from .stop_run import StopRun, StopRunStopRun
 from .sweep_by_name import SweepByName, SweepByNameProject, SweepByNameProjectSweep
+from .upsert_bucket import (
+    UpsertBucket,
+    UpsertBucketUpsertBucket,
+    UpsertBucketUpsertBucketBucket,
+)
 from .viewer import (
     Viewer,
     ViewerViewer,
@@ -118,6 +134,11 @@ __all__ = [
     "BaseClient",
     "BaseModel",
     "Client",
+    "CreateRunFilesInput",
+    "DELETE_RUN_GQL",
+    "DeleteRun",
+    "DeleteRunDeleteRun",
+    "DeleteRunInput",
     "MIRROR_RUN_STATES_GQL",
     "MirrorRunStates",
     "MirrorRunStatesProject",
@@ -204,10 +225,19 @@ __all__ = [
     "RunsSampledHistoryPageProjectRunsEdges",
     "RunsSampledHistoryPageProjectRunsEdgesNode",
     "RunsSampledHistoryPageProjectRunsPageInfo",
+    "STOP_RUN_GQL",
     "SWEEP_BY_NAME_GQL",
+    "StopRun",
+    "StopRunInput",
+    "StopRunStopRun",
     "SweepByName",
     "SweepByNameProject",
     "SweepByNameProjectSweep",
+    "UPSERT_BUCKET_GQL",
+    "UpsertBucket",
+    "UpsertBucketInput",
+    "UpsertBucketUpsertBucket",
+    "UpsertBucketUpsertBucketBucket",
     "VIEWER_GQL",
     "Viewer",
     "ViewerViewer",

@@ -5,8 +5,10 @@ from typing import Any, Optional, Union
 
 from .base_client import BaseClient
 from .base_model import UNSET, UnsetType
+from .delete_run import DeleteRun
 from .mirror_run_states import MirrorRunStates
 from .operations import (
+    DELETE_RUN_GQL,
     MIRROR_RUN_STATES_GQL,
     PROJECT_BY_NAME_GQL,
     PROJECTS_GQL,
@@ -23,7 +25,9 @@ from .operations import (
     RUNS_MIRROR_PAGE_GQL,
     RUNS_PAGE_GQL,
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
+    STOP_RUN_GQL,
     SWEEP_BY_NAME_GQL,
+    UPSERT_BUCKET_GQL,
     VIEWER_GQL,
 )
 from .project_by_name import ProjectByName
@@ -41,7 +45,9 @@ from .runs_history_window_page import RunsHistoryWindowPage
 from .runs_mirror_page import RunsMirrorPage
 from .runs_page import RunsPage
 from .runs_sampled_history_page import RunsSampledHistoryPage
+from .stop_run import StopRun
 from .sweep_by_name import SweepByName
+from .upsert_bucket import UpsertBucket
 from .viewer import Viewer
 
 
@@ -453,3 +459,63 @@ class Client(BaseClient):
         )
         data = self.get_data(response)
         return Viewer.model_validate(data)
+
+    def upsert_bucket(
+        self,
+        id: Union[Optional[str], UnsetType] = UNSET,
+        name: Union[Optional[str], UnsetType] = UNSET,
+        project: Union[Optional[str], UnsetType] = UNSET,
+        entity: Union[Optional[str], UnsetType] = UNSET,
+        group_name: Union[Optional[str], UnsetType] = UNSET,
+        description: Union[Optional[str], UnsetType] = UNSET,
+        display_name: Union[Optional[str], UnsetType] = UNSET,
+        notes: Union[Optional[str], UnsetType] = UNSET,
+        config: Union[Optional[str], UnsetType] = UNSET,
+        job_type: Union[Optional[str], UnsetType] = UNSET,
+        state: Union[Optional[str], UnsetType] = UNSET,
+        tags: Union[Optional[list[str]], UnsetType] = UNSET,
+        summary_metrics: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> UpsertBucket:
+        variables: dict[str, object] = {
+            "id": id,
+            "name": name,
+            "project": project,
+            "entity": entity,
+            "groupName": group_name,
+            "description": description,
+            "displayName": display_name,
+            "notes": notes,
+            "config": config,
+            "jobType": job_type,
+            "state": state,
+            "tags": tags,
+            "summaryMetrics": summary_metrics,
+        }
+        response = self.execute(
+            query=UPSERT_BUCKET_GQL,
+            operation_name="UpsertBucket",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return UpsertBucket.model_validate(data)
+
+    def delete_run(self, id: str, **kwargs: Any) -> DeleteRun:
+        variables: dict[str, object] = {"id": id}
+        response = self.execute(
+            query=DELETE_RUN_GQL,
+            operation_name="DeleteRun",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return DeleteRun.model_validate(data)
+
+    def stop_run(self, id: str, **kwargs: Any) -> StopRun:
+        variables: dict[str, object] = {"id": id}
+        response = self.execute(
+            query=STOP_RUN_GQL, operation_name="StopRun", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return StopRun.model_validate(data)

@@ -2,6 +2,7 @@
 # Source: queries
 
 __all__ = [
+    "DELETE_RUN_GQL",
     "MIRROR_RUN_STATES_GQL",
     "PROJECTS_GQL",
     "PROJECT_BY_NAME_GQL",
@@ -18,7 +19,9 @@ __all__ = [
     "RUN_HISTORY_KEYS_GQL",
     "RUN_HISTORY_WINDOW_GQL",
     "RUN_SAMPLED_HISTORY_GQL",
+    "STOP_RUN_GQL",
     "SWEEP_BY_NAME_GQL",
+    "UPSERT_BUCKET_GQL",
     "VIEWER_GQL",
 ]
 
@@ -391,6 +394,64 @@ query Viewer {
         }
       }
     }
+  }
+}
+"""
+
+UPSERT_BUCKET_GQL = """
+mutation UpsertBucket($id: String, $name: String, $project: String, $entity: String, $groupName: String, $description: String, $displayName: String, $notes: String, $config: JSONString, $jobType: String, $state: String, $tags: [String!], $summaryMetrics: JSONString) {
+  upsertBucket(
+    input: {id: $id, name: $name, modelName: $project, entityName: $entity, groupName: $groupName, description: $description, displayName: $displayName, notes: $notes, config: $config, jobType: $jobType, state: $state, tags: $tags, summaryMetrics: $summaryMetrics}
+  ) {
+    bucket {
+      ...RunFields
+    }
+    inserted
+  }
+}
+
+fragment RunFields on Run {
+  id
+  name
+  displayName
+  state
+  config
+  summaryMetrics
+  systemMetrics
+  historyKeys
+  historyLineCount
+  tags
+  group
+  jobType
+  commit
+  host
+  notes
+  description
+  sweepName
+  readOnly
+  projectId
+  createdAt
+  heartbeatAt
+  updatedAt
+  user {
+    name
+    username
+  }
+}
+"""
+
+DELETE_RUN_GQL = """
+mutation DeleteRun($id: ID!) {
+  deleteRun(input: {id: $id}) {
+    clientMutationId
+  }
+}
+"""
+
+STOP_RUN_GQL = """
+mutation StopRun($id: ID!) {
+  stopRun(input: {id: $id}) {
+    success
   }
 }
 """

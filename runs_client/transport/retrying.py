@@ -2,8 +2,11 @@
 
 ``RetryingClient`` is ``runs_gql.Client`` with ``execute`` made safe to call
 against a real, flaky, rate-limited server: every operation we send is a
-read-only query, so retrying is always safe. Failures leave here as
-``runs_client`` errors, never as httpx or generated-client exceptions.
+read-only query or a write that is safe to repeat (an upsert sets the values
+given, by storage id or run id; a stop sent twice is one stop; a delete sent
+again after a lost reply finds no run and says so), so retrying is safe.
+Failures leave here as ``runs_client`` errors, never as httpx or
+generated-client exceptions.
 """
 
 from __future__ import annotations

@@ -36,13 +36,22 @@ MAX_VARIABLE_STRING_CHARS = 300_000
 # Output bytes of one response (estimated as fields resolve, then checked on
 # the encoded body), and requests executing at once: peak memory is bounded by
 # about MAX_REQUESTS_IN_FLIGHT * 3 * MAX_RESPONSE_BYTES (result objects, the
-# encoded body and its gzip copy) plus one MAX_BODY_BYTES request per connection.
+# encoded body and its gzip copy) plus MAX_BODY_BYTES_HELD (PEAK_MEMORY_BYTES).
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 MAX_REQUESTS_IN_FLIGHT = 4
 # What one executing request may hold at its peak (result objects, the
 # encoded body, its gzip copy); the query-cost estimate (``cost``) and the
 # budgets above keep it there, and tests/server_bounds measures it.
 MAX_REQUEST_MEMORY_BYTES = 3 * MAX_RESPONSE_BYTES
+# Request bodies held (being read or executed) at once, all connections
+# together (runs_server.http.admission admits each before reading it).
+MAX_BODY_BYTES_HELD = 64 * 1024 * 1024
+# The server's peak above its idle size: every worker at its request budget
+# plus the bodies held (the quick lane's requests are at most a few hundred
+# fields). tests/reliability/test_hostile_server.py measures it.
+PEAK_MEMORY_BYTES = (
+    MAX_REQUESTS_IN_FLIGHT * MAX_REQUEST_MEMORY_BYTES + MAX_BODY_BYTES_HELD
+)
 # Wall-clock seconds one request may execute, and may take to send its body.
 MAX_REQUEST_SECONDS = 120.0
 BODY_TIMEOUT_SECONDS = 30.0

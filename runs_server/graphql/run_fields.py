@@ -9,7 +9,6 @@ few queries whatever the page size, and never a scan of the project.
 
 from __future__ import annotations
 
-import base64
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from runs_server import history
 from runs_server.graphql import limits
 from runs_server.graphql.context import charged, request_context
 from runs_server.store import Project
+from runs_server.writes import buckets
 
 
 @dataclass
@@ -108,8 +108,7 @@ for _field, _col in _COLUMNS.items():
 def storage_id(node: RunNode) -> str:
     """Opaque like W&B's: base64 of ``Run:v1:<run id>:<project>:<entity>``."""
     project = node.page.project
-    raw = f"Run:v1:{node.row['name']}:{project.name}:{project.entity}"
-    return base64.b64encode(raw.encode()).decode()
+    return buckets.storage_id(node.row["name"], project.name, project.entity)
 
 
 @run_type.field("id")
@@ -271,7 +270,7 @@ def _encoded(info: GraphQLResolveInfo, rows: list[str] | bytes) -> orjson.Fragme
         context.spend_bytes(len(rows))
         return orjson.Fragment(rows)
     context.spend_bytes(sum(len(r) + 4 for r in rows))
-    return orjson.Fragment(orjson.dumps(rows))
+    return orjson.Fragment(history.compact(orjson.dumps(rows)))
 
 
 def _checked(check: Callable[[Any], Any], value: Any) -> Any:
@@ -297,9 +296,13 @@ def resolve_parquet_history(
             "history with history(minStep:, maxStep:) or sampledHistory"
         )
     row = node.row
-    # Building reads and holds every row of the run: charged as rows returned,
-    # so no export is built for a run over the row cap (1,000,000 rows).
-    context.spend_rows(int(row["history_line_count"]))
+    # Building reads and holds every value of the run: charged as rows
+    # returned and as values read (rows x keys), so no export is built for a
+    # run over the row cap (1,000,000 rows) or the read cap (20,000,000 values).
+    rows = int(row["history_line_count"])
+    context.spend_rows(rows)
+    keys = len(orjson.loads(row["history_keys"] or "{}"))
+    context.spend_reads(rows * max(keys, 1))
     export = context.exports.ensure(
         context.conn,
         node.id,
@@ -308,21 +311,3 @@ def resolve_parquet_history(
     )
     url = context.base_url + context.exports.signed_path(export)
     return {"parquetUrls": [url], "liveData": []}
-
-
-@run_type.field("fileCount")
-def resolve_file_count(_node: RunNode, _info: GraphQLResolveInfo) -> int:
-    return 0  # the store holds no run files
-
-
-@run_type.field("files")
-def resolve_files(
-    _node: RunNode, _info: GraphQLResolveInfo, **_args: Any
-) -> dict[str, Any]:
-    page = {
-        "endCursor": None,
-        "hasNextPage": False,
-        "startCursor": None,
-        "hasPreviousPage": False,
-    }
-    return {"edges": [], "pageInfo": page}

@@ -12,8 +12,10 @@ from importlib.resources import files
 from ariadne import make_executable_schema
 from graphql import GraphQLSchema
 
+from runs_server.graphql.mutations import WRITE_BINDABLES
 from runs_server.graphql.resolvers import BINDABLES
 from runs_server.graphql.run_fields import run_type
+from runs_server.graphql.run_write_fields import run_write_type
 from runs_server.graphql.scalars import SCALARS
 
 
@@ -30,5 +32,7 @@ def executable_schema() -> GraphQLSchema:
 
 def schema_from_sdl(sdl: str) -> GraphQLSchema:
     """The server's resolvers bound to ``sdl`` (``serve --schema`` serves a copy)."""
-    schema: GraphQLSchema = make_executable_schema(sdl, *BINDABLES, run_type, *SCALARS)
+    schema: GraphQLSchema = make_executable_schema(
+        sdl, *BINDABLES, *WRITE_BINDABLES, run_type, run_write_type, *SCALARS
+    )
     return schema

@@ -20,12 +20,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from runs_server.graphql.limits import MAX_BODY_BYTES
+from runs_server.graphql.limits import MAX_BODY_BYTES, MAX_BODY_BYTES_HELD
 
 logger = logging.getLogger("runs_server")
 
-# Request bodies held (being read or executed) at once, all connections together.
-MAX_BODY_BYTES_HELD = 64 * 1024 * 1024
 # A peak over this (bytes held) is followed by giving memory back.
 TRIM_AFTER_BYTES = 8 * 1024 * 1024
 

@@ -32,6 +32,7 @@ from runs_server.http.config import ServerConfig
 from runs_server.http.connections import ConnectionGuard, connection_cap
 from runs_server.http.export_endpoint import serve_export
 from runs_server.http.faults import Fault, FaultInjector
+from runs_server.http.files_endpoint import FilesEndpoint
 from runs_server.http.graphql_endpoint import REQUEST_FORM, GraphQLEndpoint
 from runs_server.http.guards import host_problem, json_content_type
 from runs_server.http.lanes import Lanes
@@ -44,7 +45,7 @@ logger = logging.getLogger("runs_server")
 
 GRAPHQL_PATHS = ("/graphql", "/graphql/")
 # The official SDK 0.31 posts its telemetry (OTLP protobuf) here; accepted, dropped.
-TELEMETRY_PATHS = ("/sdk/otel/v1/metrics",)
+TELEMETRY_PATHS = ("/sdk/otel/v1/metrics", "/sdk/otel/v1/logs")
 
 
 class RunsServerApp:
@@ -65,6 +66,7 @@ class RunsServerApp:
         )
         self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
+        self.files = FilesEndpoint(store, self.config, self.lanes.heavy, self.bodies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -171,6 +173,11 @@ class RunsServerApp:
         if path in TELEMETRY_PATHS and method == "POST":
             await read_body(receive)
             return Reply(204, b"")
+        # The SDK's file_stream posts and run-file links (before the exports,
+        # whose /files/history/ prefix an entity named "history" would share).
+        files_reply = await self.files.handle(scope, receive, headers)
+        if files_reply is not None:
+            return files_reply
         if path.startswith(EXPORT_PATH_PREFIX):
             if method not in ("GET", "HEAD"):
                 return error_reply(

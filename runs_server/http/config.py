@@ -7,19 +7,20 @@ from typing import Literal
 
 from runs_server.graphql.limits import (
     BODY_TIMEOUT_SECONDS,
+    MAX_BODY_BYTES_HELD,
     MAX_REQUEST_SECONDS,
     MAX_REQUESTS_IN_FLIGHT,
     MAX_RESPONSE_BYTES,
     MAX_RESPONSE_ROWS,
     MAX_VALUES_READ,
 )
-from runs_server.http.admission import MAX_BODY_BYTES_HELD
 from runs_server.http.connections import (
     HEAD_TIMEOUT_SECONDS,
     IDLE_TIMEOUT_SECONDS,
     MAX_CONNECTIONS,
 )
 from runs_server.http.faults import FaultConfig
+from runs_server.writes.liveness import DEFAULT_CRASH_AFTER_S
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,6 @@ class ServerConfig:
     # "auto": gzip only for clients beyond loopback (on loopback, compressing
     # a history page costs more time than sending it); "always"; "never".
     compress: Literal["auto", "always", "never"] = "auto"
+    # A running run with no file_stream post (heartbeat) for this long is
+    # marked crashed.
+    crash_after_s: float = DEFAULT_CRASH_AFTER_S

@@ -29,6 +29,7 @@ from runs_server.http.config import ServerConfig
 from runs_server.http.replies import Reply, error_reply, graphql_reply
 from runs_server.listing.regex import regex_budget
 from runs_server.store import Store
+from runs_server.writes.liveness import Liveness
 
 graphql_logger = logging.getLogger("runs_server.graphql")
 
@@ -69,6 +70,7 @@ class GraphQLEndpoint:
         self.config = config
         self.exports = exports
         self.schema = executable_schema()
+        self.liveness = Liveness(store, config.crash_after_s)
 
     def respond(
         self,
@@ -94,6 +96,7 @@ class GraphQLEndpoint:
             return error_reply(
                 400, f"the request body is not JSON; send {REQUEST_FORM}"
             )
+        self.liveness.check()  # runs whose heartbeats stopped read as crashed
         if not isinstance(data, dict):
             return error_reply(400, f"the request body must be {REQUEST_FORM}")
         context = RequestContext(

@@ -13,13 +13,49 @@ version 4 replaced it by ``history_columns`` (a key's steps and values as two
 JSON arrays per log call): one write per key and call instead of one per
 value, and ``sampledHistory`` reads whole columns. Version 4 also dropped
 ``history.keys`` (each row's key list), which only the old AND rule read.
+Version 5 added the write path's tables: ``stream_offsets`` (how many lines
+of each file_stream file a run took: a retried chunk is not taken twice),
+``console_lines`` (output.log), ``run_files`` (uploaded files) and
+``run_controls`` (stop requests, exit codes).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
-DDL = """
+# Layout 5's tables (the write path); also what migration 4 -> 5 runs.
+WRITE_PATH_DDL = """
+CREATE TABLE IF NOT EXISTS stream_offsets (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    file TEXT NOT NULL,                -- wandb-history.jsonl, output.log, ...
+    next_offset INTEGER NOT NULL,      -- lines taken: where the next chunk starts
+    PRIMARY KEY (run_id, file)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS console_lines (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,             -- a line sent again replaces the old text
+    text TEXT NOT NULL,
+    PRIMARY KEY (run_id, line)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_files (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    content BLOB,                      -- NULL until uploaded
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    md5 TEXT,                          -- base64 of the MD5 digest, as W&B serves it
+    updated_at TEXT NOT NULL,
+    UNIQUE (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS run_controls (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    stop_requested INTEGER NOT NULL DEFAULT 0,
+    exitcode INTEGER                   -- reported by the last file_stream post
+);
+"""
+
+DDL = (
+    """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -118,3 +154,5 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 """
+    + WRITE_PATH_DDL
+)

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable
 
 from runs_server.store import jsonrows
+from runs_server.store.ddl import WRITE_PATH_DDL
 
 
 def _v1_query_copies(conn: sqlite3.Connection) -> None:
@@ -76,8 +77,18 @@ def _v3_history_columns(conn: sqlite3.Connection) -> None:
         )
 
 
+def _v4_write_path(conn: sqlite3.Connection) -> None:
+    """4 -> 5: the write path's tables (file_stream offsets, console lines,
+    uploaded files, stop requests) are created empty: runs written before
+    had none of these."""
+    for statement in WRITE_PATH_DDL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_query_copies,
     2: _v2_history_values,
     3: _v3_history_columns,
+    4: _v4_write_path,
 }

@@ -2,7 +2,8 @@
 
 ``store.users`` (entities, users, keys), ``store.projects`` (projects, sweeps,
 read access), ``store.runs`` (add, find, update, delete) and ``store.history``
-(history and events rows) share one connection and its lock;
+(history and events rows), and the write path's ``store.upserts``,
+``store.streams`` and ``store.files`` share one connection and its lock;
 ``store.transaction()`` groups their writes into one commit.
 """
 
@@ -17,7 +18,10 @@ from contextlib import AbstractContextManager, contextmanager
 from runs_server.store.database import Database
 from runs_server.store.history_rows import HistoryRows
 from runs_server.store.projects import Projects
+from runs_server.store.run_files import RunFiles
+from runs_server.store.run_upserts import RunUpserts
 from runs_server.store.runs import Runs
+from runs_server.store.streams import Streams
 from runs_server.store.users import Users
 
 
@@ -34,6 +38,10 @@ class Store:
         self.projects = Projects(self._db)
         self.runs = Runs(self._db, self.projects)
         self.history = HistoryRows(self._db)
+        # The write path's parts (upsertBucket, file_stream, uploaded files).
+        self.upserts = RunUpserts(self._db)
+        self.streams = Streams(self._db)
+        self.files = RunFiles(self._db)
 
     @property
     def path(self) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from runs_client import Api
 from tests.cli.conftest import MIXED, run_cli, run_in_process
-from tests.server.conftest import EXACT, Live
+from tests.server.conftest import EXACT, TESTER_KEY, Live
 
 pytestmark = pytest.mark.e2e
 
@@ -177,3 +177,17 @@ def test_version_everywhere() -> None:
     for done in runs:
         assert done.code == 0, done.err
         assert done.out.strip().endswith(__version__), done.out
+
+
+def test_stop_makes_run_stopped_status_true(cli: Any, live: Live) -> None:
+    run = live.store.runs.id_of(EXACT, "cadence")
+    assert not live.store.streams.stop_requested(run)
+    # The open server's default user is no member of "test": the tester's key.
+    refused = cli("stop", f"{EXACT}/cadence")
+    assert refused.code != 0 and "not a member of entity 'test'" in refused.err
+    done = cli("stop", f"{EXACT}/cadence", "--api-key", TESTER_KEY)
+    assert done.code == 0, done.err
+    assert "asked test/exact/cadence to stop" in done.out
+    assert live.store.streams.stop_requested(run)
+    missing = cli("stop", f"{EXACT}/nope", "--api-key", TESTER_KEY)
+    assert missing.code != 0 and "nope" in missing.err

@@ -8,7 +8,9 @@ import pytest
 from graphql import build_schema, parse, validate
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = build_schema((ROOT / "schema" / "schema.graphql").read_text())
+SCHEMA = build_schema(
+    "\n".join(p.read_text() for p in sorted((ROOT / "schema").glob("*.graphql")))
+)
 QUERY_FILES = sorted((ROOT / "queries").glob("*.graphql"))
 # Fragments may be shared between files, so operations validate as one document.
 ALL_OPERATIONS = "\n".join(path.read_text() for path in QUERY_FILES)

@@ -12,7 +12,9 @@ import pytest
 from graphql import build_schema, parse, validate
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = build_schema((ROOT / "schema" / "schema.graphql").read_text())
+SCHEMA = build_schema(
+    "\n".join(p.read_text() for p in sorted((ROOT / "schema").glob("*.graphql")))
+)
 
 RUN_FRAGMENT = """
 fragment RunFragment on Run {

@@ -154,7 +154,8 @@ def test_no_thread_per_call_inside_a_running_loop(server: Server) -> None:
         assert asyncio.run(main()) > 0
     finally:
         threading.Thread.start = original  # type: ignore[method-assign]
-    assert started == []
+    # The in-process server starts its own worker threads lazily; none other.
+    assert [name for name in started if not name.startswith("runs_server")] == []
 
 
 def test_runs_sends_nothing_and_needs_a_known_entity(server: Server) -> None:

@@ -24,6 +24,13 @@ FIGURES = (
     ("bad_inputs", "bad inputs tried"),
     ("rows_checked", "rows checked against the store"),
     ("rows_lost", "rows lost"),
+    # issue 17, the server (tests/reliability/test_hostile_server.py and
+    # tests/server_bounds): each peak figure is set by one test only.
+    ("hostile_requests", "hostile requests tried"),
+    ("server_peak_mib", "server peak memory (MiB)"),
+    ("server_peak_bound_mib", "its stated bound (MiB)"),
+    ("server_after_mib", "server memory after them (MiB)"),
+    ("connections_refused", "connections refused or timed out"),
 )
 
 

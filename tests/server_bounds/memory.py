@@ -36,5 +36,4 @@ def measured(
         tracemalloc.stop()
         exports.close()
     TALLY["hostile_requests"] += 1
-    TALLY["peak_request_bytes"] = max(TALLY["peak_request_bytes"], peak)
     return orjson.loads(reply.body), peak

@@ -105,3 +105,15 @@ def test_building_an_export_is_charged_to_the_row_cap() -> None:
         assert body["errors"][0]["extensions"]["code"] == RESPONSE_TOO_LARGE
         assert list(small.app.exports.folder.iterdir()) == []  # nothing built
     store.close()
+
+
+def test_building_an_export_is_charged_its_values_read() -> None:
+    store = filled_store()  # 2,000 rows of _step and loss: 4,000 values
+    for budget, refused in ((3_999, True), (4_000, False)):
+        config = ServerConfig(max_values_read=budget)
+        with BackgroundServer(RunsServerApp(store, config)) as small:
+            body = httpx.post(small.graphql_url, json={"query": PARQUET}).json()
+        assert ("errors" in body) is refused, body
+        if refused:
+            assert "read more than 3,999 history values" in body["errors"][0]["message"]
+    store.close()

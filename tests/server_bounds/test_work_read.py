@@ -116,3 +116,13 @@ def test_a_quick_request_is_answered_while_heavy_ones_fill_every_worker(
             thread.join(timeout=120)
     assert finished[0] == "quick", finished
     assert len(finished) == 4
+
+
+def test_many_small_sampled_lists_hold_their_size_not_a_block_each(
+    store: Store,
+) -> None:
+    # 40,000 one-row lists: each held a 4 KiB block of orjson's (160 MB)
+    query = f"{{ {PROJECT} {{ runs(first: 1000) {{ edges {{ node {{ {sampled(40, ['loss'])} }} }} }} }} }}"
+    body, peak = measured(store, query)
+    assert "errors" not in body
+    assert peak < 32 * 1024 * 1024, f"peak {peak:,} bytes"
