@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,13 +14,14 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
-from runs_cli.errors import CliError
+from runs_cli.errors import EXIT_ERROR, CliError
 from runs_cli.export import ExportResult, Stream, check_keys_logged, export_histories
 from runs_cli.options import resolve_column
-from runs_cli.table import OutputFormat, cell, make_console, print_frame
+from runs_cli.table import OutputFormat, cell, make_console, print_frame, write_frame
 from runs_client import Api, Runs, runs_frame
 from runs_client.run_table import RUN_COLUMNS, run_row
 from runs_mirror.summary import human_size
@@ -85,9 +87,15 @@ def show_runs(
     limit: int | None = None,
     columns: list[str] | None = None,
     fmt: OutputFormat = "table",
+    output: str | None = None,
     console: Console | None = None,
 ) -> pd.DataFrame:
-    """Print the runs table; returns the full frame it was cut from."""
+    """Print the runs table (or write it to ``output``); returns the full
+    frame it was cut from."""
+    if fmt == "parquet" and output is None:
+        raise CliError("--format parquet writes a file: add -o runs.parquet.")
+    if fmt == "table" and output is not None:
+        raise CliError("-o writes csv, json or parquet: add --format csv (or json).")
     runs = select_runs(api, path, filters=filters, order=order, limit=limit)
     frame = runs_frame(runs)
     if columns:
@@ -98,6 +106,21 @@ def show_runs(
         shown = frame[_default_columns(frame)]
     else:
         shown = frame
+    if output is not None:
+        target = Path(output)
+        try:
+            write_frame(shown, fmt, target)
+        except OSError as exc:
+            raise CliError(
+                f"cannot write {target}: {exc.strerror or exc}; choose another "
+                "path with -o.",
+                exit_code=EXIT_ERROR,
+            ) from exc
+        size = human_size(target.stat().st_size)
+        (console or make_console()).print(
+            f"wrote {len(shown)} runs to {target} ({size})", markup=False
+        )
+        return frame
     title = f"{path}: {len(frame)} runs" + (f" (first {limit})" if limit else "")
     print_frame(shown, fmt, title=title, console=console)
     return frame
@@ -131,6 +154,22 @@ def show_run(api: Api, path: str, fmt: str, console: Console | None = None) -> N
         console.print(table)
 
 
+def export_progress(console: Console) -> Progress:
+    """Runs done of the total (the server's run count, asked first), rows
+    written, time left and time spent; only on a terminal."""
+    return Progress(
+        TextColumn("histories"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs, {task.fields[rows]:,} rows"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,  # no bar in logs and pipes
+    )
+
+
 def export(
     api: Api,
     path: str,
@@ -150,17 +189,13 @@ def export(
     """Export histories with a progress bar (on stderr); print the summary line."""
     runs = select_runs(api, path, filters=filters, order=order, limit=limit)
     err = Console(stderr=True)
-    progress = Progress(
-        TextColumn("histories"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # no bar in logs and pipes
-    )
-    task = progress.add_task("histories", total=None)
+    progress = export_progress(err)
+    task = progress.add_task("histories", total=None, rows=0)
+
+    def advance(runs_done: int, rows: int) -> None:
+        done = progress.tasks[0]
+        progress.update(task, advance=runs_done, rows=int(done.fields["rows"]) + rows)
+
     with progress:
         result = export_histories(
             runs,
@@ -172,7 +207,7 @@ def export(
             page_runs=per_page,
             after=after,
             on_start=lambda total: progress.update(task, total=total),
-            on_page=lambda done: progress.advance(task, done),
+            on_page=advance,
         )
     files = f" ({result.files} files)" if result.files > 1 else ""
     (console or make_console()).print(

@@ -2,19 +2,20 @@
 
 Starts ``python -m runs_server --demo`` on a free loopback port (a child
 process, so the server's threads do not compete with ours for the GIL), then
-lists, exports and plots ``demo/mnist`` with the same functions the commands
-use, and stops the server however the demo ends (done, error, Ctrl-C,
+runs the command lines it prints (``DEMO_COMMANDS``, through the CLI's own
+``main``), and stops the server however the demo ends (done, error, Ctrl-C,
 SIGTERM).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -23,9 +24,8 @@ from rich.console import Console
 
 from runs_cli.errors import EXIT_ERROR, CliError
 from runs_cli.table import make_console
-from runs_client import Api, runs_frame
 
-__all__ = ["DEMO_PROJECT", "demo_server", "run_demo"]
+__all__ = ["DEMO_COMMANDS", "DEMO_PROJECT", "demo_server", "run_command", "run_demo"]
 
 DEMO_PROJECT = "demo/mnist"
 START_TIMEOUT_S = 60.0
@@ -77,74 +77,58 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo(output: Path) -> None:
-    """Write ``runs.csv``, ``histories.parquet`` and ``loss.png`` to ``output``."""
-    from runs_cli.commands import export, plot, show_runs
+# What the demo runs, as a user would type it ({out}: the output folder). The
+# README's tour shows these lines and their output; tests/cli/test_readme.py
+# runs them and compares.
+DEMO_COMMANDS = (
+    "runs-client runs demo/mnist --where state=finished --order +summary.loss "
+    "--limit 10 --columns lr,optimizer.name,summary.loss,summary.val.acc",
+    "runs-client runs demo/mnist --format csv -o {out}/runs.csv",
+    "runs-client histories demo/mnist --where state=finished --samples 200 "
+    "-o {out}/histories.parquet",
+    "runs-client plot demo/mnist --where state=finished --key loss "
+    "--group-by optimizer.name --smooth 5 --samples 200 -o {out}/loss.png",
+)
+OUTPUTS = ("runs.csv", "histories.parquet", "loss.png")
 
+
+Main = Callable[[list[str]], int]
+
+
+def run_command(main: Main, line: str, url: str) -> None:
+    """Run one command line of the demo with the CLI's ``main`` (passed in:
+    ``main`` imports this module) against the server at ``url``."""
+    code = main([*shlex.split(line)[1:], "--base-url", url])
+    if code == 130:
+        raise KeyboardInterrupt
+    if code:
+        raise CliError(f"the demo stopped at: {line}", exit_code=code)
+
+
+def run_demo(output: Path, main: Main) -> None:
+    """Write ``runs.csv``, ``histories.parquet`` and ``loss.png`` to ``output``,
+    running each of ``DEMO_COMMANDS`` through ``main``."""
     console = make_console()
     output.mkdir(parents=True, exist_ok=True)
+    folder = output.as_posix().rstrip("/")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the server too
     try:
-        with demo_server(console) as url, Api(base_url=url) as api:
-            console.print(f"demo server at {url}; project {DEMO_PROJECT}\n")
-            finished = {"state": "finished"}
-            console.print(
-                "$ runs-client runs demo/mnist --where state=finished "
-                "--order +summary.loss --limit 10 "
-                "--columns lr,optimizer.name,summary.loss,summary.val.acc",
-                markup=False,
-                soft_wrap=True,
-            )
-            show_runs(
-                api,
-                DEMO_PROJECT,
-                filters=finished,
-                order="+summary_metrics.loss",
-                limit=10,
-                columns=["lr", "optimizer.name", "summary.loss", "summary.val.acc"],
-                console=console,
-            )
-            runs_csv = output / "runs.csv"
-            runs_frame(api.runs(DEMO_PROJECT, per_page=500)).to_csv(
-                runs_csv, index=False
-            )
-            console.print(f"wrote {runs_csv} (every run, config and summary)\n")
-            parquet = output / "histories.parquet"
-            console.print(
-                f"$ runs-client histories demo/mnist --where state=finished "
-                f"--samples 200 -o {parquet}",
-                markup=False,
-                soft_wrap=True,
-            )
-            export(
-                api,
-                DEMO_PROJECT,
-                str(parquet),
-                filters=finished,
-                samples=200,
-                console=console,
-            )
-            png = output / "loss.png"
-            console.print(
-                f"\n$ runs-client plot demo/mnist --where state=finished --key loss "
-                f"--group-by optimizer.name --smooth 5 -o {png}",
-                markup=False,
-                soft_wrap=True,
-            )
-            plot(
-                api,
-                DEMO_PROJECT,
-                str(png),
-                key="loss",
-                group_by="optimizer.name",
-                smooth=5,
-                samples=200,
-                filters=finished,
-                console=console,
-            )
+        with demo_server(console) as url:
+            console.print(f"demo server at {url}; project {DEMO_PROJECT}")
+            for line in DEMO_COMMANDS:
+                text = line.format(out=folder)
+                console.print(f"\n$ {text}", markup=False, soft_wrap=True)
+                sys.stdout.flush()
+                run_command(main, text, url)
     finally:
         signal.signal(signal.SIGTERM, previous)
     where = output.resolve()
     console.print(f"\ndone: the outputs are in {where}{os.sep}", markup=False)
-    for name in ("runs.csv", "histories.parquet", "loss.png"):
+    for name in OUTPUTS:
         console.print(f"  {where / name}", markup=False)
+    console.print(
+        "\nTo go on with the demo data, start a server that stays up:\n"
+        "  .venv/bin/runs-client serve --demo --port 8080\n"
+        "and follow what it prints (the line to copy sets WANDB_BASE_URL).",
+        markup=False,
+    )

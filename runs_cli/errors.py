@@ -8,9 +8,11 @@ shows the traceback instead.
 from __future__ import annotations
 
 import errno
+import re
 
 from runs_client import (
     AuthenticationError,
+    GraphQLError,
     InvalidArgumentError,
     NotFoundError,
     RunsClientError,
@@ -18,7 +20,16 @@ from runs_client import (
     TimeoutError,
 )
 
-__all__ = ["EXIT_ERROR", "EXIT_USAGE", "CliError", "describe"]
+__all__ = [
+    "CLI_AUTH_HINT",
+    "EXIT_ERROR",
+    "EXIT_USAGE",
+    "PYTHON_AUTH_HINT",
+    "CliError",
+    "cli_terms",
+    "describe",
+    "graphql_message",
+]
 
 EXIT_ERROR = 1  # the request or the output failed
 EXIT_USAGE = 2  # the command line itself is wrong (click's code too)
@@ -32,6 +43,31 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+PYTHON_AUTH_HINT = (
+    "Pass api_key=..., set WANDB_API_KEY, or add the host to your netrc file."
+)
+CLI_AUTH_HINT = "Pass --api-key or set WANDB_API_KEY (or add the host to ~/.netrc)."
+
+# The server names summary fields summary_metrics.KEY; the CLI takes summary.KEY
+# (in --where, --order, --columns and --filter), so its messages say that.
+_SERVER_SUMMARY = re.compile(r"\bsummary_metrics\.")
+_SERVER_ALIAS = re.compile(r"\(summaryMetrics\.KEY, ")
+
+
+def cli_terms(text: str) -> str:
+    """A server message with field names as the CLI takes them."""
+    return _SERVER_SUMMARY.sub("summary.", _SERVER_ALIAS.sub("(", text))
+
+
+def graphql_message(exc: GraphQLError) -> str:
+    """The server's GraphQL errors once each (a query asking for the runs and
+    their count gets the same complaint twice), in the CLI's terms."""
+    said = dict.fromkeys(str(e.get("message", "")).strip() for e in exc.errors)
+    text = "; ".join(cli_terms(m) for m in said if m) or str(exc)
+    where = f"{exc.request}: " if exc.request is not None else ""
+    return f"{where}the server refused the query: {text}"
+
+
 def describe(exc: BaseException) -> tuple[str, int]:
     """The one-line message and exit code for an exception, or raise it back
     when it is a bug rather than a user mistake (the caller re-raises)."""
@@ -42,10 +78,11 @@ def describe(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, NotFoundError):
         return f"{exc} Check the ENTITY/PROJECT path (case matters).", EXIT_ERROR
     if isinstance(exc, AuthenticationError):
-        return (
-            f"{exc} Pass --api-key or set WANDB_API_KEY (or add the host to ~/.netrc).",
-            EXIT_ERROR,
-        )
+        # The client's own hint speaks of Api(api_key=...); here, of flags.
+        said = str(exc).removesuffix(PYTHON_AUTH_HINT).rstrip()
+        return f"{said} {CLI_AUTH_HINT}", EXIT_ERROR
+    if isinstance(exc, GraphQLError):
+        return graphql_message(exc), EXIT_ERROR
     if isinstance(exc, (ServerError, TimeoutError)):
         # The client's message already names the URL and says what to check.
         return str(exc), EXIT_ERROR

@@ -18,6 +18,7 @@ the resume token that fetches the rest (``--after``).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -87,9 +88,11 @@ def check_keys_logged(runs: Sequence[Run], keys: Sequence[str], x_axis: str) -> 
     missing = [k for k in dict.fromkeys([x_axis, *keys]) if k not in logged]
     if missing and runs:
         named = ", ".join(k for k in logged if not k.startswith("_"))
+        close = [c for k in missing for c in difflib.get_close_matches(k, logged, n=2)]
+        hint = f"closest: {', '.join(dict.fromkeys(close))}; " if close else ""
         raise CliError(
-            f"no run logged {', '.join(map(repr, missing))}; keys these runs "
-            f"logged: {named or '(none)'}."
+            f"no run logged {', '.join(map(repr, missing))}; {hint}keys these "
+            f"runs logged: {named or '(none)'}."
         )
 
 
@@ -197,29 +200,30 @@ def export_histories(
     page_runs: int | None = None,
     after: str | None = None,
     on_start: Callable[[int], None] | None = None,
-    on_page: Callable[[int], None] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
     """Write the histories of ``runs`` to ``output``, one page of runs at a time.
 
     ``page_runs`` caps the runs per request (default: the client's row
     budget decides). ``after``: a resume token (printed when an export
-    stops part-way): only the runs after it. ``on_start(total_runs)`` and
-    ``on_page(runs_in_page)`` drive a progress display. Raises ``CliError``
-    for a bad path or key before any history request, when the output
-    cannot be written, and when the export stops part-way (Ctrl-C, a failed
-    page): then ``output`` is untouched and the pages written stand under
-    the partial name with the token to go on.
+    stops part-way): only the runs after it. ``on_start(total_runs)`` (from
+    the server's run count, one request, before the runs are listed) and
+    ``on_page(runs_in_page, rows_in_page)`` drive a progress display. Raises
+    ``CliError`` for a bad path or key before any history request, when the
+    output cannot be written, and when the export stops part-way (Ctrl-C, a
+    failed page): then ``output`` is untouched and the pages written stand
+    under the partial name with the token to go on.
     """
     kind = output_kind(output)
     if stream == "system" and keys:
         raise CliError("--keys cannot be combined with --stream system; drop --keys.")
     after = _token(after)
     keys = keys or None  # [] means full rows; the client refuses [] for system
+    if on_start is not None:
+        on_start(len(runs))  # runCount: the total is known before any listing
     run_list = runs[:]
     if keys and stream == "default":
         check_keys_logged(run_list, keys, x_axis)
-    if on_start is not None:
-        on_start(len(run_list))
     budget: dict[str, Any] = {"after": after}
     if page_runs is not None:
         budget["rows_per_request"] = page_runs * samples
@@ -250,7 +254,7 @@ def export_histories(
                 batch.resume_token,
             )
             if on_page is not None:
-                on_page(len(batch.run_ids))
+                on_page(len(batch.run_ids), batch.num_rows)
         if writer is None:  # no runs: an empty file of the columns asked for
             writer = _Writer(aside, kind, _empty_schema(keys, x_axis), path)
         writer.close()

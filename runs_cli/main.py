@@ -16,7 +16,15 @@ import click
 from rich.console import Console
 
 from runs_cli.errors import EXIT_USAGE, describe
-from runs_cli.options import client_options, common_options, open_api, parse_filters
+from runs_cli.hints import key_warnings_as_lines
+from runs_cli.options import (
+    client_options,
+    common_options,
+    examples,
+    open_api,
+    order_key,
+    parse_filters,
+)
 from runs_cli.table import OutputFormat
 
 __all__ = ["cli", "main"]
@@ -30,25 +38,45 @@ def _filter_options(command: Any) -> Any:
         "where",
         multiple=True,
         metavar="KEY=VALUE",
-        help="Keep runs where KEY equals VALUE (JSON, else text); repeatable. "
-        "Bare keys are config keys; summary.KEY and run fields (state, tags...) "
-        "work too.",
+        help=examples(
+            "Keep runs where KEY equals VALUE (JSON, else text); repeatable. "
+            "Bare keys are config keys; summary.KEY and run fields (state, "
+            "tags...) work too;",
+            "--where",
+            "state=finished",
+            "optimizer.name=adam",
+            "summary.val.acc=0.99",
+        ),
     )(command)
     command = click.option(
         "--filter",
         "filter_json",
         metavar="JSON",
-        help='A MongoDB-style filter, e.g. \'{"state": "finished"}\'.',
+        help=examples(
+            "A MongoDB-style filter (fields as the server names them: "
+            "config.KEY, summary_metrics.KEY, state...),",
+            "--filter",
+            '{"state": "finished"}',
+            '{"summary_metrics.loss": {"$lt": 0.5}}',
+        ),
     )(command)
     return command
 
 
-def _order(order: str) -> str:
-    sign = order[0] if order[:1] in ("+", "-") else "+"
-    key = order.lstrip("+-")
-    if key.startswith("summary."):
-        key = "summary_metrics." + key.removeprefix("summary.")
-    return sign + key
+def _order_option(command: Any) -> Any:
+    return click.option(
+        "--order",
+        default="+created_at",
+        show_default=True,
+        metavar="[+|-]KEY",
+        help=examples(
+            "Sort by KEY, ascending (+) or descending (-); keys as in --where,",
+            "--order",
+            "-summary.loss",
+            "+lr",
+            "-created_at",
+        ),
+    )(command)
 
 
 @click.group(
@@ -64,22 +92,33 @@ def cli() -> None:
 @cli.command("runs")
 @click.argument("path", metavar="ENTITY/PROJECT")
 @_filter_options
-@click.option("--order", default="+created_at", help="e.g. -summary.loss, +lr.")
+@_order_option
 @click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
 @click.option(
     "--columns",
     "columns",
     multiple=True,
     metavar="NAMES",
-    help="Config/summary columns to show (comma-separated or repeated), "
-    "e.g. lr,summary.loss; default: a few of each (all for csv/json).",
+    help=examples(
+        "Config/summary columns to show (comma-separated or repeated; default: "
+        "a few of each, all for csv/json),",
+        "--columns",
+        "lr,summary.loss",
+    ),
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json"]),
+    type=click.Choice(["table", "csv", "json", "parquet"]),
     default="table",
     show_default=True,
+    help="Lists, dicts and mixed values are JSON text in csv and parquet.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Write csv, json or parquet to FILE instead of stdout (parquet needs it).",
 )
 @client_options
 def runs_command(
@@ -90,6 +129,7 @@ def runs_command(
     limit: int | None,
     columns: tuple[str, ...],
     fmt: OutputFormat,
+    output: str | None,
     base_url: str | None,
     api_key: str | None,
     max_retries: int | None,
@@ -103,10 +143,11 @@ def runs_command(
             api,
             path,
             filters=parse_filters(filter_json, where),
-            order=_order(order),
+            order=order_key(order),
             limit=limit,
             columns=_split(columns),
             fmt=fmt,
+            output=output,
         )
 
 
@@ -171,7 +212,7 @@ def stop_command(
     "that stopped names it).",
 )
 @_filter_options
-@click.option("--order", default="+created_at")
+@_order_option
 @click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
 @client_options
 def histories_command(
@@ -200,7 +241,7 @@ def histories_command(
             path,
             output,
             filters=parse_filters(filter_json, where),
-            order=_order(order),
+            order=order_key(order),
             limit=limit,
             keys=_split(keys),
             samples=samples,
@@ -213,9 +254,19 @@ def histories_command(
 
 @cli.command("plot")
 @click.argument("path", metavar="ENTITY/PROJECT")
-@click.option("--key", required=True, help="The metric to plot, e.g. loss.")
+@click.option(
+    "--key", required=True, help=examples("The metric to plot,", "--key", "loss")
+)
 @click.option("--x", "x_axis", default="_step", show_default=True)
-@click.option("--group-by", help="A runs column, e.g. config.optimizer.name.")
+@click.option(
+    "--group-by",
+    help=examples(
+        "A runs column (config keys bare or with config.),",
+        "--group-by",
+        "config.optimizer.name",
+        "optimizer.name",
+    ),
+)
 @click.option(
     "--smooth",
     type=click.IntRange(min=1),
@@ -226,7 +277,7 @@ def histories_command(
 @click.option("-o", "--output", required=True, metavar="FILE.png")
 @click.option("--title", help="Figure title (default: says what is drawn).")
 @_filter_options
-@click.option("--order", default="+created_at")
+@_order_option
 @click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
 @client_options
 def plot_command(
@@ -261,7 +312,7 @@ def plot_command(
             samples=samples,
             title=title,
             filters=parse_filters(filter_json, where),
-            order=_order(order),
+            order=order_key(order),
             limit=limit,
         )
 
@@ -305,7 +356,11 @@ def load_command(file: str, db: str) -> None:
     "--filter",
     "filter_json",
     metavar="JSON",
-    help='Only runs matching a MongoDB-style filter, e.g. \'{"state": "finished"}\'.',
+    help=examples(
+        "Only runs matching a MongoDB-style filter,",
+        "--filter",
+        '{"state": "finished"}',
+    ),
 )
 @click.option(
     "--prune", is_flag=True, help="Delete runs from the copy that the source lost."
@@ -343,19 +398,28 @@ def demo_command(output: str) -> None:
     """Start the server with demo data, then list, export and plot its runs."""
     from runs_cli.demo import run_demo
 
-    run_demo(Path(output))
+    run_demo(Path(output), main)
 
 
 @cli.command("schema-check")
 @client_options
+@click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Check against this SDL file instead of the server's introspection.",
+)
 def schema_check_command(
-    base_url: str | None, api_key: str | None, max_retries: int | None
+    base_url: str | None,
+    api_key: str | None,
+    max_retries: int | None,
+    schema_file: Path | None,
 ) -> None:
-    """Check every operation the client sends against the server's schema."""
+    """Check that every operation the client sends fits the server's schema."""
     from runs_cli.schema_check import check_server
 
     with open_api(base_url, api_key, max_retries) as api:
-        problems = check_server(api)
+        problems = check_server(api, schema_file)
     if problems:
         for problem in problems:
             click.echo(problem)
@@ -370,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name=PROG, standalone_mode=False)
+        with key_warnings_as_lines():
+            cli.main(args=args, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as mistake:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -12,9 +13,13 @@ from runs_cli.errors import CliError
 from runs_client import Api, __version__
 
 __all__ = [
+    "HELP_EXAMPLES",
     "client_options",
     "common_options",
+    "examples",
+    "field_key",
     "open_api",
+    "order_key",
     "parse_filters",
     "resolve_column",
 ]
@@ -46,6 +51,19 @@ _RUN_FIELDS = frozenset(
 )
 
 
+# Every example a --help text gives, by option; tests/cli runs each one with
+# every command that takes the option, so no example can go stale.
+HELP_EXAMPLES: dict[str, tuple[str, ...]] = {}
+
+
+def examples(text: str, option: str, *values: str) -> str:
+    """``text`` and ``e.g. V1, V2`` (shell-quoted), recorded in HELP_EXAMPLES."""
+    known = HELP_EXAMPLES.get(option, ())
+    HELP_EXAMPLES[option] = tuple(dict.fromkeys((*known, *values)))
+    shown = ", ".join(shlex.quote(v) for v in values)
+    return f"{text} e.g. {shown}".strip() + "."
+
+
 def common_options(command: F) -> F:
     """``--version`` and ``--debug`` on every command, not only the group.
 
@@ -60,6 +78,7 @@ def common_options(command: F) -> F:
     )(command)
     command = click.version_option(
         __version__,
+        "-V",
         "--version",
         prog_name="runs-client",
         message="%(prog)s %(version)s",
@@ -105,12 +124,41 @@ def _value(text: str) -> Any:
         return text
 
 
-def _where_key(key: str) -> str:
+def field_key(key: str) -> str:
+    """A field as the server names it: ``summary.KEY`` is ``summary_metrics.KEY``,
+    run fields keep their names, and any other bare key is a config key.
+    ``--where`` and ``--order`` share this one rule."""
     if key in _RUN_FIELDS or key.startswith(("config.", "summary_metrics.")):
         return key
     if key.startswith("summary."):
         return "summary_metrics." + key.removeprefix("summary.")
     return "config." + key
+
+
+def order_key(order: str) -> str:
+    """``--order``: ``+``/``-`` (ascending by default) and a key as in ``--where``
+    (``+lr`` is ``+config.lr``, ``-summary.loss`` is ``-summary_metrics.loss``)."""
+    text = order.strip()
+    sign = text[0] if text[:1] in ("+", "-") else "+"
+    key = text[1:].strip() if text[:1] in ("+", "-") else text
+    if not key:
+        raise CliError(
+            f"--order {order!r} names no key; e.g. --order -summary.loss or +lr."
+        )
+    return sign + field_key(key)
+
+
+def _summary_fields(node: dict[str, Any]) -> dict[str, Any]:
+    """``summary.KEY`` fields of a ``--filter`` as the server names them
+    (``summary_metrics.KEY``), inside ``$and``/``$or``/``$nor`` too."""
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("$and", "$or", "$nor") and isinstance(value, list):
+            value = [_summary_fields(v) if isinstance(v, dict) else v for v in value]
+        elif key.startswith("summary."):
+            key = "summary_metrics." + key.removeprefix("summary.")
+        out[key] = value
+    return out
 
 
 def parse_filters(
@@ -131,7 +179,7 @@ def parse_filters(
                 f'--filter must be a JSON object such as \'{{"state": "finished"}}\''
                 f"; got {type(parsed).__name__}."
             )
-        clauses.append(parsed)
+        clauses.append(_summary_fields(parsed))
     for item in where:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
@@ -139,7 +187,7 @@ def parse_filters(
                 f"--where {item!r} is not KEY=VALUE; e.g. --where state=finished "
                 "or --where lr=0.01 (bare keys are config keys)."
             )
-        clauses.append({_where_key(key.strip()): _value(text)})
+        clauses.append({field_key(key.strip()): _value(text)})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -1,19 +1,28 @@
-"""Printing a runs table as a rich table, CSV or JSON."""
+"""Printing a runs table as a rich table, CSV or JSON; writing it to a file."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["OutputFormat", "cell", "make_console", "print_frame"]
+__all__ = [
+    "OutputFormat",
+    "cell",
+    "json_text_columns",
+    "make_console",
+    "print_frame",
+    "write_frame",
+]
 
-OutputFormat = Literal["table", "csv", "json"]
+OutputFormat = Literal["table", "csv", "json", "parquet"]
 
 
 def cell(value: Any) -> str:
@@ -35,6 +44,42 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each column of Python objects that is not all text or
+    all booleans (tags, lists, media, mixed types) as JSON text, the rule
+    polars frames follow: CSV gets ``["a","b"]``, not a Python repr, and
+    Parquet a string column rather than a type error on mixed values."""
+    out: pd.DataFrame = frame.copy(deep=False)
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        kinds = {type(v) for v in column.tolist() if v is not None}
+        if kinds <= {str} or kinds <= {bool}:
+            continue
+        out[name] = pd.Series(
+            [_json_text(v) for v in column.tolist()], index=frame.index, dtype=object
+        )
+    return out
+
+
+def write_frame(frame: pd.DataFrame, fmt: OutputFormat, path: Path) -> None:
+    """A runs table to a file: CSV, JSON (records) or Parquet."""
+    data = json_text_columns(frame)
+    if fmt == "parquet":
+        data.to_parquet(path, index=False)
+    elif fmt == "csv":
+        data.to_csv(path, index=False)
+    else:
+        path.write_text(frame.to_json(orient="records", date_format="iso") + "\n")
+
+
 def make_console(*, stderr: bool = False) -> Console:
     """A console for tables; a pipe or file gets 200 columns, not 80, so that
     tables are not squeezed into ellipses."""
@@ -52,7 +97,7 @@ def print_frame(
     console: Console | None = None,
 ) -> None:
     if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        json_text_columns(frame).to_csv(sys.stdout, index=False)
         return
     if fmt == "json":
         sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")

@@ -36,6 +36,7 @@ from .history.bulk import BulkHistoryWarning
 from .history.chunks import ColumnType, Schema
 from .history.histories import Format, HistoryBatch
 from .history.pages import Join
+from .key_hints import KeyWarning
 from .project import Project
 from .run import Run, RunUser
 from .run_table import runs_frame
@@ -81,6 +82,7 @@ __all__ = [
     "IncompleteHistoriesError",
     "InvalidArgumentError",
     "Join",
+    "KeyWarning",
     "NotFoundError",
     "NotGiven",
     "Project",

@@ -85,8 +85,11 @@ def runs_frame(
 
     Columns: ``RUN_COLUMNS`` (``created_at`` as UTC datetimes), then every
     ``config.*`` and ``summary.*`` key any run has, flattened with dots; a
-    key some runs lack is null there. Numeric columns stay numeric; columns
-    mixing types keep their Python values.
+    key some runs lack is null there. Numeric, boolean and text columns keep
+    their types. Other columns (``tags``, lists, media, mixed types) keep
+    their Python values in pandas and are JSON text in polars, so a polars
+    frame writes to Parquet and CSV as it is (``runs-client runs --format
+    csv|parquet`` writes the same JSON text).
 
     Raises:
         InvalidArgumentError: an unknown ``format``, or polars not installed
@@ -95,11 +98,12 @@ def runs_frame(
     check_frame_format(format)
     rows = [run_row(run) for run in runs]
     columns = Columns(with_run_id=False)
-    columns.add_run(rows)
+    # Datetimes are typed here; the columns' rule would make them JSON text.
+    columns.add_run([_without(row, _DATETIME_COLUMNS) for row in rows])
     if format == "pandas":
         frame = columns.to_pandas() if rows else pd.DataFrame(columns=RUN_COLUMNS)
         for name in _DATETIME_COLUMNS:
-            frame[name] = pd.to_datetime(frame[name], utc=True)
+            frame[name] = pd.to_datetime([r[name] for r in rows], utc=True)
         result: pd.DataFrame = frame[_column_order(list(frame.columns))]
         return result
     pl_mod = import_polars()
@@ -128,13 +132,17 @@ def check_frame_format(format: object) -> None:
         import_polars()
 
 
+def _without(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in names}
+
+
 def _column_order(names: list[str]) -> list[str]:
     """Run fields, then config, then summary columns, each in first-seen order
     (a key only later runs have would otherwise land after the summaries)."""
 
-    def group(name: str) -> int:
+    def group(name: str) -> tuple[int, int]:
         if name in RUN_COLUMNS:
-            return 0
-        return 2 if name.startswith("summary.") else 1
+            return 0, RUN_COLUMNS.index(name)  # as RUN_COLUMNS lists them
+        return (2 if name.startswith("summary.") else 1), 0
 
     return sorted(names, key=group)  # stable: first-seen order within a group

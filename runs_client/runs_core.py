@@ -19,6 +19,14 @@ from runs_gql import SweepByNameProjectSweep as SweepFields
 from runs_gql.base_model import UNSET
 
 from ._exceptions import InvalidArgumentError, NotFoundError
+from .key_hints import (
+    ProjectKeys,
+    filter_fields,
+    has_path,
+    order_field,
+    project_keys_flow,
+    warn_missing,
+)
 from .sweep import sweep_flow
 from .transport.flows import Flow, call
 from .transport.jsonio import dumps_compact
@@ -118,6 +126,7 @@ class RunsCore(Generic[RunT, SweepT]):
         self._more = True
         self._guard = PageGuard(f"run pager for {entity}/{project}", per_page)
         self._sweeps: dict[str, SweepT | None] = {}
+        self._hinted = False
 
     def _make_run(self, fields: RunFields, sweep: SweepT | None) -> RunT:
         raise NotImplementedError
@@ -163,6 +172,37 @@ class RunsCore(Generic[RunT, SweepT]):
             runs.append(self._make_run(edge.node, sweep))
         return runs
 
+    def _hint_flow(self, first_page: list[RunT] | None) -> Flow[None]:
+        """Once per collection, after its first page (or a count of 0): warn
+        (``KeyWarning``) about filter keys when nothing matched, and about
+        the order key when no run of the first page has it. At most one
+        request, and only when there is something to check."""
+        if self._hinted:
+            return
+        self._hinted = True
+        wanted = []
+        if not first_page:
+            wanted += list(filter_fields(self.filters))
+        order = order_field(self.order)
+        if order is not None and first_page:
+            kind, key = order
+            runs: list[Any] = list(first_page)
+            if not any(
+                has_path(run.config if kind == "config" else run.summary, key)
+                for run in runs
+            ):
+                wanted.append(order)
+        where = "filters" if not first_page else "order"
+        states = [w for w in wanted if w[0] == "state"]
+        keyed = [w for w in wanted if w[0] != "state"]
+        path = f"{self.entity}/{self.project}"
+        no_keys = ProjectKeys(frozenset(), frozenset(), frozenset())
+        warn_missing(states, no_keys, path, "filters")
+        if keyed:
+            keys = yield from project_keys_flow(self.entity, self.project)
+            if keys is not None:
+                warn_missing(keyed, keys, path, where)
+
     def _page_flow(self) -> Flow[bool]:
         """Load the next page; False when there is none."""
         if not self._more:
@@ -201,8 +241,11 @@ class RunsCore(Generic[RunT, SweepT]):
             self.last_response = previous
             raise
         self._guard.record(ids, fresh, end)
+        first = not self.objects
         # A run the server listed again is skipped (the guard warned).
         self.objects.extend(r for r, new in zip(runs, fresh, strict=True) if new)
+        if first:
+            yield from self._hint_flow(runs)
         self._more = has_next
         # Once every page is in, what we hold is the truth (runs may have been
         # added or removed since the count was taken).
@@ -227,6 +270,8 @@ class RunsCore(Generic[RunT, SweepT]):
             if result.project is None:
                 raise NotFoundError(f"Project {self.entity}/{self.project} not found.")
             self._count = result.project.run_count
+            if self._count == 0:
+                yield from self._hint_flow(None)
         if self._count is None:
             # The server gave no count: count what there is.
             yield from self._through_flow(None)

@@ -23,6 +23,8 @@ from .history.histories import (
 from .history.pages import Join
 from .history.policy import ROW_BUDGET
 from .history.run_rows import Stream
+from .key_hints import columns_of, history_hint_flow
+from .transport.flows import run
 
 if TYPE_CHECKING:
     import polars as pl
@@ -173,8 +175,10 @@ class RunsHistories:
         Returns:
             Rows of all runs, run after run in collection order, each run's
             rows in step order. Keys only some runs logged are kept (missing
-            values null/NaN). In arrow, values that are neither numbers,
-            bools nor text (media dicts, lists, mixtures) are JSON text.
+            values null/NaN). In polars and arrow, a column whose values are
+            neither all numbers, all bools nor all text (media dicts, lists,
+            mixtures) is JSON text, so the frame writes to Parquet and CSV
+            as it is; pandas keeps the Python values.
 
         Raises:
             InvalidArgumentError: a bad argument (or polars/pyarrow missing),
@@ -188,6 +192,11 @@ class RunsHistories:
             self, samples, keys, x_axis, format, stream,
             join=join, progress=progress, rows_per_request=rows_per_request,
         )  # fmt: skip
+        if keys and stream == "default":
+            hint = history_hint_flow(
+                self.entity, self.project, [*keys, x_axis], columns_of(result)
+            )
+            run(self.client, hint)
         return result
 
     @overload

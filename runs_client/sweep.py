@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import runs_gql
+import yaml
 from runs_gql import SweepByNameProjectSweep as SweepFields
 
 from ._exceptions import InvalidArgumentError, NotFoundError
 from .transport.flows import Flow, call, run
-from .transport.jsonio import loads
 
 if TYPE_CHECKING:  # types only: runs.py builds sweeps, so no import back
     from .run import Run
@@ -25,14 +26,17 @@ RunsFactory = Callable[..., "Runs"]
 
 __all__ = ["Sweep", "SweepInfo", "app_url", "fetch_sweep", "sweep_flow"]
 
+# libyaml's safe loader when built in (faster), else the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class SweepInfo:
     """A sweep of a project, as ``SweepByName`` returns it: what ``Sweep``
     and ``AsyncSweep`` both hold.
 
-    ``config`` is the sweep configuration parsed from JSON; W&B stores it as
-    YAML, of which JSON is a subset. A config that is not JSON is kept as text
-    in ``raw_config`` and ``config`` is then ``{}``.
+    ``config`` is the sweep configuration parsed from YAML, as W&B stores it
+    (JSON is a subset). ``raw_config`` keeps the text; a config that is not a
+    YAML mapping gives ``config == {}``.
     """
 
     id: str
@@ -76,22 +80,33 @@ class SweepInfo:
         self.project = project
         self._app_url = app_url(base_url)
 
-    def best_order(self, order: str | None) -> str:
-        """``order``, by default the sweep config's metric: ``{"metric":
-        {"name": "loss", "goal": "minimize"}}`` gives ``+summary_metrics.loss``.
+    def best_query(self, order: str | None) -> tuple[dict[str, Any], str]:
+        """The filters and order of ``best_run``: the sweep's runs that hold
+        the ordering key, by ``order`` or else the config's metric (see
+        ``_metric_order``). With neither, the most recent run, with a warning,
+        as the official SDK 0.31 does."""
+        filters: dict[str, Any] = {"sweep": self.name}
+        if order is None:
+            order = self._metric_order()
+        if order is None:
+            warnings.warn(
+                f"sweep {self.name} names no metric in its config and no order "
+                "was given: returning the most recent run (pass "
+                "best_run(order='-summary_metrics.acc') or similar for the best)",
+                stacklevel=3,
+            )
+            order = "-created_at"
+        key = order.lstrip("+-").strip()
+        if key.startswith(("summary_metrics.", "config.")):
+            filters = {"$and": [filters, {key: {"$exists": True}}]}
+        return filters, order
 
-        Raises:
-            InvalidArgumentError: no order given and the config names no metric.
-        """
-        if order is not None:
-            return order
+    def _metric_order(self) -> str | None:
+        """``+summary_metrics.<metric>`` (``-`` to maximize) from the config."""
         metric = self.config.get("metric")
         name = metric.get("name") if isinstance(metric, dict) else None
         if not isinstance(name, str) or not name:
-            raise InvalidArgumentError(
-                f"sweep {self.name} names no metric in its config; pass "
-                "best_run(order='-summary_metrics.acc') or similar"
-            )
+            return None
         goal = metric.get("goal") if isinstance(metric, dict) else None
         return f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
 
@@ -136,15 +151,17 @@ class Sweep(SweepInfo):
         """The sweep's best run, or None when it has none.
 
         ``order`` defaults to the sweep config's metric: ``{"metric": {"name":
-        "loss", "goal": "minimize"}}`` gives ``+summary_metrics.loss``. Runs
-        whose metric is NaN come after every number, runs lacking it last.
+        "loss", "goal": "minimize"}}`` gives ``+summary_metrics.loss``. Only
+        runs holding the ordering key count (a run lacking it is never the
+        best); among them, runs whose value is NaN come after every number.
 
-        Raises:
-            InvalidArgumentError: no order given and the config names no metric.
+        When no order is given and the config names no metric, the most recent
+        run is returned with a warning, as the official SDK 0.31 does.
         """
+        filters, order = self.best_query(order)
         runs = self._runs(
-            filters={"sweep": self.name},
-            order=self.best_order(order),
+            filters=filters,
+            order=order,
             per_page=1,
             include_sweeps=False,
         )
@@ -176,8 +193,8 @@ def _parse_config(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = loads(text)
-    except ValueError:
+        value = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader
+    except yaml.YAMLError:
         return {}
     return value if isinstance(value, dict) else {}
 

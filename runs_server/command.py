@@ -17,17 +17,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default=None,
+        metavar="PATH",
         help="SQLite file (default: a temporary file, removed at exit)",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument(
-        "--port", type=int, default=8080, help="port; 0 picks a free one"
+        "--host", default="127.0.0.1", metavar="ADDR", help="address to bind"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8080, metavar="N", help="port; 0 picks a free one"
     )
     parser.add_argument(
         "--demo", action="store_true", help="seed the demo/mnist project"
     )
     parser.add_argument(
-        "--latency-ms", type=float, default=0.0, help="add N ms to every response"
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="add N ms to every response",
     )
     parser.add_argument(
         "--require-auth",
@@ -35,19 +42,31 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="require an API key even on loopback (always on for other hosts)",
     )
     faults = parser.add_argument_group("fault injection (shares of requests, 0..1)")
-    faults.add_argument("--fault-429", type=float, default=0.0, help="answer 429")
-    faults.add_argument("--fault-5xx", type=float, default=0.0, help="answer 500-504")
     faults.add_argument(
-        "--fault-drop", type=float, default=0.0, help="drop the connection"
+        "--fault-429", type=float, default=0.0, metavar="SHARE", help="answer 429"
     )
     faults.add_argument(
-        "--fault-truncate", type=float, default=0.0, help="cut the body short"
+        "--fault-5xx", type=float, default=0.0, metavar="SHARE", help="answer 500-504"
     )
     faults.add_argument(
-        "--retry-after", type=int, default=1, help="Retry-After of 429s"
+        "--fault-drop",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="drop the connection",
     )
     faults.add_argument(
-        "--fault-seed", type=int, default=0, help="seed of the fault RNG"
+        "--fault-truncate",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="cut the body short",
+    )
+    faults.add_argument(
+        "--retry-after", type=int, default=1, metavar="S", help="Retry-After of 429s"
+    )
+    faults.add_argument(
+        "--fault-seed", type=int, default=0, metavar="N", help="seed of the fault RNG"
     )
     parser.add_argument(
         "--load",
@@ -62,8 +81,47 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve this SDL file instead of the shipped schema (to try a "
         "schema change, or test schema-check)",
     )
-    parser.add_argument("--log-level", default="warning", help="uvicorn log level")
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--log-level", default="warning", metavar="LEVEL", help="uvicorn log level"
+    )
+    parser.add_argument("-V", "--version", action="version", version=_version())
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, like the other commands do;
+    flags (off by default) and options without a default show none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or not action.option_strings
+            or default is None
+            or default is False  # store_true flags
+            or default == []
+            or default == argparse.SUPPRESS
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+# What an open server tells clients to send when it holds no demo key: any
+# key acts as the default user there, and the official SDK 0.31 refuses keys
+# of fewer than 40 letters, digits or underscores before any request.
+OPEN_API_KEY = "local_" + "0" * 34
+
+
+def key_lines(url: str, require_auth: bool, demo_key: str | None) -> list[str]:
+    """The banner's auth lines: what the server accepts, then one line to
+    copy that points a client (ours, the official SDK, the CLI) at it."""
+    if require_auth:
+        key = demo_key or "(none: add users to the store)"
+        first = f"auth required; demo API key: {key}"
+    else:
+        key = demo_key or OPEN_API_KEY
+        first = "auth off on loopback: any API key, or none, acts as the demo user"
+    return [first, f"  export WANDB_BASE_URL={url} WANDB_API_KEY={key}"]
 
 
 def _version() -> str:
@@ -220,16 +278,8 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         print(note)
     if demo is not None:
         print(f"demo project: {demo.entity}/{demo.project} ({demo.runs} runs)")
-    if require_auth:
-        key = demo.api_key if demo is not None else None
-        shown = key or "(none: add users to the store)"
-        print(f"auth required; demo API key: {shown}")
-        print(f"  export WANDB_BASE_URL={url} WANDB_API_KEY={shown}")
-    else:
-        print(
-            "auth off on loopback: any API key, or none, acts as the demo user; "
-            f"export WANDB_BASE_URL={url}"
-        )
+    for line in key_lines(url, require_auth, demo.api_key if demo else None):
+        print(line)
     sys.stdout.flush()
     try:
         serve_forever(app, sock, args.log_level)
@@ -246,6 +296,7 @@ def build_parser(prog: str = "python -m runs_server") -> argparse.ArgumentParser
         prog=prog,
         description="A local W&B-compatible GraphQL server on SQLite. It keeps "
         "its terminal: stop it with Ctrl-C.",
+        formatter_class=_DefaultsFormatter,
     )
     add_serve_arguments(parser)
     return parser

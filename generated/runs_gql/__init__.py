@@ -23,6 +23,7 @@ from .operations import (
     DELETE_RUN_GQL,
     MIRROR_RUN_STATES_GQL,
     PROJECT_BY_NAME_GQL,
+    PROJECT_RUN_KEYS_GQL,
     PROJECTS_GQL,
     RUN_BY_NAME_GQL,
     RUN_COUNT_GQL,
@@ -43,6 +44,11 @@ from .operations import (
     VIEWER_GQL,
 )
 from .project_by_name import ProjectByName, ProjectByNameProject
+from .project_run_keys import (
+    ProjectRunKeys,
+    ProjectRunKeysProject,
+    ProjectRunKeysProjectRunKeys,
+)
 from .projects import (
     Projects,
     ProjectsModels,
@@ -148,9 +154,13 @@ __all__ = [
     "MirrorRunStatesProjectRunsPageInfo",
     "PROJECTS_GQL",
     "PROJECT_BY_NAME_GQL",
+    "PROJECT_RUN_KEYS_GQL",
     "ProjectByName",
     "ProjectByNameProject",
     "ProjectFields",
+    "ProjectRunKeys",
+    "ProjectRunKeysProject",
+    "ProjectRunKeysProjectRunKeys",
     "Projects",
     "ProjectsModels",
     "ProjectsModelsEdges",

@@ -11,6 +11,7 @@ from .operations import (
     DELETE_RUN_GQL,
     MIRROR_RUN_STATES_GQL,
     PROJECT_BY_NAME_GQL,
+    PROJECT_RUN_KEYS_GQL,
     PROJECTS_GQL,
     RUN_BY_NAME_GQL,
     RUN_COUNT_GQL,
@@ -31,6 +32,7 @@ from .operations import (
     VIEWER_GQL,
 )
 from .project_by_name import ProjectByName
+from .project_run_keys import ProjectRunKeys
 from .projects import Projects
 from .run_by_name import RunByName
 from .run_count import RunCount
@@ -250,6 +252,19 @@ class AsyncClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return RunHistoryWindow.model_validate(data)
+
+    async def project_run_keys(
+        self, entity: str, project: str, **kwargs: Any
+    ) -> ProjectRunKeys:
+        variables: dict[str, object] = {"entity": entity, "project": project}
+        response = await self.execute(
+            query=PROJECT_RUN_KEYS_GQL,
+            operation_name="ProjectRunKeys",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return ProjectRunKeys.model_validate(data)
 
     async def mirror_run_states(
         self,

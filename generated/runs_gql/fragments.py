@@ -14,7 +14,7 @@ class ProjectFields(BaseModel):
     id: str
     name: str
     entity_name: str = Field(alias="entityName")
-    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="createdAt"
     )
     read_only: Optional[bool] = Field(alias="readOnly")
@@ -41,7 +41,7 @@ class RunFields(BaseModel):
     sweep_name: Optional[str] = Field(alias="sweepName")
     read_only: Optional[bool] = Field(alias="readOnly")
     project_id: Optional[int] = Field(alias="projectId")
-    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="createdAt"
     )
     heartbeat_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = (
@@ -54,7 +54,7 @@ class RunFields(BaseModel):
 
 
 class RunFieldsUser(BaseModel):
-    name: Optional[str]
+    name: str
     username: Optional[str]
 
 

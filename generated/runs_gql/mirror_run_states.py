@@ -17,25 +17,25 @@ class MirrorRunStates(BaseModel):
 class MirrorRunStatesProject(BaseModel):
     name: str
     entity_name: str = Field(alias="entityName")
-    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="createdAt"
     )
     runs: Optional["MirrorRunStatesProjectRuns"]
 
 
 class MirrorRunStatesProjectRuns(BaseModel):
-    edges: Optional[list[Optional["MirrorRunStatesProjectRunsEdges"]]]
+    edges: list["MirrorRunStatesProjectRunsEdges"]
     page_info: "MirrorRunStatesProjectRunsPageInfo" = Field(alias="pageInfo")
 
 
 class MirrorRunStatesProjectRunsEdges(BaseModel):
-    node: Optional["MirrorRunStatesProjectRunsEdgesNode"]
+    node: "MirrorRunStatesProjectRunsEdgesNode"
 
 
 class MirrorRunStatesProjectRunsEdgesNode(BaseModel):
     name: str
     state: Optional[str]
-    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="createdAt"
     )
     updated_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(

@@ -6,6 +6,7 @@ __all__ = [
     "MIRROR_RUN_STATES_GQL",
     "PROJECTS_GQL",
     "PROJECT_BY_NAME_GQL",
+    "PROJECT_RUN_KEYS_GQL",
     "RUNS_EVENTS_PAGE_GQL",
     "RUNS_HISTORY_PAGE_GQL",
     "RUNS_HISTORY_WINDOW_PAGE_GQL",
@@ -127,6 +128,18 @@ query RunHistoryWindow($entity: String!, $project: String!, $name: String!, $min
   project(name: $project, entityName: $entity) {
     run(name: $name) {
       history(minStep: $minStep, maxStep: $maxStep, samples: $samples)
+    }
+  }
+}
+"""
+
+PROJECT_RUN_KEYS_GQL = """
+query ProjectRunKeys($entity: String!, $project: String!) {
+  project(name: $project, entityName: $entity) {
+    runKeys {
+      config
+      summary
+      history
     }
   }
 }

@@ -15,7 +15,7 @@ class RunHistoryProject(BaseModel):
 
 
 class RunHistoryProjectRun(BaseModel):
-    history: Optional[list[Optional[str]]]
+    history: list[str]
 
 
 RunHistory.model_rebuild()

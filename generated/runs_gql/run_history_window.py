@@ -15,7 +15,7 @@ class RunHistoryWindowProject(BaseModel):
 
 
 class RunHistoryWindowProjectRun(BaseModel):
-    history: Optional[list[Optional[str]]]
+    history: list[str]
 
 
 RunHistoryWindow.model_rebuild()

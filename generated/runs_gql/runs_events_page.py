@@ -17,12 +17,12 @@ class RunsEventsPageProject(BaseModel):
 
 
 class RunsEventsPageProjectRuns(BaseModel):
-    edges: Optional[list[Optional["RunsEventsPageProjectRunsEdges"]]]
+    edges: list["RunsEventsPageProjectRunsEdges"]
     page_info: "RunsEventsPageProjectRunsPageInfo" = Field(alias="pageInfo")
 
 
 class RunsEventsPageProjectRunsEdges(BaseModel):
-    node: Optional["RunsEventsPageProjectRunsEdgesNode"]
+    node: "RunsEventsPageProjectRunsEdgesNode"
 
 
 class RunsEventsPageProjectRunsEdgesNode(BaseModel):

@@ -17,17 +17,17 @@ class RunsHistoryPageProject(BaseModel):
 
 
 class RunsHistoryPageProjectRuns(BaseModel):
-    edges: Optional[list[Optional["RunsHistoryPageProjectRunsEdges"]]]
+    edges: list["RunsHistoryPageProjectRunsEdges"]
     page_info: "RunsHistoryPageProjectRunsPageInfo" = Field(alias="pageInfo")
 
 
 class RunsHistoryPageProjectRunsEdges(BaseModel):
-    node: Optional["RunsHistoryPageProjectRunsEdgesNode"]
+    node: "RunsHistoryPageProjectRunsEdgesNode"
 
 
 class RunsHistoryPageProjectRunsEdgesNode(BaseModel):
     name: str
-    history: Optional[list[Optional[str]]]
+    history: list[str]
 
 
 class RunsHistoryPageProjectRunsPageInfo(BaseModel):

@@ -15,16 +15,16 @@ class RunsHistoryWindowPageProject(BaseModel):
 
 
 class RunsHistoryWindowPageProjectRuns(BaseModel):
-    edges: Optional[list[Optional["RunsHistoryWindowPageProjectRunsEdges"]]]
+    edges: list["RunsHistoryWindowPageProjectRunsEdges"]
 
 
 class RunsHistoryWindowPageProjectRunsEdges(BaseModel):
-    node: Optional["RunsHistoryWindowPageProjectRunsEdgesNode"]
+    node: "RunsHistoryWindowPageProjectRunsEdgesNode"
 
 
 class RunsHistoryWindowPageProjectRunsEdgesNode(BaseModel):
     name: str
-    history: Optional[list[Optional[str]]]
+    history: list[str]
 
 
 RunsHistoryWindowPage.model_rebuild()

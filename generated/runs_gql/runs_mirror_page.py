@@ -19,15 +19,15 @@ class RunsMirrorPageProject(BaseModel):
 
 
 class RunsMirrorPageProjectRuns(BaseModel):
-    edges: Optional[list[Optional["RunsMirrorPageProjectRunsEdges"]]]
+    edges: list["RunsMirrorPageProjectRunsEdges"]
 
 
 class RunsMirrorPageProjectRunsEdges(BaseModel):
-    node: Optional["RunsMirrorPageProjectRunsEdgesNode"]
+    node: "RunsMirrorPageProjectRunsEdgesNode"
 
 
 class RunsMirrorPageProjectRunsEdgesNode(RunFields):
-    history: Optional[list[Optional[str]]]
+    history: list[str]
     events: Optional[list[Optional[str]]]
 
 

@@ -20,13 +20,13 @@ class RunsPageProject(BaseModel):
 
 
 class RunsPageProjectRuns(BaseModel):
-    edges: Optional[list[Optional["RunsPageProjectRunsEdges"]]]
+    edges: list["RunsPageProjectRunsEdges"]
     page_info: "RunsPageProjectRunsPageInfo" = Field(alias="pageInfo")
 
 
 class RunsPageProjectRunsEdges(BaseModel):
-    node: Optional["RunsPageProjectRunsEdgesNode"]
-    cursor: Optional[str]
+    node: "RunsPageProjectRunsEdgesNode"
+    cursor: str
 
 
 RunsPageProjectRunsEdgesNode = RunFields

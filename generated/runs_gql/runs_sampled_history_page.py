@@ -17,12 +17,12 @@ class RunsSampledHistoryPageProject(BaseModel):
 
 
 class RunsSampledHistoryPageProjectRuns(BaseModel):
-    edges: Optional[list[Optional["RunsSampledHistoryPageProjectRunsEdges"]]]
+    edges: list["RunsSampledHistoryPageProjectRunsEdges"]
     page_info: "RunsSampledHistoryPageProjectRunsPageInfo" = Field(alias="pageInfo")
 
 
 class RunsSampledHistoryPageProjectRunsEdges(BaseModel):
-    node: Optional["RunsSampledHistoryPageProjectRunsEdgesNode"]
+    node: "RunsSampledHistoryPageProjectRunsEdgesNode"
 
 
 class RunsSampledHistoryPageProjectRunsEdgesNode(BaseModel):

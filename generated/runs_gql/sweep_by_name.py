@@ -22,14 +22,14 @@ class SweepByNameProjectSweep(BaseModel):
     id: str
     name: str
     display_name: Optional[str] = Field(alias="displayName")
-    method: Optional[str]
-    state: Optional[str]
+    method: str
+    state: str
     description: Optional[str]
-    config: Optional[str]
+    config: str
     best_loss: Optional[float] = Field(alias="bestLoss")
-    run_count: Optional[int] = Field(alias="runCount")
+    run_count: int = Field(alias="runCount")
     run_count_expected: Optional[int] = Field(alias="runCountExpected")
-    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="createdAt"
     )
     updated_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(

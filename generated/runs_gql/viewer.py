@@ -14,7 +14,7 @@ class ViewerViewer(BaseModel):
     id: str
     entity: Optional[str]
     username: Optional[str]
-    name: Optional[str]
+    name: str
     email: Optional[str]
     flags: Optional[str]
     teams: Optional["ViewerViewerTeams"]

@@ -57,12 +57,13 @@ class AsyncSweep(SweepInfo):
 
     async def best_run(self, order: str | None = None) -> AsyncRun | None:
         """As ``Sweep.best_run``, awaited."""
+        filters, order = self.best_query(order)
         runs = AsyncRuns(
             self._client,
             self.entity,
             self.project,
-            filters={"sweep": self.name},
-            order=self.best_order(order),
+            filters=filters,
+            order=order,
             per_page=1,
             include_sweeps=False,
         )

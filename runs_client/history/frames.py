@@ -10,8 +10,9 @@ and no concat of frames.
 Column types: a column whose values are all numbers stays numeric (NaN and
 +/-inf kept; missing values NaN in pandas, null in polars and arrow); all-bool
 stays bool; all-text stays text; anything else (media dicts, lists, mixtures)
-keeps its Python values as ``object`` (pandas) or ``pl.Object`` (polars), and
-becomes JSON text in arrow, which holds no Python objects. Columns are sorted
+keeps its Python values as ``object`` in pandas (as the official SDK does) and
+is JSON text in polars and arrow, so that those frames write to Parquet and
+CSV as they are (a ``pl.Object`` column writes to neither). Columns are sorted
 by name with ``run_id`` first, as the official SDK sorts them.
 """
 
@@ -236,7 +237,7 @@ class Columns:
     def to_polars(
         self, schema: Schema | None = None, *, release: bool = False
     ) -> pl.DataFrame:
-        """One polars DataFrame; non-uniform columns become ``pl.Object``."""
+        """One polars DataFrame; non-uniform columns become JSON text."""
         pl_mod = import_polars()
         series = [
             _polars_column(pl_mod, n, c)
@@ -325,7 +326,9 @@ def _polars_column(pl_mod: Any, name: str, chunk: Chunk) -> Any:
     if chunk.kind == "str":
         # A list, not the object array: polars cannot cast leading Nones.
         return pl_mod.Series(name, chunk.data.tolist(), dtype=pl_mod.String)
-    return pl_mod.Series(name, chunk.data.tolist(), dtype=pl_mod.Object)
+    # JSON text, as in arrow: a pl.Object column writes to neither Parquet nor CSV.
+    texts = [json_text(v) for v in chunk.data.tolist()]
+    return pl_mod.Series(name, texts, dtype=pl_mod.String)
 
 
 def _arrow_column(pa_mod: Any, chunk: Chunk) -> Any:

@@ -10,7 +10,7 @@ import runs_gql
 from ..transport.flows import Flow, call
 from .pages import HistoryQuery, merge_on
 from .policy import MAX_SPECS
-from .run_rows import parse_lines, sampled_rows
+from .run_rows import parse_lines, sampled_lists_flow, sampled_rows
 
 __all__ = ["one_run"]
 
@@ -31,18 +31,7 @@ def one_run(
         )
         run_h = full.project.run if full.project else None
         return parse_lines(run_h.history if run_h else None, "RunHistory")
-    lists: list[Any] = []
-    specs = query.specs
-    for begin in range(0, len(specs), MAX_SPECS):
-        sampled: runs_gql.RunSampledHistory = yield call(
-            "run_sampled_history",
-            entity,
-            project,
-            name,
-            specs=specs[begin : begin + MAX_SPECS],
-        )
-        run_s = sampled.project.run if sampled.project else None
-        lists.extend((run_s.sampled_history if run_s else None) or [])
+    lists = yield from sampled_lists_flow(entity, project, name, query.specs, MAX_SPECS)
     if query.join == "and":
         return sampled_rows(lists[0] if lists else None)
     return merge_on(query.x_axis, [sampled_rows(rows) for rows in lists])

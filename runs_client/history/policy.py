@@ -3,6 +3,7 @@ flight, and which refusals mean "ask for less" or "ask run by run"."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "SAMPLED_SHARE",
     "StepWindows",
     "is_too_large",
+    "lacks_sampled_history",
     "refuses_bulk",
 ]
 
@@ -39,6 +41,9 @@ MAX_IN_FLIGHT = 3
 # Names per ``$in`` filter stay well inside the server's size limits anyway,
 # since a chunk is at most MAX_RUNS_PER_REQUEST names.
 _HISTORY_FIELDS = frozenset({"history", "sampledHistory", "events"})
+_LACKS_SAMPLED = re.compile(
+    r"""Cannot query field ["']sampledHistory["'] on type ["']Run["']"""
+)
 # Machine-readable codes of a size refusal; the message is the fallback for
 # servers that send no code.
 _TOO_LARGE_CODES = frozenset({"RESPONSE_TOO_LARGE", "TOO_LARGE"})
@@ -67,10 +72,21 @@ def is_too_large(exc: Exception) -> bool:
     return False
 
 
+def lacks_sampled_history(exc: Exception) -> bool:
+    """A server without ``Run.sampledHistory`` (its result type is weakly
+    shown by public sources; see tests/contract/evidence)."""
+    return isinstance(exc, GraphQLError) and any(
+        _LACKS_SAMPLED.search(str(e.get("message", ""))) for e in _errors(exc)
+    )
+
+
 def refuses_bulk(exc: Exception) -> bool:
-    """A GraphQL error pointing into a node's history field of ``project.runs``."""
+    """A GraphQL error pointing into a node's history field of ``project.runs``,
+    or a server without ``sampledHistory`` (each run is then read alone)."""
     if not isinstance(exc, GraphQLError) or is_too_large(exc):
         return False
+    if lacks_sampled_history(exc):
+        return True
     for error in _errors(exc):
         path = error.get("path")
         if (

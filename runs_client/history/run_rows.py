@@ -9,15 +9,16 @@ the job of ``frames``, so ``Run.history`` and ``Runs.histories`` share both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal, TypeGuard
 
 import runs_gql
 
-from .._exceptions import InvalidArgumentError, NotFoundError
-from ..transport.flows import Flow, Steps, call
+from .._exceptions import GraphQLError, InvalidArgumentError, NotFoundError
+from ..transport.flows import Call, Flow, Steps, call
 from ..transport.jsonio import dumps_compact
-from .policy import StepWindows
+from .policy import StepWindows, lacks_sampled_history
 from .rows import (
     fix_nonfinite_strings,
     normalise_steps,
@@ -35,11 +36,15 @@ __all__ = [
     "in_order",
     "parse_lines",
     "rows_flow",
+    "sampled_lists_flow",
     "sampled_rows",
     "scan_steps",
+    "scanned_sample_flow",
 ]
 
 Stream = Literal["default", "system"]
+# Steps per request when sampledHistory is read from full history instead.
+SCAN_PAGE_STEPS = 1000
 STREAMS: tuple[str, ...] = ("default", "system")
 
 
@@ -174,9 +179,17 @@ def rows_flow(
     # x_axis may also be among keys: ask for each key once.
     spec_keys = list(dict.fromkeys([x_axis, *keys]))
     spec = dumps_compact({"keys": spec_keys, "samples": samples})
-    sampled: runs_gql.RunSampledHistory = yield call(
-        "run_sampled_history", entity, project, run_id, specs=[spec]
-    )
+    try:
+        sampled: runs_gql.RunSampledHistory = yield call(
+            "run_sampled_history", entity, project, run_id, specs=[spec]
+        )
+    except GraphQLError as exc:
+        if not lacks_sampled_history(exc):
+            raise
+        rows = yield from scanned_sample_flow(
+            entity, project, run_id, spec_keys, samples
+        )
+        return in_order(rows, "_step")
     if sampled.project is None or sampled.project.run is None:
         raise _missing_run(entity, project, run_id, sampled.project is not None)
     per_spec = sampled.project.run.sampled_history or []
@@ -185,6 +198,112 @@ def rows_flow(
     # Step order, as the server sends it (and the SDK keeps), never x_axis
     # order; without ``_step`` among the keys the server's order stands.
     return in_order(rows, "_step")
+
+
+def sampled_lists_flow(
+    entity: str,
+    project: str,
+    run_id: str,
+    specs: Sequence[str],
+    per_request: int,
+) -> Flow[list[Any]]:
+    """One run's ``sampledHistory`` lists, ``per_request`` specs a request;
+    from full history (``scanned_sample_flow``) on a server without the field."""
+    lists: list[Any] = []
+    try:
+        for begin in range(0, len(specs), per_request):
+            sampled: runs_gql.RunSampledHistory = yield call(
+                "run_sampled_history",
+                entity,
+                project,
+                run_id,
+                specs=list(specs[begin : begin + per_request]),
+            )
+            run = sampled.project.run if sampled.project else None
+            lists.extend((run.sampled_history if run else None) or [])
+    except GraphQLError as exc:
+        if not lacks_sampled_history(exc):
+            raise
+        lists = []
+        for spec in specs:
+            parsed = json.loads(spec)
+            rows = yield from scanned_sample_flow(
+                entity, project, run_id, list(parsed["keys"]), int(parsed["samples"])
+            )
+            lists.append(rows)
+    return lists
+
+
+def scanned_sample_flow(
+    entity: str,
+    project: str,
+    run_id: str,
+    keys: list[str],
+    samples: int,
+) -> Flow[list[dict[str, Any]]]:
+    """``sampledHistory``'s rows read from full history, for a server without
+    it: rows holding every key, cut to them, in step order.
+
+    The rows are scanned a step window at a time and every k-th one kept, k
+    from the fewest rows any key was logged in (``historyKeys``), plus the
+    last: at most ``samples`` rows are held, never the whole run.
+    """
+    info = yield from history_keys_flow(entity, project, run_id)
+    last = info.get("lastStep")
+    if not isinstance(last, int) or last < 0:
+        return []
+    stride = max(1, -(-_rows_holding(info, keys) // samples))
+    kept: list[dict[str, Any]] = []
+    latest: dict[str, Any] | None = None
+    steps = scan_steps(
+        entity,
+        project,
+        run_id,
+        keys=keys,
+        page_size=SCAN_PAGE_STEPS,
+        min_step=0,
+        stop_step=last + 1,
+    )
+    i = 0
+    try:
+        step = next(steps)
+        while True:  # the scan's calls go up to our loop, its rows stay here
+            if isinstance(step, Call):
+                try:
+                    result = yield step
+                except Exception as exc:
+                    step = steps.throw(exc)
+                else:
+                    step = steps.send(result)
+                continue
+            row: dict[str, Any] = step
+            latest = row
+            if i % stride == 0 and len(kept) < samples:
+                kept.append(row)
+            i += 1
+            step = next(steps)
+    except StopIteration:
+        pass
+    finally:
+        steps.close()
+    if latest is not None and kept[-1] is not latest:  # the last row, always
+        if len(kept) == samples:
+            kept[-1] = latest
+        else:
+            kept.append(latest)
+    return kept
+
+
+def _rows_holding(info: dict[str, Any], keys: list[str]) -> int:
+    """An upper bound of the rows holding all ``keys``: the fewest of any key."""
+    fewest = None
+    for key in keys:
+        entry = (info.get("keys") or {}).get(key)
+        counts = entry.get("typeCounts") if isinstance(entry, dict) else None
+        if isinstance(counts, list):
+            total = sum(c.get("count", 0) for c in counts if isinstance(c, dict))
+            fewest = total if fewest is None else min(fewest, total)
+    return fewest if fewest is not None else 1 + int(info.get("lastStep") or 0)
 
 
 def history_keys_flow(entity: str, project: str, run_id: str) -> Flow[dict[str, Any]]:

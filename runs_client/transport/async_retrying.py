@@ -38,6 +38,7 @@ from .constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
 )
+from .optional_fields import asend_dropping
 
 __all__ = ["AsyncRetryingClient"]
 
@@ -87,7 +88,26 @@ class AsyncRetryingClient(PolicyMixin, AsyncClient):
         info, given = self.policy.request_info(operation_name, variables)
         if self.http_client.is_closed:
             raise self.policy.closed_error(info)
-        payload = BaseClient.payload(query, operation_name, given)
+        return await asend_dropping(
+            self.policy.optional_fields,
+            info,
+            query,
+            given,
+            lambda sent, sent_vars: self._retrying(
+                info,
+                BaseClient.payload(sent, operation_name, sent_vars),
+                kwargs,
+                decode,
+            ),
+        )
+
+    async def _retrying(
+        self,
+        info: RequestInfo,
+        payload: dict[str, Any],
+        kwargs: dict[str, Any],
+        decode: Decoder | None,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             held = self.policy.reservation()

@@ -40,6 +40,7 @@ from .constants import (
     MAX_RETRY_AFTER,
     RETRYABLE_STATUS_CODES,
 )
+from .optional_fields import DROPPED_KEY, OptionalFields, fill_dropped
 from .responses import (
     graphql_error,
     message_of,
@@ -142,9 +143,13 @@ class AttemptPolicy:
     # One budget for every answer in flight: the cap holds for the whole
     # client, not per response (histories()' threads or tasks share it).
     in_flight_bytes: ByteBudget = field(init=False)
+    # Optional Run fields this server lacks, learned from its answers (the
+    # clients leave them out and send again; get_data shows them as null).
+    optional_fields: OptionalFields = field(init=False)
 
     def __post_init__(self) -> None:
         self.in_flight_bytes = ByteBudget(self.max_response_bytes)
+        self.optional_fields = OptionalFields()
 
     @property
     def tries(self) -> str:
@@ -325,6 +330,7 @@ class AttemptPolicy:
                 request=info,
                 status_code=response.status_code,
             )
+        fill_dropped(data, response.extensions.get(DROPPED_KEY))
         return data
 
 
@@ -432,6 +438,10 @@ class PolicyMixin:
     @property
     def in_flight_bytes(self) -> ByteBudget:
         return self.policy.in_flight_bytes
+
+    @property
+    def optional_fields(self) -> OptionalFields:
+        return self.policy.optional_fields
 
     @property
     def max_response_bytes(self) -> int:

@@ -85,7 +85,9 @@ def graphql_error(
     if not isinstance(errors, list):
         errors = [errors]
     dicts = [e if isinstance(e, dict) else {"message": str(e)} for e in errors]
-    messages = "; ".join(str(e.get("message", "")) for e in dicts)
+    # Each message once: a query asking for the runs and their count gets
+    # the same complaint about a bad filter twice.
+    messages = "; ".join(dict.fromkeys(str(e.get("message", "")) for e in dicts))
     if tries is not None:
         return ServerGraphQLError(
             f"{info} failed with HTTP {status} {tries}; its GraphQL errors: {messages}",

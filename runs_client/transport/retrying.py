@@ -34,6 +34,7 @@ from .attempts import (
 from .byte_budget import Reservation
 from .constants import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES
 from .deadline import attempt_deadline
+from .optional_fields import send_dropping
 
 __all__ = ["RetryingClient", "parse_retry_after"]
 
@@ -92,7 +93,25 @@ class RetryingClient(PolicyMixin, runs_gql.Client):
         info, given = self.policy.request_info(operation_name, variables)
         if self.http_client.is_closed:
             raise self.policy.closed_error(info)
-        payload = self.payload(query, operation_name, given)
+        # Optional fields this server lacks are left out and the operation
+        # sent again (transport/optional_fields.py; get_data fills them in).
+        return send_dropping(
+            self.policy.optional_fields,
+            info,
+            query,
+            given,
+            lambda sent, sent_vars: self._retrying(
+                info, self.payload(sent, operation_name, sent_vars), kwargs, decode
+            ),
+        )
+
+    def _retrying(
+        self,
+        info: RequestInfo,
+        payload: dict[str, Any],
+        kwargs: dict[str, Any],
+        decode: Decoder | None,
+    ) -> httpx.Response:
         attempt = 0
         while True:
             held = self.policy.reservation()

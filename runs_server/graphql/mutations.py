@@ -7,7 +7,6 @@ a payload's run is read back after the write, so it shows what was written.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType
@@ -141,12 +140,6 @@ def resolve_model(
         root, info, name=name, entityName=entityName
     )
     return project
-
-
-@write_project_type.field("entity")
-def resolve_project_entity(project: Project, _info: GraphQLResolveInfo) -> Any:
-    entity_id = base64.b64encode(f"Entity:{project.entity_id}".encode()).decode()
-    return {"id": entity_id, "name": project.entity}
 
 
 @write_project_type.field("bucket")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -12,21 +10,18 @@ from ariadne import ObjectType, QueryType
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from runs_server import listing
+from runs_server.graphql import paging, user_fields
 from runs_server.graphql.context import RequestContext, charged, request_context
 from runs_server.graphql.limits import DEFAULT_FIRST, MAX_FIRST
 from runs_server.graphql.run_fields import RunNode, RunPage
-from runs_server.graphql.user_fields import looked_up, user_type
-from runs_server.store import Project, User
+from runs_server.graphql.run_keys import project_keys_type
+from runs_server.store import Project, User, jsonrows
 
 query_type = QueryType()
 project_type = ObjectType("Project")
 connection_type = ObjectType("RunConnection")
 edge_type = ObjectType("RunEdge")
 sweep_type = ObjectType("Sweep")
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def _listing(sql: listing.SqlQuery, context: RequestContext) -> sqlite3.Cursor:
@@ -41,59 +36,20 @@ def _user_error(exc: ValueError) -> GraphQLError:
 
 
 @query_type.field("viewer")
-def resolve_viewer(_root: Any, info: GraphQLResolveInfo) -> User | None:
-    return request_context(info).user
+def resolve_viewer(
+    _root: Any, info: GraphQLResolveInfo, entityName: str | None = None
+) -> User | None:
+    return user_fields.viewer(info, entityName)
+
+
+@query_type.field("users")
+def resolve_users(_root: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    return user_fields.users(info, **args)
 
 
 @query_type.field("serverInfo")
 def resolve_server_info(_root: Any, _info: GraphQLResolveInfo) -> dict[str, Any]:
     return {"latestLocalVersionInfo": None, "features": []}
-
-
-def _page_size(first: int | None, what: str) -> int:
-    size = DEFAULT_FIRST if first is None else first
-    if not 0 <= size <= MAX_FIRST:
-        raise GraphQLError(
-            f"first must be between 0 and {MAX_FIRST} {what} per page, got {size}"
-        )
-    return size
-
-
-def _after_id(after: str | None, kind: str) -> int:
-    """The id a ``kind`` cursor (``base64("<kind>:<id>")``) points after; 0 for none."""
-    if not after:
-        return 0
-    try:
-        text = base64.b64decode(after.encode("ascii"), validate=True).decode()
-    except (ValueError, UnicodeError, binascii.Error):
-        text = ""
-    prefix, _, number = text.partition(":")
-    if prefix != kind or not number.isdigit():
-        raise GraphQLError(
-            f"malformed cursor {after[:40]!r}; pass the endCursor of the previous page"
-        )
-    return int(number)
-
-
-def _connection(
-    items: list[Any], ids: list[int], size: int, kind: str
-) -> dict[str, Any]:
-    """A forward connection over ``items`` (fetched ``size + 1``) keyed by ``ids``."""
-    shown = items[:size]
-    cursors = [_b64(f"{kind}:{i}") for i in ids[:size]]
-    return {
-        "edges": [
-            {"node": item, "cursor": cursor}
-            for item, cursor in zip(shown, cursors, strict=True)
-        ],
-        "pageInfo": {
-            "startCursor": cursors[0] if cursors else None,
-            "endCursor": cursors[-1] if cursors else None,
-            "hasNextPage": len(items) > size,
-            "hasPreviousPage": False,
-        },
-        "totalCount": None,
-    }
 
 
 @query_type.field("models")
@@ -108,12 +64,12 @@ def resolve_models(
     entity = entityName or (context.user.entity if context.user else None)
     if not entity:
         return None
-    size = _page_size(first, "projects")
+    size = paging.page_size(first, "projects")
     rows = context.conn.execute(
         "SELECT projects.name FROM projects JOIN entities "
         "ON entities.id=projects.entity_id WHERE entities.name=? AND projects.id>? "
         "ORDER BY projects.id",
-        (entity, _after_id(after, "Project")),
+        (entity, paging.after_id(after, "Project")),
     ).fetchall()
     projects: list[Project] = []
     for row in rows:
@@ -125,27 +81,7 @@ def resolve_models(
             projects.append(project)
             if len(projects) > size:
                 break
-    return _connection(projects, [p.id for p in projects], size, "Project")
-
-
-@query_type.field("users")
-def resolve_users(
-    _root: Any, info: GraphQLResolveInfo, query: str | None = None
-) -> dict[str, Any]:
-    context = request_context(info)
-    text = (query or "").strip().lower()
-    if not text:
-        return {"edges": []}
-    rows = context.conn.execute(
-        "SELECT username FROM users WHERE instr(lower(username), ?) > 0 "
-        "OR instr(lower(IFNULL(email, '')), ?) > 0 ORDER BY "
-        "(lower(username) = ? OR lower(IFNULL(email, '')) = ?) DESC, id LIMIT ?",
-        (text, text, text, text, MAX_FIRST),
-    ).fetchall()
-    users = [context.store.users.by_name(r[0]) for r in rows]
-    return {
-        "edges": [{"node": looked_up(u, context.user)} for u in users if u is not None]
-    }
+    return paging.connection(projects, [p.id for p in projects], size, "Project")
 
 
 @query_type.field("project")
@@ -180,7 +116,7 @@ def _read_only(context: RequestContext, project: Project) -> bool:
 
 @project_type.field("id")
 def resolve_project_id(project: Project, _info: GraphQLResolveInfo) -> str:
-    return _b64(f"Project:v1:{project.name}:{project.entity}")
+    return paging.b64(f"Project:v1:{project.name}:{project.entity}")
 
 
 @project_type.field("internalId")
@@ -196,6 +132,29 @@ def resolve_entity_name(project: Project, _info: GraphQLResolveInfo) -> str:
 @project_type.field("createdAt")
 def resolve_project_created(project: Project, _info: GraphQLResolveInfo) -> str:
     return project.created_at
+
+
+@project_type.field("entity")
+def resolve_project_entity(
+    project: Project, info: GraphQLResolveInfo
+) -> dict[str, Any]:
+    personal = user_fields.is_personal(request_context(info), project.entity_id)
+    return user_fields.entity_node(project.entity, personal=personal)
+
+
+@project_type.field("updatedAt")
+def resolve_project_updated(project: Project, info: GraphQLResolveInfo) -> str:
+    """The latest change of any run, or the project's creation when later."""
+    row = (
+        request_context(info)
+        .conn.execute(
+            "SELECT max(coalesce(updated_at, heartbeat_at, created_at)) FROM runs "
+            "WHERE project_id=?",
+            (project.id,),
+        )
+        .fetchone()
+    )
+    return max(project.created_at, row[0] or "")
 
 
 @project_type.field("readOnly")
@@ -232,7 +191,7 @@ def resolve_project_user(project: Project, info: GraphQLResolveInfo) -> User | N
         (project.entity_id,),
     ).fetchone()
     user = None if row is None else store.users.by_name(row[0])
-    return None if user is None else looked_up(user, context.user)
+    return None if user is None else user_fields.looked_up(user, context.user)
 
 
 @project_type.field("totalSweeps")
@@ -270,17 +229,27 @@ def resolve_sweeps(
             "sweeps(order:) accepts only +created_at here (sweeps come in the "
             "order they were created)"
         )
-    size = _page_size(first, "sweeps")
+    size = paging.page_size(first, "sweeps")
     rows = (
         request_context(info)
         .conn.execute(
             _SWEEP_SELECT + "WHERE project_id=? AND id>? ORDER BY id LIMIT ?",
-            (project.id, _after_id(after, "Sweep"), size + 1),
+            (project.id, paging.after_id(after, "Sweep"), size + 1),
         )
         .fetchall()
     )
-    connection = _connection(rows, [int(r["id"]) for r in rows], size, "Sweep")
+    connection = paging.connection(rows, [int(r["id"]) for r in rows], size, "Sweep")
     connection["totalCount"] = resolve_total_sweeps(project, info)
+    return connection
+
+
+@project_type.field("allViews")
+def resolve_all_views(
+    _project: Project, _info: GraphQLResolveInfo, **_args: Any
+) -> dict[str, Any]:
+    """No views (reports) are stored: an empty page, so api.reports() lists none."""
+    connection = paging.connection([], [], 0, "View")
+    connection["totalCount"] = 0
     return connection
 
 
@@ -403,10 +372,7 @@ def resolve_total_count(connection: RunConnection, info: GraphQLResolveInfo) -> 
 _SWEEP_COLUMNS = {
     "name": "name",
     "displayName": "display_name",
-    "method": "method",
-    "state": "state",
     "description": "description",
-    "config": "config",
     "bestLoss": "best_loss",
     "runCount": "run_count",
     "runCountExpected": "run_count_expected",
@@ -426,15 +392,41 @@ for _field, _col in _SWEEP_COLUMNS.items():
     sweep_type.set_field(_field, _sweep_column(_col))
 
 
+# W&B's Sweep.method, state and config are non-null; the store may hold a
+# sweep without them (a loader line that named none).
+@sweep_type.field("method")
+def resolve_sweep_method(row: sqlite3.Row, _info: GraphQLResolveInfo) -> str:
+    if row["method"]:
+        return str(row["method"])
+    try:
+        config = jsonrows.loads(row["config"] or "{}")
+    except ValueError:
+        return ""
+    method = config.get("method") if isinstance(config, dict) else None
+    return method if isinstance(method, str) else ""
+
+
+@sweep_type.field("state")
+def resolve_sweep_state(row: sqlite3.Row, _info: GraphQLResolveInfo) -> str:
+    return str(row["state"] or "")
+
+
+@sweep_type.field("config")
+def resolve_sweep_config(row: sqlite3.Row, _info: GraphQLResolveInfo) -> str:
+    return str(row["config"] or "{}")
+
+
 @sweep_type.field("id")
 def resolve_sweep_id(row: sqlite3.Row, _info: GraphQLResolveInfo) -> str:
-    return _b64(f"Sweep:{row['id']}")
+    return paging.b64(f"Sweep:{row['id']}")
 
 
 BINDABLES = [
     query_type,
-    user_type,
+    user_fields.user_type,
+    user_fields.entity_type,
     project_type,
+    project_keys_type,
     connection_type,
     edge_type,
     sweep_type,

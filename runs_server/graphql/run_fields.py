@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,7 +22,8 @@ from graphql import GraphQLError, GraphQLResolveInfo
 from runs_server import history
 from runs_server.graphql import limits
 from runs_server.graphql.context import charged, request_context
-from runs_server.store import Project
+from runs_server.graphql.user_fields import looked_up
+from runs_server.store import Project, User, jsonrows
 from runs_server.writes import buckets
 
 
@@ -76,8 +78,6 @@ _COLUMNS = {
     "name": "name",
     "displayName": "display_name",
     "state": "state",
-    "config": "config",
-    "summaryMetrics": "summary_metrics",
     "systemMetrics": "system_metrics",
     "historyLineCount": "history_line_count",
     "group": "group_name",
@@ -142,22 +142,51 @@ def resolve_history_keys(node: RunNode, info: GraphQLResolveInfo) -> orjson.Frag
     )
 
 
+def _selected(info: GraphQLResolveInfo, text: str, keys: list[str] | None) -> str:
+    """``text`` (a JSON object) cut to its top-level ``keys`` when given."""
+    if keys is not None:
+        whole = jsonrows.loads(text)
+        if isinstance(whole, dict):
+            text = jsonrows.dumps({k: whole[k] for k in keys if k in whole})
+    return str(charged(info, text))
+
+
+@run_type.field("config")
+def resolve_config(
+    node: RunNode, info: GraphQLResolveInfo, keys: list[str] | None = None
+) -> str:
+    return _selected(info, node.row["config"], keys)
+
+
+@run_type.field("summaryMetrics")
+def resolve_summary_metrics(
+    node: RunNode, info: GraphQLResolveInfo, keys: list[str] | None = None
+) -> str | None:
+    text = node.row["summary_metrics"]
+    return None if text is None else _selected(info, text, keys)
+
+
+@run_type.field("computeSeconds")
+def resolve_compute_seconds(node: RunNode, _info: GraphQLResolveInfo) -> int:
+    """Seconds from creation to the last heartbeat (0 before the first)."""
+    start, beat = node.row["created_at"], node.row["heartbeat_at"]
+    if not beat:
+        return 0
+    seconds = datetime.fromisoformat(beat) - datetime.fromisoformat(start)
+    return max(int(seconds.total_seconds()), 0)
+
+
 @run_type.field("user")
-def resolve_user(node: RunNode, info: GraphQLResolveInfo) -> dict[str, Any] | None:
+def resolve_user(node: RunNode, info: GraphQLResolveInfo) -> User | None:
     user_id = node.row["user_id"]
     if user_id is None:
         return None
-    conn = request_context(info).conn
+    context = request_context(info)
 
     def load() -> dict[int, Any]:
-        ids = sorted({r["user_id"] for r in node.page.rows if r["user_id"] is not None})
-        marks = ",".join("?" * len(ids))
-        sql = f"SELECT id, name, username FROM users WHERE id IN ({marks})"
-        rows = conn.execute(sql, ids)
-        return {
-            r["id"]: {"id": str(r["id"]), "name": r["name"], "username": r["username"]}
-            for r in rows
-        }
+        ids = {r["user_id"] for r in node.page.rows if r["user_id"] is not None}
+        found = context.store.users.by_ids(sorted(ids))
+        return {i: looked_up(u, context.user) for i, u in found.items()}
 
     users = node.page.load(("user",), load)
     return None if users is None else users.get(user_id)

@@ -23,6 +23,11 @@ line may carry its history and events inline; long histories can follow in
 ``history`` lines. Lines are applied in order, so referenced entities, users,
 projects and runs must come first.
 
+A run line's ``summary`` is the run's final summary, as W&B shows it after
+``run.summary.update``: history rows loaded after it (inline or in later
+``history`` lines of the same load) leave it as it is. A run line without
+``summary`` gets each logged key's last value, as ``wandb.log`` gives.
+
 A load is one store transaction: a bad line, a full disk, an interrupt or a
 killed process leaves the store as it was, so the fixed file loads cleanly.
 """
@@ -63,6 +68,7 @@ def load_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
 
 def _apply_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
+    pinned: set[int] = set()  # runs whose line gave their final summary
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -72,7 +78,7 @@ def _apply_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
             if not isinstance(record, dict) or not isinstance(record.get("type"), str):
                 raise StoreError('each line must be a JSON object with a "type" key')
             kind = record.pop("type")
-            _apply(store, kind, record)
+            _apply(store, kind, record, pinned)
         except StoreWriteError:
             raise
         except KeyError as exc:
@@ -93,7 +99,7 @@ def _apply_lines(store: Store, lines: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def _apply(store: Store, kind: str, record: dict[str, Any]) -> None:
+def _apply(store: Store, kind: str, record: dict[str, Any], pinned: set[int]) -> None:
     if kind == "entity":
         store.users.create_entity(record["name"])
     elif kind == "user":
@@ -106,14 +112,16 @@ def _apply(store: Store, kind: str, record: dict[str, Any]) -> None:
         history = record.pop("history", ())
         events = record.pop("events", ())
         run = store.runs.add(record.pop("project"), record.pop("name", None), **record)
+        if record.get("summary") is not None:
+            pinned.add(run)
         if history:
-            store.history.log(run, history)
+            store.history.log(run, history, update_summary=run not in pinned)
         if events:
             store.history.log_events(run, events)
     elif kind in ("history", "events"):
         run = store.runs.id_of(record["project"], record["run"])
         if kind == "history":
-            store.history.log(run, record["rows"])
+            store.history.log(run, record["rows"], update_summary=run not in pinned)
         else:
             store.history.log_events(run, record["rows"])
     else:

@@ -26,12 +26,13 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
 
 from runs_server.store.ddl import DDL, SCHEMA_VERSION
-from runs_server.store.errors import StoreVersionError, write_failure
+from runs_server.store.errors import StoreVersionError, is_busy, write_failure
 from runs_server.store.migrations import MIGRATIONS
 from runs_server.store.sqlfunctions import install_functions
 
@@ -43,6 +44,7 @@ PROGRESS_STEPS = 10_000
 # Seconds a writer waits for another process's write lock (a demo seed or a
 # load in the other process) before giving up with one line.
 WRITE_WAIT_S = 60.0
+OPEN_RETRY_S = 0.02
 
 
 def _in_memory(path: str) -> bool:
@@ -73,17 +75,32 @@ class Database:
         self.lock = threading.RLock()
         self._depth = 0  # how many transaction() blocks are open
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
-        self.conn = self._connect()
-        self.conn.row_factory = sqlite3.Row
-        try:
-            self._configure()
-            self._prepare_schema()
-        except BaseException as exc:
-            self.conn.close()
-            failure = write_failure(exc, self.path)
-            if failure is None or failure is exc:
-                raise
-            raise failure from exc
+        self.conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """The writer's connection, configured, the layout in place.
+
+        A few steps of opening (switching a new file to WAL, reading a file
+        another process is switching) answer "database is locked" at once
+        instead of waiting; they are tried again until ``WRITE_WAIT_S``.
+        """
+        deadline = time.monotonic() + WRITE_WAIT_S
+        while True:
+            self.conn = self._connect()
+            self.conn.row_factory = sqlite3.Row
+            try:
+                self._configure()
+                self._prepare_schema()
+                return self.conn
+            except BaseException as exc:
+                self.conn.close()
+                if is_busy(exc) and time.monotonic() < deadline:
+                    time.sleep(OPEN_RETRY_S)
+                    continue
+                failure = write_failure(exc, self.path)
+                if failure is None or failure is exc:
+                    raise
+                raise failure from exc
 
     @property
     def in_memory(self) -> bool:

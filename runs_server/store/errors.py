@@ -27,15 +27,24 @@ class StoreWriteError(StoreError):
     Nothing of the failed transaction was kept."""
 
 
+def _primary(exc: BaseException) -> int | None:
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else _BY_TEXT.get(str(exc))
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A SQLite "database is locked": another connection holds a lock."""
+    return _primary(exc) == _BUSY
+
+
 def write_failure(exc: BaseException, path: str) -> StoreWriteError | None:
     """The ``StoreWriteError`` for a SQLite error that no input could avoid
     (full, read-only, locked), or None when the error may be the input's."""
     if isinstance(exc, StoreWriteError):
         return exc
-    if not isinstance(exc, sqlite3.Error):
-        return None
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else _BY_TEXT.get(str(exc))
+    primary = _primary(exc)
     where = "memory" if path in ("", ":memory:") else path
     if primary == _FULL:
         return StoreWriteError(

@@ -96,16 +96,29 @@ class Users:
         """Who an unauthenticated caller acts as on an open server: the first user."""
         return self._one("1=1", ())
 
+    def by_ids(self, ids: Sequence[int]) -> dict[int, User]:
+        """The users of ``ids`` that exist, by id (one query)."""
+        marks = ",".join("?" * len(ids))
+        return {u.id: u for u in self._all(f"users.id IN ({marks})", tuple(ids))}
+
     def _one(self, where: str, params: tuple[object, ...]) -> User | None:
+        found = self._all(where, params, limit=1)
+        return found[0] if found else None
+
+    def _all(
+        self, where: str, params: tuple[object, ...], limit: int = -1
+    ) -> list[User]:
         with self._db.lock:
-            row = self._db.conn.execute(
+            rows = self._db.conn.execute(
                 "SELECT users.*, entities.name AS entity FROM users "
                 f"JOIN entities ON entities.id=users.entity_id WHERE {where} "
-                "ORDER BY users.id LIMIT 1",
-                params,
-            ).fetchone()
-        if row is None:
-            return None
+                "ORDER BY users.id LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [self._user(row) for row in rows]
+
+    @staticmethod
+    def _user(row: sqlite3.Row) -> User:
         return User(
             row["id"],
             row["username"],

@@ -138,3 +138,49 @@ def test_keys_and_system_stream(cli: Any, live: Live, tmp_path: Path) -> None:
     want = expected_rows(live, EXACT, stream="system")
     assert want, "test/exact has system metrics"
     assert_same_rows(pq.read_table(out).to_pylist(), want)
+
+
+def test_progress_knows_the_total_before_listing(live: Live, tmp_path: Path) -> None:
+    """The total comes from one runCount request, before the runs are listed
+    (no "0/?" wait); each page reports its runs and rows."""
+    from runs_cli.export import export_histories
+    from tests.e2e.conftest import record_requests
+
+    events: list[tuple[str, Any]] = []
+    with Api(base_url=live.url) as api:
+        requests = record_requests(api)
+        runs = api.runs("demo/mnist", filters={"state": "finished"}, per_page=50)
+
+        def started(total: int) -> None:
+            events.append(("start", (total, list(requests.operations))))
+
+        result = export_histories(
+            runs,
+            str(tmp_path / "h.parquet"),
+            samples=20,
+            on_start=started,
+            on_page=lambda n, rows: events.append(("page", (n, rows))),
+        )
+    (kind, (total, sent)), *pages = events
+    assert kind == "start" and sent == ["RunCount"]
+    assert total == result.runs > 50
+    assert sum(n for _, (n, _) in pages) == total
+    assert sum(rows for _, (_, rows) in pages) == result.rows > 0
+
+
+def test_progress_line_shows_runs_rows_and_time_left() -> None:
+    import io
+
+    from rich.console import Console
+
+    from runs_cli.commands import export_progress
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120)
+    progress = export_progress(console)
+    task = progress.add_task("histories", total=10, rows=0)
+    progress.update(task, advance=4, rows=12_345)
+    console.print(progress.make_tasks_table(progress.tasks))
+    text = out.getvalue()
+    assert "4/10" in text and "runs, 12,345 rows" in text
+    assert "-:--:--" in text or "0:00:0" in text  # time left, then elapsed

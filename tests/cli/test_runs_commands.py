@@ -174,6 +174,8 @@ def test_version_everywhere() -> None:
     runs = [run_cli("--version")]
     for args in (["runs"], ["histories"], ["serve"], ["demo"], ["schema-check"]):
         runs.append(run_in_process(*args, "--version"))
+        runs.append(run_in_process(*args, "-V"))
+    runs.append(run_in_process("-V"))
     for done in runs:
         assert done.code == 0, done.err
         assert done.out.strip().endswith(__version__), done.out
@@ -191,3 +193,67 @@ def test_stop_makes_run_stopped_status_true(cli: Any, live: Live) -> None:
     assert live.store.streams.stop_requested(run)
     missing = cli("stop", f"{EXACT}/nope", "--api-key", TESTER_KEY)
     assert missing.code != 0 and "nope" in missing.err
+
+
+def test_bare_keys_mean_config_keys_in_order_as_in_where(cli: Any, live: Live) -> None:
+    """``--order +lr``, the example of ``runs --help``, sorts by config.lr."""
+    with Api(base_url=live.url) as api:
+        want = [r.id for r in api.runs("demo/mnist", order="+config.lr")]
+    done = cli("runs", "demo/mnist", "--order", "+lr", "--format", "json")
+    assert done.code == 0, done.err
+    assert [r["id"] for r in json.loads(done.out)] == want
+    bare = cli("runs", "demo/mnist", "--order", "lr", "--format", "json")
+    assert [r["id"] for r in json.loads(bare.out)] == want
+
+
+def test_filter_takes_summary_keys_as_the_cli_names_them(cli: Any, live: Live) -> None:
+    with Api(base_url=live.url) as api:
+        want = [
+            r.id
+            for r in api.runs(
+                "demo/mnist", filters={"summary_metrics.loss": {"$lt": 0.1}}
+            )
+        ]
+    done = cli(
+        "runs", "demo/mnist", "--filter", '{"$or": [{"summary.loss": {"$lt": 0.1}}]}',
+        "--format", "json",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    assert [r["id"] for r in json.loads(done.out)] == want and want
+
+
+def test_an_unknown_filter_field_names_the_accepted_ones_once(cli: Any) -> None:
+    done = cli("runs", "demo/mnist", "--filter", '{"stat": "finished"}')
+    assert done.code == 1
+    assert done.err.count("accepted:") == 1, done.err
+    assert done.err.count('unknown field "stat"') == 1
+    # In the CLI's own terms: summary.KEY, never the server's summary_metrics.KEY.
+    assert "summary.KEY" in done.err and "summary_metrics" not in done.err
+    assert len(done.err.strip().splitlines()) == 1
+
+
+KEY_TYPOS = [
+    # (arguments, the one warning line's words)
+    (["--where", "stat=finished"], "the config key 'stat'", "closest: state"),
+    (["--where", "state=finishd"], "the state 'finishd'", "closest: finished"),
+    (["--where", "summary.los=0.1"], "'summary.los'", "closest: summary.loss"),
+    (
+        ["--order", "-lrr", "--limit", "2"],
+        "--order names the config key",
+        "closest: lr",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "named", "closest"), KEY_TYPOS)
+def test_a_key_no_run_has_is_named_on_stderr(
+    cli: Any, args: list[str], named: str, closest: str
+) -> None:
+    done = cli("runs", "demo/mnist", *args, "--format", "json")
+    assert done.code == 0  # the result stands: a warning, not an error
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1, done.err
+    assert lines[0].startswith("runs-client: warning: ")
+    assert named in lines[0] and closest in lines[0]
+    assert "summary_metrics" not in lines[0] and "config." not in lines[0]
+    json.loads(done.out)  # stdout is the result alone

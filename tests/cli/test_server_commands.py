@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -39,12 +40,19 @@ def serving(*args: str) -> Iterator[tuple[str, list[str]]]:
     )
     try:
         assert process.stdout is not None
-        lines: list[str] = []
-        while not any(line.startswith("auth ") for line in lines):
-            line = process.stdout.readline()
-            if not line:
-                raise AssertionError("server exited: " + "".join(lines))
-            lines.append(line)
+        fd = process.stdout.fileno()
+        text, lines = "", list[str]()
+        deadline = time.monotonic() + 60
+        # The banner ends with the line to copy (export WANDB_BASE_URL=...).
+        while not any(
+            line.startswith("  export ") and line.endswith("\n") for line in lines
+        ):
+            left = deadline - time.monotonic()
+            if left <= 0 or process.poll() is not None:
+                raise AssertionError("no banner: " + text)
+            if select.select([fd], [], [], min(left, 1.0))[0]:
+                text += os.read(fd, 65536).decode()
+                lines = text.splitlines(keepends=True)
         url = lines[0].split("listening on ")[1].split()[0]
         yield url, lines
     finally:
@@ -105,7 +113,22 @@ def test_serve_load_and_bad_lines(tmp_path: Path) -> None:
 def test_schema_check_passes_against_runs_server(live: Live) -> None:
     done = run_in_process("schema-check", url=live.url)
     assert done.code == 0, done.out + done.err
-    assert "operations and fragments the client sends match" in done.out
+    assert "operations and fragments the client sends fit the schema" in done.out
+
+
+def test_schema_check_does_not_need_runs_servers_own_fields() -> None:
+    """W&B has no Project.runKeys (the client asks it only for a hint and
+    skips it when refused): schema-check against W&B must not fail on it."""
+    from graphql import build_schema
+
+    from runs_cli.schema_check import check_schema
+
+    sdl = (files("runs_gql") / "graphql" / "schema.graphql").read_text("utf-8")
+    field = re.search(r'\n  "runs_server only: [^\n]*\n  runKeys: RunKeys\n', sdl)
+    assert field is not None
+    without = build_schema(sdl.replace(field[0], "\n"))
+    assert "runKeys" not in str(without.type_map["Project"].fields)
+    assert check_schema(without) == []
 
 
 def altered_schema(tmp_path: Path, old: str, new: str) -> Path:
@@ -187,3 +210,74 @@ def test_serve_help_lists_the_shared_flags() -> None:
     for flag in ("--demo", "--schema", "--load", "--require-auth", "--fault-429"):
         assert flag in done.out
     assert done.out.startswith("usage: runs-client serve")
+    # Its defaults, as the other commands show theirs.
+    flat = " ".join(done.out.split())
+    for default in ("127.0.0.1", "8080", "warning"):
+        assert f"(default: {default})" in flat
+    assert "(default: None)" not in flat and "(default: False)" not in flat
+    version = run_in_process("serve", "-V")
+    assert version.code == 0 and version.out.startswith("runs-client ")
+
+
+SDK31_PYTHON = Path(__file__).resolve().parents[2] / ".venv-sdk31" / "bin" / "python"
+SDK31_LISTS = (
+    "import wandb; api = wandb.Api(); "
+    "print(len(api.runs('demo/mnist', filters={'state': 'finished'})))"
+)
+
+
+def _exported(lines: list[str]) -> dict[str, str]:
+    """The banner's one line to copy, as the environment it sets."""
+    line = next(line for line in lines if line.startswith("  export "))
+    return dict(part.split("=", 1) for part in line.split()[1:])
+
+
+@pytest.mark.parametrize("mode", [(), ("--require-auth",)], ids=["open", "auth"])
+def test_serve_prints_a_key_the_sdk_031_accepts(
+    tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    """In both modes the banner gives one line to copy (base URL and a key of
+    40+ characters, which 0.31 demands); the official SDK 0.31 and the CLI
+    both work with it as it is."""
+    if not SDK31_PYTHON.exists():
+        pytest.fail(
+            f"{SDK31_PYTHON} is missing: run `make sdk31-venv` (make test does)"
+        )
+    with serving("--demo", *mode) as (url, lines):
+        env = _exported(lines)
+        assert env["WANDB_BASE_URL"] == url
+        assert len(env["WANDB_API_KEY"]) >= 40
+        home = tmp_path / "home"
+        sdk = subprocess.run(
+            [str(SDK31_PYTHON), "-c", SDK31_LISTS],
+            env={**clean_env(**env), "HOME": str(home), "WANDB_SILENT": "true",
+                 "WANDB_DIR": str(home), "WANDB_CONFIG_DIR": str(home / "config"),
+                 "WANDB_CACHE_DIR": str(home / "cache")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert sdk.returncode == 0, sdk.stderr[-2000:]
+        cli = run_in_process(
+            "runs", "demo/mnist", "--api-key", env["WANDB_API_KEY"], "--limit", "1",
+            url=url,
+        )  # fmt: skip
+        assert cli.code == 0, cli.err
+        if mode:  # a refused key: the hint once, in the CLI's terms
+            wrong = run_in_process("runs", "demo/mnist", "--api-key", "x" * 40, url=url)
+            assert wrong.code == 1
+            assert "refused the API key" in wrong.err
+            assert wrong.err.count("WANDB_API_KEY") == 1, wrong.err
+            assert "--api-key" in wrong.err and "api_key=" not in wrong.err
+    assert int(sdk.stdout.split()[-1]) > 0
+
+
+def test_an_open_server_without_the_demo_prints_a_usable_key() -> None:
+    from runs_server.command import OPEN_API_KEY
+
+    with serving() as (url, lines):
+        assert _exported(lines) == {
+            "WANDB_BASE_URL": url,
+            "WANDB_API_KEY": OPEN_API_KEY,
+        }
+    assert len(OPEN_API_KEY) >= 40 and OPEN_API_KEY.replace("_", "").isalnum()

@@ -60,7 +60,7 @@ VIEWER = {
         "id": "u1",
         "entity": "alice",
         "username": "alice",
-        "name": None,
+        "name": "Alice",  # non-null on W&B (weave's wb_schema.gql, SDK 0.31)
         "email": None,
         "flags": None,
         "teams": None,

@@ -41,12 +41,26 @@ def test_fetch_sweep_attributes(client: runs_gql.Client, fake: FakeWandb) -> Non
     assert repr(sweep) == f"<Sweep {ENTITY}/{PROJECT}/sw1 (FINISHED)>"
 
 
-def test_yaml_config_kept_as_text(client: runs_gql.Client, fake: FakeWandb) -> None:
-    fake.sweeps = {"sw1": {**make_sweep("sw1"), "config": "method: grid\n"}}
+def test_yaml_config_parsed(client: runs_gql.Client, fake: FakeWandb) -> None:
+    # W&B stores sweep configs as YAML; the text stays in raw_config.
+    text = "method: grid\nmetric:\n  name: acc\n  goal: maximize\n"
+    fake.sweeps = {"sw1": {**make_sweep("sw1"), "config": text}}
     sweep = fetch_sweep(client, ENTITY, PROJECT, "sw1")
     assert sweep is not None
-    assert sweep.config == {}
-    assert sweep.raw_config == "method: grid\n"
+    assert sweep.config == {
+        "method": "grid",
+        "metric": {"name": "acc", "goal": "maximize"},
+    }
+    assert sweep.raw_config == text
+
+
+@pytest.mark.parametrize("text", ["- a list\n", "method: [unclosed\n", "just text"])
+def test_config_that_is_no_mapping_is_empty(
+    client: runs_gql.Client, fake: FakeWandb, text: str
+) -> None:
+    fake.sweeps = {"sw1": {**make_sweep("sw1"), "config": text}}
+    sweep = fetch_sweep(client, ENTITY, PROJECT, "sw1")
+    assert sweep is not None and sweep.config == {} and sweep.raw_config == text
 
 
 def test_missing_sweep_is_none(client: runs_gql.Client, fake: FakeWandb) -> None:

@@ -43,7 +43,7 @@ from runs_client.transport.retrying import RetryingClient, parse_retry_after
 
 URL = "https://wandb.example.test/graphql"
 VIEWER = {"data": {"viewer": {"id": "u1", "entity": "alice", "username": "alice",
-                               "name": None, "email": None, "flags": None,
+                               "name": "Alice", "email": None, "flags": None,
                                "teams": None}}}  # fmt: skip
 
 
@@ -353,6 +353,18 @@ def test_graphql_errors_any_status(respx_mock, http, slept, status) -> None:
     assert err.request is not None and err.request.operation_name == "Viewer"
 
 
+def test_a_repeated_graphql_error_is_said_once(respx_mock, http, slept) -> None:
+    """Runs and their count in one query: a bad filter is refused twice."""
+    twice = [{"message": 'unknown field "foo"; accepted: name'}] * 2
+    respx_mock.post(URL).mock(
+        return_value=httpx.Response(200, json={"data": None, "errors": twice})
+    )
+    with pytest.raises(GraphQLError) as info:
+        make(http, slept).viewer()
+    assert str(info.value).count("unknown field") == 1
+    assert len(info.value.messages) == 2  # every error is still kept
+
+
 def test_graphql_errors_on_5xx_after_retries(respx_mock, http, slept) -> None:
     route = respx_mock.post(URL).mock(
         return_value=httpx.Response(500, json={"errors": ERRORS})
@@ -494,7 +506,8 @@ def test_every_generated_operation_is_schema_checked() -> None:
         if callable(method) and not name.startswith("_")
     ]
     # 13 + Projects, ProjectByName + the mirror's 3 + the writes' 3
-    assert len(operations) == 21
+    # + ProjectRunKeys
+    assert len(operations) == 22
     for name in operations:
         assert vars(RetryingClient)[name].__wrapped__ is vars(runs_gql.Client)[name]
     from runs_gql.async_client import AsyncClient

@@ -84,7 +84,9 @@ def frames_match_dict_rows(keys: list[str]) -> None:
         if arrow.schema.field(name).type == "string" and name not in ("run_id",):
             texts = [w for w in want if w is not None]
             if texts and not all(isinstance(w, str) for w in texts):
+                # JSON text in arrow, and in polars too (was pl.Object).
                 got_pa = [None if v is None else json.loads(v) for v in got_pa]
+                got_pl = [None if v is None else json.loads(v) for v in got_pl]
         got_pd = frame[name].tolist()
         for got in (got_pl, got_pa, got_pd):
             assert [_norm(g) for g in got] == [_norm(w) for w in want], name

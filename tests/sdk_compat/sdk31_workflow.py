@@ -83,4 +83,9 @@ out["project"] = project.name
 out["project_sweeps"] = sorted(s.id for s in project.sweeps())
 sweep = api.sweep(f"{path}/{plan['sweep']}")
 out["sweep_runs"] = sorted(run.id for run in sweep.runs)
+out["reports"] = [report.name for report in api.reports(path)]
+out["best_run"] = {}
+for sweep_path in plan["best_run_sweeps"]:
+    best = api.sweep(sweep_path).best_run()
+    out["best_run"][sweep_path.rsplit("/", 1)[1]] = best.id if best else None
 print(json.dumps(out))

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from runs_server.http.app import RunsServerApp
@@ -71,10 +72,37 @@ def served() -> Iterator[tuple[BackgroundServer, Store, str]]:
     store.projects.create("demo", "long")
     run = store.runs.add(LONG, "long0", user="demo", created_at="2024-01-01T00:00:00")
     store.history.log(run, _long_rows())
+    _add_best_run_sweeps(store)
     server = BackgroundServer(RunsServerApp(store)).start()
     yield server, store, info.api_key
     server.stop()
     store.close()
+
+
+def _add_best_run_sweeps(store: Store) -> None:
+    """Sweeps in demo/long for best_run(): one whose config names no metric,
+    one whose metric (acc, maximized) its most recent run lacks."""
+    store.projects.create_sweep(LONG, "nometric", config="method: random\n")
+    store.projects.create_sweep(
+        LONG,
+        "partial",
+        config="method: bayes\nmetric:\n  goal: maximize\n  name: acc\n",
+    )
+    for name, sweep, minute, summary in [
+        ("n-old", "nometric", 1, {"acc": 0.5}),
+        ("n-new", "nometric", 5, {"acc": 0.1}),
+        ("p-low", "partial", 1, {"acc": 0.2}),
+        ("p-high", "partial", 2, {"acc": 0.9}),
+        ("p-none", "partial", 3, {"loss": 0.1}),
+    ]:
+        store.runs.add(
+            LONG,
+            name,
+            sweep=sweep,
+            summary=summary,
+            user="demo",  # every W&B run has one; 0.31 fails on a run without
+            created_at=f"2024-02-01T00:0{minute}:00",
+        )
 
 
 def _store_runs(store: Store) -> list[dict[str, Any]]:
@@ -141,6 +169,7 @@ def seen(
         "page_sizes": PAGE_SIZES,
         "long_run": f"{LONG}/long0",
         "sweep": sweep,
+        "best_run_sweeps": [f"{LONG}/nometric", f"{LONG}/partial"],
     }
     home = tmp_path_factory.mktemp("sdk31")
     env = {
@@ -265,12 +294,37 @@ def test_histories_viewer_projects_sweeps(
     assert seen["viewer"] == {"username": "demo", "entity": "demo"}
     assert seen["projects"] == ["long", "mnist"]
     assert seen["project"] == "mnist"
-    sweeps = [r[0] for r in store.conn.execute("SELECT name FROM sweeps ORDER BY id")]
+    sweeps = [
+        r[0]
+        for r in store.conn.execute(
+            "SELECT sweeps.name FROM sweeps JOIN projects ON projects.id=project_id "
+            "WHERE projects.name='mnist' ORDER BY sweeps.id"
+        )
+    ]
     assert seen["project_sweeps"] == sorted(sweeps)
     sweep = seen["plan"]["sweep"]
     assert seen["sweep_runs"] == sorted(
         r["name"] for r in runs if r["sweep_name"] == sweep
     )
+
+
+def test_reports_and_best_run(seen: dict[str, Any]) -> None:
+    # api.reports() lists none (it failed with "Cannot query field 'allViews'")
+    assert seen["reports"] == []
+    # no metric in the config: 0.31 warns and takes the first run in the
+    # server's default order (order null); by a metric its newest run lacks:
+    # the best of those holding it
+    assert seen["best_run"]["nometric"] in ("n-old", "n-new")
+    assert seen["best_run"]["partial"] == "p-high"
+
+
+def test_telemetry_posts_are_accepted(
+    served: tuple[BackgroundServer, Store, str],
+) -> None:
+    # 0.31 posts OTLP metrics and logs; both were accepted and dropped, logs got 404
+    for path in ("/sdk/otel/v1/metrics", "/sdk/otel/v1/logs"):
+        response = httpx.post(served[0].url + path, content=b"\x0a\x00", timeout=10)
+        assert response.status_code == 204, path
 
 
 def test_sdk_python_is_really_wandb_031() -> None:

@@ -218,8 +218,9 @@ def test_sweeps_page_through_every_sweep(gql: Gql, live_server: Live) -> None:
 
 
 def test_telemetry_and_artifacts(http: httpx.Client, gql: Gql) -> None:
-    telemetry = http.post("/sdk/otel/v1/metrics", content=b"\x0a\x00")
-    assert telemetry.status_code == 204
+    for path in ("/sdk/otel/v1/metrics", "/sdk/otel/v1/logs"):
+        telemetry = http.post(path, content=b"\x0a\x00")
+        assert telemetry.status_code == 204, path
     body = gql(
         '{ project(name: "mnist", entityName: "demo") '
         "{ artifactTypes { edges { node { name } } } } }"

@@ -51,7 +51,8 @@ def test_run_fields(gql: Gql) -> None:
     assert (run["notes"], run["description"], run["sweepName"]) == ("n", "d", None)
     assert run["createdAt"] == "2024-01-01T00:00:01"
     assert run["heartbeatAt"] == "2024-01-01T01:00:01"
-    assert run["user"] == {"name": None, "username": "tester"}
+    # W&B's User.name is non-null: a user stored without a name shows its username.
+    assert run["user"] == {"name": "tester", "username": "tester"}
     assert run["readOnly"] is True  # the caller (demo) is not in entity test
     assert isinstance(run["projectId"], int)
 

@@ -229,6 +229,32 @@ def test_load_jsonl(tmp_path: Path) -> None:
 _PROJECT_LINE = '{"type": "project", "entity": "e", "name": "p"}'
 
 
+def test_a_run_lines_summary_is_final() -> None:
+    """The README's example: a run line's summary stays as given whatever
+    history follows (inline or in later lines); without one, the last values."""
+    lines = [
+        _PROJECT_LINE,
+        '{"type": "run", "project": "e/p", "name": "given", "summary": {"loss": 0.2},'
+        ' "history": [{"_step": 0, "loss": 1.2}, {"_step": 1, "loss": 0.2}]}',
+        '{"type": "history", "project": "e/p", "run": "given",'
+        ' "rows": [{"_step": 2, "loss": 0.1, "acc": 0.9}]}',
+        '{"type": "run", "project": "e/p", "name": "logged",'
+        ' "history": [{"_step": 0, "loss": 1.2}]}',
+        '{"type": "history", "project": "e/p", "run": "logged",'
+        ' "rows": [{"_step": 1, "loss": 0.1, "val.acc": 0.9}]}',
+    ]
+    s = Store()
+    load_jsonl(s, lines)
+    summaries = {
+        row["name"]: json.loads(row["summary_metrics"])
+        for row in s.conn.execute("SELECT name, summary_metrics FROM runs")
+    }
+    assert summaries["given"] == {"loss": 0.2}
+    assert summaries["logged"] == {"_step": 1, "loss": 0.1, "val": {"acc": 0.9}}
+    steps = s.conn.execute("SELECT count(*) FROM history").fetchone()[0]
+    assert steps == 5  # the history itself is all there
+
+
 @pytest.mark.parametrize(
     ("lines", "needle"),
     [

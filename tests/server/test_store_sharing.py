@@ -162,9 +162,9 @@ def test_two_servers_started_at_once_on_one_new_file_both_serve_the_demo(
 
 def test_stores_opened_at_once_on_new_files_all_open(tmp_path: Path) -> None:
     # Threads stand in for processes: each Store has its own connection.
-    for attempt in range(8):
+    for attempt in range(20):
         path = tmp_path / f"new{attempt}.db"
-        start = threading.Barrier(4, timeout=60)
+        start = threading.Barrier(8, timeout=60)
         failures: list[BaseException] = []
 
         def open_one(
@@ -178,7 +178,7 @@ def test_stores_opened_at_once_on_new_files_all_open(tmp_path: Path) -> None:
             except Exception as exc:
                 failed.append(exc)
 
-        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        threads = [threading.Thread(target=open_one) for _ in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
