@@ -15,7 +15,7 @@ from runs_client.transport.async_retrying import AsyncRetryingClient
 URL = "https://wandb.example.test/graphql"
 VIEWER = (
     b'{"data": {"viewer": {"id": "u1", "entity": "alice", "username": "alice",'
-    b' "name": null, "email": null, "flags": null, "teams": null}}}'
+    b' "name": "Alice", "email": null, "flags": null, "teams": null}}}'
 )
 
 pytestmark = pytest.mark.timeout(30)
