@@ -54,16 +54,29 @@ class BaseClient:
         variables: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
+        payload = self.payload(query, operation_name, variables)
+        return self.http_client.post(
+            self.url, json=payload, headers=self.headers or None, **kwargs
+        )
+
+    @staticmethod
+    def payload(
+        query: str, operation_name: str | None, variables: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The JSON body of an operation (shared with ``AsyncBaseClient``)."""
         # Arguments the caller did not give are left out, not sent as null.
         given = {k: v for k, v in (variables or {}).items() if v is not UNSET}
         payload: dict[str, Any] = {"query": query, "variables": given}
         if operation_name:
             payload["operationName"] = operation_name
-        return self.http_client.post(
-            self.url, json=payload, headers=self.headers or None, **kwargs
-        )
+        return payload
 
     def get_data(self, response: httpx.Response) -> dict[str, Any]:
+        return self.read_data(response)
+
+    @staticmethod
+    def read_data(response: httpx.Response) -> dict[str, Any]:
+        """The ``data`` of a GraphQL answer (shared with ``AsyncBaseClient``)."""
         if not 200 <= response.status_code <= 299:
             raise GraphQLClientHttpError(
                 status_code=response.status_code, response=response

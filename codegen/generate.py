@@ -9,6 +9,11 @@ ariadne-codegen never deletes modules no operation produces any more, so the
 package is removed before generating. The schema (its files joined into one)
 and the operations are copied into the package as data: the server and schema
 checks read them from an installed wheel.
+
+Two codegen runs read the same schema and operations: the sync one makes the
+package; the async one (``async_client = true``) goes to a scratch folder,
+of which only its client module and base client are kept, beside the sync
+client, so that both clients return the same model classes.
 """
 
 from __future__ import annotations
@@ -23,16 +28,16 @@ from pathlib import Path
 PACKAGE = Path("generated/runs_gql")
 INPUTS = ("schema", "queries", "codegen")
 CONFIG = "codegen/ariadne-codegen.toml"
+ASYNC_CONFIG = "codegen/ariadne-codegen-async.toml"
+# The async run's scratch package (its target in ASYNC_CONFIG) and what is kept.
+ASYNC_SCRATCH = Path(".codegen-async/runs_gql_async")
+ASYNC_MODULES = ("async_client.py", "async_base_client.py")
 
 
-def generate(root: Path) -> None:
-    """Regenerate ``root/generated/runs_gql`` from the inputs under ``root``."""
-    package = root / PACKAGE
-    shutil.rmtree(package, ignore_errors=True)
-    package.parent.mkdir(parents=True, exist_ok=True)
+def _codegen(root: Path, config: str) -> None:
     codegen = Path(sys.executable).with_name("ariadne-codegen")
     result = subprocess.run(
-        [str(codegen), "--config", CONFIG, "client"],
+        [str(codegen), "--config", config, "client"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -40,6 +45,23 @@ def generate(root: Path) -> None:
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"ariadne-codegen failed (exit {result.returncode})")
+
+
+def generate(root: Path) -> None:
+    """Regenerate ``root/generated/runs_gql`` from the inputs under ``root``."""
+    package = root / PACKAGE
+    shutil.rmtree(package, ignore_errors=True)
+    package.parent.mkdir(parents=True, exist_ok=True)
+    _codegen(root, CONFIG)
+    scratch = root / ASYNC_SCRATCH
+    shutil.rmtree(scratch.parent, ignore_errors=True)
+    scratch.parent.mkdir()
+    try:
+        _codegen(root, ASYNC_CONFIG)
+        for name in ASYNC_MODULES:
+            shutil.copy(scratch / name, package / name)
+    finally:
+        shutil.rmtree(scratch.parent, ignore_errors=True)
     data = package / "graphql"
     data.mkdir()
     # One SDL file for the server and schema checks: schema/*.graphql joined

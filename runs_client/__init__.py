@@ -30,6 +30,7 @@ from ._exceptions import (
     TimeoutError,
     TransientError,
 )
+from .aio import AsyncApi, AsyncRun, AsyncRuns, AsyncSweep, aruns_frame
 from .api import Api
 from .history.bulk import BulkHistoryWarning
 from .history.chunks import ColumnType, Schema
@@ -41,8 +42,10 @@ from .run import Run, RunUser
 from .run_table import runs_frame
 from .runs import Runs
 from .sweep import Sweep
+from .transport.async_retrying import AsyncRetryingClient
 from .transport.constants import (
     DEADLINE_FACTOR,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -58,11 +61,17 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 
 __all__ = [
     "DEADLINE_FACTOR",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
     "Api",
+    "AsyncApi",
+    "AsyncRetryingClient",
+    "AsyncRun",
+    "AsyncRuns",
+    "AsyncSweep",
     "AuthenticationError",
     "BulkHistoryWarning",
     "ColumnType",
@@ -94,5 +103,6 @@ __all__ = [
     "TransientError",
     "ViewerViewer",
     "__version__",
+    "aruns_frame",
     "runs_frame",
 ]

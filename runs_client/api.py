@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import secrets
 import ssl
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from types import TracebackType
 from typing import Any
 
@@ -27,16 +24,21 @@ from ._paths import (
     parse_run_path,
     parse_sweep_path,
 )
+from .api_settings import (
+    check_entity,
+    check_project_name,
+    check_runs_args,
+    open_http,
+    resolve_settings,
+)
 from .project import Project, fetch_project, iter_projects
 from .run import Run
 from .runs import Runs, fetch_run
 from .sweep import Sweep, fetch_sweep
 from .transport import deadline as deadline_backend
 from .transport.constants import (
-    DEADLINE_FACTOR,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
-    GRAPHQL_PATH,
     NOT_GIVEN,
     NotGiven,
 )
@@ -44,10 +46,6 @@ from .transport.credentials import (
     ENV_ENTITY,
     ENV_PROJECT,
     env_value,
-    resolve_api_key,
-    resolve_base_url,
-    resolve_timeout,
-    resolve_verify,
 )
 from .transport.retrying import RetryingClient
 
@@ -55,14 +53,6 @@ from .transport.retrying import RetryingClient
 DEFAULT_PROJECT = "uncategorized"
 
 __all__ = ["Api"]
-
-
-def _user_agent() -> str:
-    try:
-        version = metadata.version("runs-client")
-    except metadata.PackageNotFoundError:  # running from a source tree
-        version = "0"
-    return f"runs-client/{version} httpx/{httpx.__version__}"
 
 
 class Api:
@@ -106,65 +96,25 @@ class Api:
         proxy: str | None = None,
         default_entity: str | None = None,
     ) -> None:
-        if (
-            not isinstance(max_retries, int)
-            or isinstance(max_retries, bool)
-            or max_retries < 0
-        ):
-            raise InvalidArgumentError(
-                f"max_retries={max_retries!r} is not accepted; pass an int >= 0 "
-                "(0 disables retries)."
-            )
-        if default_entity is not None and (
-            not isinstance(default_entity, str) or not default_entity.strip()
-        ):
-            raise InvalidArgumentError(
-                f"default_entity={default_entity!r} is not accepted; pass a "
-                "non-empty entity name or None."
-            )
-        _check_positive("max_response_bytes", max_response_bytes, integer=True)
-        if not isinstance(deadline, NotGiven) and deadline is not None:
-            _check_positive("deadline", deadline, integer=False)
-        if proxy is not None:
-            _check_proxy(proxy)
-        self.base_url = resolve_base_url(base_url)
-        key = resolve_api_key(api_key, self.base_url)
-        resolved_timeout = resolve_timeout(timeout)
-        resolved_verify = resolve_verify(verify)
-        try:
-            self._http = httpx.Client(
-                auth=httpx.BasicAuth("api", key) if key else None,
-                headers={"Accept-Encoding": "gzip", "User-Agent": _user_agent()},
-                timeout=resolved_timeout,
-                verify=resolved_verify,
-                proxy=proxy,
-                trust_env=True,  # HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE
-            )
-        except (ValueError, ImportError) as exc:
-            # Only the environment's proxies are left unchecked by now. The
-            # URL is not repeated: it may carry the proxy's password.
-            raise InvalidArgumentError(
-                "A proxy from the environment (HTTP_PROXY, HTTPS_PROXY or "
-                f"ALL_PROXY) is not usable ({type(exc).__name__}); set it to a "
-                "URL such as 'http://proxy:3128' (schemes: "
-                + ", ".join(f"{s}://" for s in _PROXY_SCHEMES)
-                + "; SOCKS needs pip install 'httpx[socks]'), or unset it."
-            ) from None
+        settings = resolve_settings(
+            api_key, base_url, timeout=timeout, max_retries=max_retries,
+            deadline=deadline, max_response_bytes=max_response_bytes,
+            verify=verify, proxy=proxy, default_entity=default_entity,
+        )  # fmt: skip
+        self.base_url = settings.base_url
+        self._http = open_http(httpx.Client, settings)
         # The deadline covers each whole attempt, response head included.
         deadline_backend.install(self._http)
-        self._has_key = key is not None
+        self._has_key = settings.key is not None
         #: The retrying generated client; ``Runs`` and ``Run`` make requests with it.
-        if isinstance(deadline, NotGiven):
-            read = resolved_timeout.read
-            deadline = None if read is None else DEADLINE_FACTOR * read
         self.client = RetryingClient(
-            self.base_url + GRAPHQL_PATH,
+            settings.graphql_url,
             self._http,
-            max_retries=max_retries,
-            deadline=deadline,
-            max_response_bytes=max_response_bytes,
+            max_retries=settings.max_retries,
+            deadline=settings.deadline,
+            max_response_bytes=settings.max_response_bytes,
         )
-        self._default_entity = default_entity or env_value(ENV_ENTITY)
+        self._default_entity = settings.default_entity
         self._viewer: ViewerViewer | None = None
 
     def __repr__(self) -> str:
@@ -256,7 +206,7 @@ class Api:
                     f"No project given: pass a path ({forms}) or set {ENV_PROJECT}."
                 )
         where = parse_project_path(path)
-        _check_runs_args(filters, order, per_page, include_sweeps)
+        check_runs_args(filters, order, per_page, include_sweeps)
         entity = where.entity or self.default_entity
 
         return Runs(
@@ -347,23 +297,13 @@ class Api:
             InvalidArgumentError: a malformed name or entity; nothing was sent.
             NotFoundError: no such project (or one the caller may not read).
         """
-        if not isinstance(name, str) or not name.strip() or "/" in name:
-            raise InvalidArgumentError(
-                f"project name must be a non-empty string without '/', got "
-                f"{name!r}; pass the entity as entity=..."
-            )
+        name = check_project_name(name)
         entity = self._entity_arg(entity)
 
-        return fetch_project(self.client, entity, name.strip())
+        return fetch_project(self.client, entity, name)
 
     def _entity_arg(self, entity: object) -> str:
-        if entity is None:
-            return self.default_entity
-        if not isinstance(entity, str) or not entity.strip() or "/" in entity:
-            raise InvalidArgumentError(
-                f"entity must be a non-empty string without '/', got {entity!r}"
-            )
-        return entity.strip()
+        return check_entity(entity) or self.default_entity
 
     def sweep(self, path: str) -> Sweep:
         """One sweep, by ``entity/project/sweep_id`` (or ``.../sweeps/sweep_id``,
@@ -384,74 +324,3 @@ class Api:
                 f"Sweep {entity}/{where.project}/{where.run_id} not found."
             )
         return sweep
-
-
-_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
-
-
-def _check_positive(name: str, value: object, *, integer: bool) -> None:
-    kinds = (int,) if integer else (int, float)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, kinds)
-        or not 0 < value < float("inf")
-    ):
-        what = "an int > 0" if integer else "a number of seconds > 0, or None"
-        raise InvalidArgumentError(f"{name}={value!r} is not accepted; pass {what}.")
-
-
-def _check_proxy(proxy: object) -> None:
-    """A proxy URL httpx accepts; the message never repeats the URL (it may
-    carry the proxy's password)."""
-    accepted = (
-        "pass a URL such as 'http://proxy:3128' (schemes: "
-        + ", ".join(f"{s}://" for s in _PROXY_SCHEMES)
-        + ") or None"
-    )
-    if not isinstance(proxy, str):
-        raise InvalidArgumentError(
-            f"proxy of type {type(proxy).__name__} is not accepted; {accepted}."
-        )
-    try:
-        url = httpx.URL(proxy)
-    except httpx.InvalidURL:
-        url = None
-    if url is None or url.scheme not in _PROXY_SCHEMES or not url.host:
-        raise InvalidArgumentError(f"proxy is not a proxy URL; {accepted}.")
-    if url.scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
-        raise InvalidArgumentError(
-            "proxy: a SOCKS proxy needs the socksio package: "
-            "pip install 'httpx[socks]'."
-        )
-
-
-def _check_runs_args(
-    filters: object, order: object, per_page: object, include_sweeps: object
-) -> None:
-    if filters is not None:
-        if not isinstance(filters, dict):
-            raise InvalidArgumentError(
-                f"filters of type {type(filters).__name__} are not accepted; pass "
-                "a dict (a MongoDB-style query such as {'state': 'finished'}) "
-                "or None."
-            )
-        try:
-            json.dumps(filters, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"filters are not JSON-serialisable ({exc}); use only dicts, "
-                "lists, strings, finite numbers, booleans and None."
-            ) from exc
-    if not isinstance(order, str) or not order.strip():
-        raise InvalidArgumentError(
-            f"order={order!r} is not accepted; pass a field with an optional "
-            "'+' or '-' prefix, e.g. '+created_at' or '-summary_metrics.loss'."
-        )
-    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1:
-        raise InvalidArgumentError(
-            f"per_page={per_page!r} is not accepted; pass an int >= 1."
-        )
-    if not isinstance(include_sweeps, bool):
-        raise InvalidArgumentError(
-            f"include_sweeps={include_sweeps!r} is not accepted; pass True or False."
-        )

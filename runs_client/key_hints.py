@@ -21,6 +21,7 @@ from typing import Any, Literal
 import runs_gql
 
 from ._exceptions import RunsClientError
+from .transport.flows import Flow, call, run
 
 __all__ = [
     "RUN_FIELDS",
@@ -28,10 +29,13 @@ __all__ = [
     "KeyWarning",
     "Kind",
     "ProjectKeys",
+    "columns_of",
     "fetch_project_keys",
     "filter_fields",
     "has_path",
+    "history_hint_flow",
     "order_field",
+    "project_keys_flow",
     "warn_missing",
 ]
 
@@ -96,13 +100,13 @@ class ProjectKeys:
         return {"config": self.config, "summary": self.summary}.get(kind, self.history)
 
 
-def fetch_project_keys(
-    client: runs_gql.Client, entity: str, project: str
-) -> ProjectKeys | None:
+def project_keys_flow(entity: str, project: str) -> Flow[ProjectKeys | None]:
     """The project's keys (one request), or None when the server cannot say
     (W&B itself has no ``runKeys``): a hint must never fail a call."""
     try:
-        result = client.project_run_keys(entity, project)
+        result: runs_gql.ProjectRunKeys = yield call(
+            "project_run_keys", entity, project
+        )
     except RunsClientError:
         return None
     keys = result.project.run_keys if result.project else None
@@ -111,6 +115,35 @@ def fetch_project_keys(
     return ProjectKeys(
         frozenset(keys.config), frozenset(keys.summary), frozenset(keys.history)
     )
+
+
+def fetch_project_keys(
+    client: runs_gql.Client, entity: str, project: str
+) -> ProjectKeys | None:
+    """``project_keys_flow`` sent on a sync client."""
+    return run(client, project_keys_flow(entity, project))
+
+
+def columns_of(result: Any) -> set[str]:
+    """The keys a ``histories()`` result holds: a frame's columns, or the
+    union of the rows' keys."""
+    if isinstance(result, list):
+        return set().union(*result) if result else set()
+    names: Any = getattr(result, "column_names", None) or result.columns
+    return {str(name) for name in names}
+
+
+def history_hint_flow(
+    entity: str, project: str, keys: list[str], got: set[str]
+) -> Flow[None]:
+    """``KeyWarning`` for each asked key no run of the project logged, asked
+    (one request) only when some key is in no row of the result."""
+    if all(key in got for key in keys):
+        return
+    found = yield from project_keys_flow(entity, project)
+    if found is not None:
+        wanted: list[tuple[Kind, str]] = [("history", k) for k in keys if k not in got]
+        warn_missing(wanted, found, f"{entity}/{project}", "keys")
 
 
 def _split(field: str) -> tuple[Kind, str] | None:

@@ -9,9 +9,16 @@ import runs_gql
 from runs_gql import ProjectFields
 
 from ._exceptions import NotFoundError
+from .transport.flows import Flow, Steps, call, iterate, run
 from .transport.page_guard import PageGuard
 
-__all__ = ["Project", "fetch_project", "iter_projects"]
+__all__ = [
+    "Project",
+    "fetch_project",
+    "iter_projects",
+    "project_flow",
+    "project_pages",
+]
 
 PROJECTS_PER_PAGE = 100
 
@@ -43,8 +50,9 @@ class Project:
         return f"<Project {self.entity}/{self.name}>"
 
 
-def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
-    """Every project of ``entity`` the caller may read, a page at a time.
+def project_pages(entity: str) -> Steps[Project]:
+    """Every project of ``entity`` the caller may read, a page at a time (a
+    flow: ``iterate`` or ``aiterate`` sends its requests).
 
     Raises:
         NotFoundError: the server knows no entity to list (none was given and
@@ -53,8 +61,8 @@ def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
     guard = PageGuard(f"project pager for {entity}", PROJECTS_PER_PAGE, noun="projects")
     cursor: str | None = None
     while True:
-        result = client.projects(
-            entity=entity, cursor=cursor, per_page=PROJECTS_PER_PAGE
+        result: runs_gql.Projects = yield call(
+            "projects", entity=entity, cursor=cursor, per_page=PROJECTS_PER_PAGE
         )
         if result.models is None:
             raise NotFoundError(f"Entity {entity} has no projects to list.")
@@ -73,13 +81,25 @@ def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
         cursor = page.end_cursor
 
 
-def fetch_project(client: runs_gql.Client, entity: str, name: str) -> Project:
+def iter_projects(client: runs_gql.Client, entity: str) -> Iterator[Project]:
+    """Every project of ``entity`` the caller may read, a page at a time."""
+    return iterate(client, project_pages(entity))
+
+
+def project_flow(entity: str, name: str) -> Flow[Project]:
     """One project by name.
 
     Raises:
         NotFoundError: no such project (or one the caller may not read).
     """
-    result = client.project_by_name(entity=entity, name=name)
+    result: runs_gql.ProjectByName = yield call(
+        "project_by_name", entity=entity, name=name
+    )
     if result.project is None:
         raise NotFoundError(f"Project {entity}/{name} not found.")
     return Project(result.project)
+
+
+def fetch_project(client: runs_gql.Client, entity: str, name: str) -> Project:
+    """One project by name (see ``project_flow``)."""
+    return run(client, project_flow(entity, name))

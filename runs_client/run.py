@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 import pandas as pd
 import runs_gql
@@ -17,17 +17,15 @@ from .history.run_rows import (
     Stream,
     check_history_args,
     check_scan_args,
-    fetch_history_keys,
-    fetch_rows,
-    scan_rows,
+    history_keys_flow,
+    rows_flow,
+    scan_steps,
 )
-from .sweep import app_url
+from .sweep import Sweep, SweepInfo, app_url
+from .transport.flows import Flow, Steps, iterate, run
 from .transport.jsonio import loads_object
 
-if TYPE_CHECKING:
-    from .sweep import Sweep  # type only: sweep.py builds no Run
-
-__all__ = ["Run", "RunUser"]
+__all__ = ["Run", "RunBase", "RunUser", "history_frame"]
 
 # Config keys W&B keeps for itself; left out of ``Run.config`` as in the SDK.
 _INTERNAL_CONFIG_KEYS = frozenset({"_wandb", "wandb_version"})
@@ -53,8 +51,29 @@ def _unwrap_config(raw: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-class Run:
-    """A single run, built from the generated ``RunFields`` fragment.
+class _HasUrl(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
+ClientT = TypeVar("ClientT", bound=_HasUrl)
+SweepT = TypeVar("SweepT", bound=SweepInfo)
+
+
+def history_frame(
+    rows: list[dict[str, Any]], pandas: bool
+) -> pd.DataFrame | list[dict[str, Any]]:
+    """``Run.history``'s answer: the rows, or one DataFrame of them."""
+    if not pandas:
+        return rows
+    columns = Columns(with_run_id=False)
+    columns.add_run(rows)
+    return columns.to_pandas()
+
+
+class RunBase(Generic[ClientT, SweepT]):
+    """A single run, built from the generated ``RunFields`` fragment: what
+    ``Run`` and ``AsyncRun`` both hold, and the flows of their history reads.
 
     Naming follows the W&B SDK: ``id`` is the run id (GraphQL ``name``, the
     short hash in URLs), ``storage_id`` the opaque GraphQL ``id``, and ``name``
@@ -82,7 +101,7 @@ class Run:
     updated_at: datetime | None
     user: RunUser | None
     sweep_name: str | None
-    sweep: Sweep | None
+    sweep: SweepT | None
     history_keys: dict[str, Any]
     history_line_count: int | None
     read_only: bool | None
@@ -92,12 +111,12 @@ class Run:
 
     def __init__(
         self,
-        client: runs_gql.Client,
+        client: ClientT,
         entity: str,
         project: str,
         fields: RunFields,
         *,
-        sweep: Sweep | None = None,
+        sweep: SweepT | None = None,
     ) -> None:
         self.client = client
         self.entity = entity
@@ -138,6 +157,76 @@ class Run:
         self.history_line_count = fields.history_line_count
         self.read_only = fields.read_only
         self.project_id = fields.project_id
+
+    @property
+    def last_step(self) -> int | None:
+        """The last logged ``_step`` (``historyKeys.lastStep``), None if unknown."""
+        step = self.history_keys.get("lastStep")
+        if isinstance(step, (int, float)) and not isinstance(step, bool):
+            return int(step)
+        return None
+
+    @property
+    def path(self) -> list[str]:
+        """``[entity, project, run_id]``."""
+        return [self.entity, self.project, self.id]
+
+    @property
+    def url(self) -> str:
+        """The run's page in the W&B app."""
+        return f"{app_url(self.client.url)}/{self.entity}/{self.project}/runs/{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<Run {'/'.join(self.path)} ({self.state})>"
+
+    def _rows_flow(
+        self,
+        samples: int,
+        keys: list[str] | None,
+        x_axis: str,
+        stream: Stream,
+    ) -> Flow[list[dict[str, Any]]]:
+        check_history_args(samples, keys, x_axis, stream)
+        return rows_flow(
+            self.entity,
+            self.project,
+            self.id,
+            samples=samples,
+            keys=keys,
+            x_axis=x_axis,
+            stream=stream,
+        )
+
+    def _scan_steps(
+        self,
+        keys: list[str] | None,
+        page_size: int,
+        min_step: int,
+        max_step: int | None,
+    ) -> Steps[dict[str, Any]]:
+        if not self._history_keys_known:
+            # Asked once, only when the run came without its history keys.
+            self.history_keys = yield from history_keys_flow(
+                self.entity, self.project, self.id
+            )
+            self._history_keys_known = True
+        last = self.last_step
+        if last is None:
+            return
+        stop = last + 1 if max_step is None else min(max_step, last + 1)
+        yield from scan_steps(
+            self.entity,
+            self.project,
+            self.id,
+            keys=keys,
+            page_size=page_size,
+            min_step=min_step,
+            stop_step=stop,
+        )
+
+
+class Run(RunBase[runs_gql.Client, Sweep]):
+    """A single run (see ``RunBase``), read with the sync client."""
 
     def update(
         self,
@@ -180,27 +269,6 @@ class Run:
         """Ask the process logging the run to stop it, as W&B's "Stop run"
         button does: the SDK sees ``RunStoppedStatus`` turn true."""
         run_writes.stop_run(self.client, self.storage_id)
-
-    @property
-    def last_step(self) -> int | None:
-        """The last logged ``_step`` (``historyKeys.lastStep``), None if unknown."""
-        step = self.history_keys.get("lastStep")
-        if isinstance(step, (int, float)) and not isinstance(step, bool):
-            return int(step)
-        return None
-
-    @property
-    def path(self) -> list[str]:
-        """``[entity, project, run_id]``."""
-        return [self.entity, self.project, self.id]
-
-    @property
-    def url(self) -> str:
-        """The run's page in the W&B app."""
-        return f"{app_url(self.client.url)}/{self.entity}/{self.project}/runs/{self.id}"
-
-    def __repr__(self) -> str:
-        return f"<Run {'/'.join(self.path)} ({self.state})>"
 
     @overload
     def history(
@@ -266,22 +334,8 @@ class Run:
         Raises:
             InvalidArgumentError: a bad argument, before any request.
         """
-        check_history_args(samples, keys, x_axis, stream)
-        rows = fetch_rows(
-            self.client,
-            self.entity,
-            self.project,
-            self.id,
-            samples=samples,
-            keys=keys,
-            x_axis=x_axis,
-            stream=stream,
-        )
-        if not pandas:
-            return rows
-        columns = Columns(with_run_id=False)
-        columns.add_run(rows)
-        return columns.to_pandas()
+        rows = run(self.client, self._rows_flow(samples, keys, x_axis, stream))
+        return history_frame(rows, pandas)
 
     def scan_history(
         self,
@@ -312,23 +366,6 @@ class Run:
         min_step: int,
         max_step: int | None,
     ) -> Iterator[dict[str, Any]]:
-        if not self._history_keys_known:
-            # Asked once, only when the run came without its history keys.
-            self.history_keys = fetch_history_keys(
-                self.client, self.entity, self.project, self.id
-            )
-            self._history_keys_known = True
-        last = self.last_step
-        if last is None:
-            return
-        stop = last + 1 if max_step is None else min(max_step, last + 1)
-        yield from scan_rows(
-            self.client,
-            self.entity,
-            self.project,
-            self.id,
-            keys=keys,
-            page_size=page_size,
-            min_step=min_step,
-            stop_step=stop,
+        return iterate(
+            self.client, self._scan_steps(keys, page_size, min_step, max_step)
         )

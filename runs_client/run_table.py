@@ -15,12 +15,12 @@ import pandas as pd
 
 from ._exceptions import InvalidArgumentError
 from .history.frames import Columns, import_polars
-from .run import Run
+from .run import RunBase
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["RUN_COLUMNS", "flatten", "run_row", "runs_frame"]
+__all__ = ["RUN_COLUMNS", "check_frame_format", "flatten", "run_row", "runs_frame"]
 
 #: The run fields every table starts with, in this order.
 RUN_COLUMNS = (
@@ -47,7 +47,7 @@ def flatten(prefix: str, values: dict[str, Any], into: dict[str, Any]) -> None:
             into[name] = value
 
 
-def run_row(run: Run) -> dict[str, Any]:
+def run_row(run: RunBase[Any, Any]) -> dict[str, Any]:
     """One run as a flat dict: ``RUN_COLUMNS``, ``config.*``, ``summary.*``."""
     row: dict[str, Any] = {
         "id": run.id,
@@ -68,16 +68,18 @@ def run_row(run: Run) -> dict[str, Any]:
 
 @overload
 def runs_frame(
-    runs: Iterable[Run], format: Literal["pandas"] = "pandas"
+    runs: Iterable[RunBase[Any, Any]], format: Literal["pandas"] = "pandas"
 ) -> pd.DataFrame: ...
 
 
 @overload
-def runs_frame(runs: Iterable[Run], format: Literal["polars"]) -> pl.DataFrame: ...
+def runs_frame(
+    runs: Iterable[RunBase[Any, Any]], format: Literal["polars"]
+) -> pl.DataFrame: ...
 
 
 def runs_frame(
-    runs: Iterable[Run], format: Literal["pandas", "polars"] = "pandas"
+    runs: Iterable[RunBase[Any, Any]], format: Literal["pandas", "polars"] = "pandas"
 ) -> pd.DataFrame | pl.DataFrame:
     """The runs (a ``Runs`` or any iterable of ``Run``) as one DataFrame.
 
@@ -93,12 +95,7 @@ def runs_frame(
         InvalidArgumentError: an unknown ``format``, or polars not installed
             for ``format="polars"``, before any request.
     """
-    if format not in ("pandas", "polars"):
-        raise InvalidArgumentError(
-            f"format must be 'pandas' or 'polars'; got {format!r}."
-        )
-    if format == "polars":
-        import_polars()  # fail before any request when polars is missing
+    check_frame_format(format)
     rows = [run_row(run) for run in runs]
     columns = Columns(with_run_id=False)
     # Datetimes are typed here; the columns' rule would make them JSON text.
@@ -123,6 +120,16 @@ def runs_frame(
     )
     ordered: pl.DataFrame = polars_frame.select(_column_order(polars_frame.columns))
     return ordered
+
+
+def check_frame_format(format: object) -> None:
+    """Fail before any request on an unknown format or polars missing."""
+    if format not in ("pandas", "polars"):
+        raise InvalidArgumentError(
+            f"format must be 'pandas' or 'polars'; got {format!r}."
+        )
+    if format == "polars":
+        import_polars()
 
 
 def _without(row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

@@ -23,13 +23,14 @@ from .history.histories import (
 from .history.pages import Join
 from .history.policy import ROW_BUDGET
 from .history.run_rows import Stream
-from .key_hints import Kind, fetch_project_keys, warn_missing
+from .key_hints import columns_of, history_hint_flow
+from .transport.flows import run
 
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["RunsHistories"]
+__all__ = ["RunsHistories", "check_budget"]
 
 
 class RunsHistories:
@@ -186,13 +187,16 @@ class RunsHistories:
                 carries the completed run ids and a ``resume_token`` for
                 ``iter_histories(after=...)``.
         """
-        _check_budget(rows_per_request)
+        check_budget(rows_per_request)
         result: Any = fetch_histories(
             self, samples, keys, x_axis, format, stream,
             join=join, progress=progress, rows_per_request=rows_per_request,
         )  # fmt: skip
         if keys and stream == "default":
-            _hint_history_keys(self, [*keys, x_axis], _columns_of(result))
+            hint = history_hint_flow(
+                self.entity, self.project, [*keys, x_axis], columns_of(result)
+            )
+            run(self.client, hint)
         return result
 
     @overload
@@ -293,7 +297,7 @@ class RunsHistories:
             IncompleteHistoriesError: from the iterator, when a page fails
                 after its retries.
         """
-        _check_budget(rows_per_request)
+        check_budget(rows_per_request)
         return iter_batches(
             self, samples, keys, x_axis, format, stream, join=join,
             union_schema_=union_schema, after=after, progress=progress,
@@ -301,28 +305,7 @@ class RunsHistories:
         )  # fmt: skip
 
 
-def _columns_of(result: Any) -> set[str]:
-    """The keys a ``histories()`` result holds: a frame's columns, or the
-    union of the rows' keys."""
-    if isinstance(result, list):
-        return set().union(*result) if result else set()
-    names: Any = getattr(result, "column_names", None) or result.columns
-    return {str(name) for name in names}
-
-
-def _hint_history_keys(runs: RunCollection, keys: list[str], got: set[str]) -> None:
-    """``KeyWarning`` for each asked key no run of the project logged, asked
-    (one request) only when some key is in no row of the result."""
-    if all(key in got for key in keys):
-        return
-    project = fetch_project_keys(runs.client, runs.entity, runs.project)
-    if project is not None:
-        wanted: list[tuple[Kind, str]] = [("history", k) for k in keys if k not in got]
-        path = f"{runs.entity}/{runs.project}"
-        warn_missing(wanted, project, path, "keys")
-
-
-def _check_budget(rows_per_request: object) -> None:
+def check_budget(rows_per_request: object) -> None:
     if (
         not isinstance(rows_per_request, int)
         or isinstance(rows_per_request, bool)

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import runs_gql
 import yaml
-from runs_gql import SweepByNameProjectSweep
+from runs_gql import SweepByNameProjectSweep as SweepFields
 
 from ._exceptions import InvalidArgumentError, NotFoundError
+from .transport.flows import Flow, call, run
 
 if TYPE_CHECKING:  # types only: runs.py builds sweeps, so no import back
     from .run import Run
@@ -23,14 +24,15 @@ if TYPE_CHECKING:  # types only: runs.py builds sweeps, so no import back
 # of runs.py at run time.
 RunsFactory = Callable[..., "Runs"]
 
-__all__ = ["Sweep", "app_url", "fetch_sweep"]
+__all__ = ["Sweep", "SweepInfo", "app_url", "fetch_sweep", "sweep_flow"]
 
 # libyaml's safe loader when built in (faster), else the pure-Python one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class Sweep:
-    """A sweep of a project, as ``SweepByName`` returns it.
+class SweepInfo:
+    """A sweep of a project, as ``SweepByName`` returns it: what ``Sweep``
+    and ``AsyncSweep`` both hold.
 
     ``config`` is the sweep configuration parsed from YAML, as W&B stores it
     (JSON is a subset). ``raw_config`` keeps the text; a config that is not a
@@ -55,13 +57,11 @@ class Sweep:
 
     def __init__(
         self,
-        fields: SweepByNameProjectSweep,
+        fields: SweepFields,
         entity: str,
         project: str,
         *,
         base_url: str = "https://api.wandb.ai",
-        client: runs_gql.Client | None = None,
-        runs_factory: RunsFactory | None = None,
     ) -> None:
         self.id = fields.id
         self.name = fields.name
@@ -79,6 +79,66 @@ class Sweep:
         self.entity = entity
         self.project = project
         self._app_url = app_url(base_url)
+
+    def best_query(self, order: str | None) -> tuple[dict[str, Any], str]:
+        """The filters and order of ``best_run``: the sweep's runs that hold
+        the ordering key, by ``order`` or else the config's metric (see
+        ``_metric_order``). With neither, the most recent run, with a warning,
+        as the official SDK 0.31 does."""
+        filters: dict[str, Any] = {"sweep": self.name}
+        if order is None:
+            order = self._metric_order()
+        if order is None:
+            warnings.warn(
+                f"sweep {self.name} names no metric in its config and no order "
+                "was given: returning the most recent run (pass "
+                "best_run(order='-summary_metrics.acc') or similar for the best)",
+                stacklevel=3,
+            )
+            order = "-created_at"
+        key = order.lstrip("+-").strip()
+        if key.startswith(("summary_metrics.", "config.")):
+            filters = {"$and": [filters, {key: {"$exists": True}}]}
+        return filters, order
+
+    def _metric_order(self) -> str | None:
+        """``+summary_metrics.<metric>`` (``-`` to maximize) from the config."""
+        metric = self.config.get("metric")
+        name = metric.get("name") if isinstance(metric, dict) else None
+        if not isinstance(name, str) or not name:
+            return None
+        goal = metric.get("goal") if isinstance(metric, dict) else None
+        return f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
+
+    @property
+    def path(self) -> list[str]:
+        """``[entity, project, sweep_name]``."""
+        return [self.entity, self.project, self.name]
+
+    @property
+    def url(self) -> str:
+        """The sweep's page in the W&B app."""
+        return f"{self._app_url}/{self.entity}/{self.project}/sweeps/{self.name}"
+
+    def __repr__(self) -> str:
+        state = f" ({self.state})" if self.state else ""
+        return f"<Sweep {'/'.join(self.path)}{state}>"
+
+
+class Sweep(SweepInfo):
+    """A sweep of a project, with its runs (see ``SweepInfo``)."""
+
+    def __init__(
+        self,
+        fields: SweepFields,
+        entity: str,
+        project: str,
+        *,
+        base_url: str = "https://api.wandb.ai",
+        client: runs_gql.Client | None = None,
+        runs_factory: RunsFactory | None = None,
+    ) -> None:
+        super().__init__(fields, entity, project, base_url=base_url)
         self._client = client
         self._runs_factory = runs_factory
 
@@ -98,20 +158,7 @@ class Sweep:
         When no order is given and the config names no metric, the most recent
         run is returned with a warning, as the official SDK 0.31 does.
         """
-        filters: dict[str, Any] = {"sweep": self.name}
-        if order is None:
-            order = self._metric_order()
-        if order is None:
-            warnings.warn(
-                f"sweep {self.name} names no metric in its config and no order "
-                "was given: returning the most recent run (pass "
-                "best_run(order='-summary_metrics.acc') or similar for the best)",
-                stacklevel=2,
-            )
-            order = "-created_at"
-        key = order.lstrip("+-").strip()
-        if key.startswith(("summary_metrics.", "config.")):
-            filters = {"$and": [filters, {key: {"$exists": True}}]}
+        filters, order = self.best_query(order)
         runs = self._runs(
             filters=filters,
             order=order,
@@ -120,35 +167,12 @@ class Sweep:
         )
         return runs[0] if len(runs) else None
 
-    def _metric_order(self) -> str | None:
-        """``+summary_metrics.<metric>`` (``-`` to maximize) from the config."""
-        metric = self.config.get("metric")
-        name = metric.get("name") if isinstance(metric, dict) else None
-        if not isinstance(name, str) or not name:
-            return None
-        goal = metric.get("goal") if isinstance(metric, dict) else None
-        return f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
-
     def _runs(self, **options: Any) -> Runs:
         if self._client is None or self._runs_factory is None:
             raise InvalidArgumentError(
                 "this Sweep was built without a client; get it from Api.sweep(path)"
             )
         return self._runs_factory(self._client, self.entity, self.project, **options)
-
-    @property
-    def path(self) -> list[str]:
-        """``[entity, project, sweep_name]``."""
-        return [self.entity, self.project, self.name]
-
-    @property
-    def url(self) -> str:
-        """The sweep's page in the W&B app."""
-        return f"{self._app_url}/{self.entity}/{self.project}/sweeps/{self.name}"
-
-    def __repr__(self) -> str:
-        state = f" ({self.state})" if self.state else ""
-        return f"<Sweep {'/'.join(self.path)}{state}>"
 
 
 def app_url(api_url: str) -> str:
@@ -175,6 +199,20 @@ def _parse_config(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def sweep_flow(entity: str, project: str, name: str) -> Flow[SweepFields | None]:
+    """One sweep's fields by name; ``None`` when the project has no such sweep.
+
+    Raises:
+        NotFoundError: the project ``entity/project`` does not exist.
+    """
+    result: runs_gql.SweepByName = yield call(
+        "sweep_by_name", entity=entity, project=project, name=name
+    )
+    if result.project is None:
+        raise NotFoundError(f"Project {entity}/{project} not found.")
+    return result.project.sweep
+
+
 def fetch_sweep(
     client: runs_gql.Client,
     entity: str,
@@ -190,13 +228,11 @@ def fetch_sweep(
     Raises:
         NotFoundError: the project ``entity/project`` does not exist.
     """
-    result = client.sweep_by_name(entity=entity, project=project, name=name)
-    if result.project is None:
-        raise NotFoundError(f"Project {entity}/{project} not found.")
-    if result.project.sweep is None:
+    fields = run(client, sweep_flow(entity, project, name))
+    if fields is None:
         return None
     return Sweep(
-        result.project.sweep,
+        fields,
         entity,
         project,
         base_url=client.url,

@@ -53,7 +53,10 @@ SERVER_LAYERS = {
 # tree under everything (a leaf every room raises from).
 CLIENT_DOMAIN_LAYER = 3
 CLIENT_LAYERS = {
-    "__init__": 4,
+    "__init__": 5,
+    # The async client: AsyncApi and its objects, over the domain objects'
+    # shared cores; nothing but the package's __init__ imports it.
+    "aio": 4,
     "history": 2,
     "transport": 1,
     "_exceptions": 0,

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-import runs_gql
 from runs_gql.base_model import UNSET
 from runs_gql.operations import (
     RUNS_EVENTS_PAGE_GQL,
@@ -59,7 +58,7 @@ FEATURES_QUERY = "query ServerFeatures { serverInfo { features { name isEnabled 
 _ARROW_STREAM_START = b"\xff\xff\xff\xff"  # an IPC stream's continuation marker
 
 # Per client: the columnar client to use, or None when not offered.
-_COLUMNAR: weakref.WeakKeyDictionary[runs_gql.Client, RetryingClient | None] = (
+_COLUMNAR: weakref.WeakKeyDictionary[object, RetryingClient | None] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -78,7 +77,7 @@ def _offered(client: RetryingClient) -> bool:
     )
 
 
-def columnar_client(client: runs_gql.Client) -> RetryingClient | None:
+def columnar_client(client: object) -> RetryingClient | None:
     """The client for ``client``'s columnar endpoint; None when the server
     does not offer one (or pyarrow is missing). Asked once per client."""
     if client in _COLUMNAR:
@@ -128,7 +127,7 @@ def _decode(body: bytes) -> dict[str, Any] | None:
 ROW_BUDGET = 200_000
 
 
-def has_form(client: runs_gql.Client, query: HistoryQuery) -> bool:
+def has_form(client: object, query: HistoryQuery) -> bool:
     """Whether pages of ``query`` come from the columnar endpoint."""
     if query.keys is not None and query.join != "and":
         return False
@@ -136,7 +135,7 @@ def has_form(client: runs_gql.Client, query: HistoryQuery) -> bool:
 
 
 def request(
-    client: runs_gql.Client,
+    client: object,
     query: HistoryQuery,
     variables: dict[str, Any],
     advanced: Callable[[str | None, bool, list[str], int], list[bool]] | None,

@@ -18,6 +18,7 @@ per run instead (bounded concurrency), remembered for that client.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import warnings
@@ -25,10 +26,12 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import runs_gql
+from runs_gql.async_client import AsyncClient
 from runs_gql.base_model import UNSET
 from runs_gql.operations import (
     RUNS_EVENTS_PAGE_GQL,
@@ -41,11 +44,15 @@ from .._exceptions import (
     NotFoundError,
     TimeoutError,
 )
+from ..transport.async_retrying import AsyncRetryingClient
+from ..transport.attempts import DECODED_KEY
+from ..transport.flows import Flow, call, run
 from ..transport.jsonio import dumps_compact
 from ..transport.page_guard import PageGuard
-from ..transport.retrying import DECODED_KEY, RetryingClient
+from ..transport.retrying import RetryingClient
 from . import arrow_pages
-from .pages import HistoryQuery, Page, Position, merge_on, run_objects
+from .pages import HistoryQuery, Page, Position, merge_on, reordered, run_objects
+from .per_run import one_run
 from .policy import (
     MAX_IN_FLIGHT,
     MAX_RUNS_PER_REQUEST,
@@ -57,7 +64,7 @@ from .policy import (
 from .rows import (
     has_nonfinite_strings,
 )
-from .run_rows import parse_lines, sampled_lists, sampled_rows
+from .run_rows import sampled_rows
 from .typed_pages import RowDecoder, row_decoder
 
 __all__ = [
@@ -67,9 +74,15 @@ __all__ = [
 
 logger = logging.getLogger("runs_client")
 
+# The generated client a fetcher's flows are sent on, sync or async.
+AnyClient = runs_gql.Client | AsyncClient
+
+# Clients that take a ``decode`` for sampled pages (see ``_post``).
+RETRYING_CLIENTS = (RetryingClient, AsyncRetryingClient)
+
 
 # Clients whose server refused history on the runs connection: asked per run.
-_PER_RUN_CLIENTS: weakref.WeakKeyDictionary[runs_gql.Client, str] = (
+_PER_RUN_CLIENTS: weakref.WeakKeyDictionary[AnyClient, str] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -96,7 +109,7 @@ def _in_filter(filters: dict[str, Any] | None, names: Sequence[str]) -> str:
 class BulkFetcher:
     """Fetches pages of run histories for one query of one collection."""
 
-    client: runs_gql.Client
+    client: AnyClient
     entity: str
     project: str
     filters: dict[str, Any] | None
@@ -150,7 +163,8 @@ class BulkFetcher:
         ahead: deque[Future[Page]] = deque()
         for i in range(len(chunks)):
             while len(ahead) < self.max_in_flight and i + len(ahead) < len(chunks):
-                ahead.append(pool.submit(self._by_names, chunks[i + len(ahead)]))
+                flow = self._by_names(chunks[i + len(ahead)])
+                ahead.append(pool.submit(run, self.client, flow))
             page = ahead.popleft().result()
             rest = tuple(n for c in chunks[i + 1 :] for n in c)
             yield page, Position(rest, start.cursor, start.more)
@@ -164,7 +178,7 @@ class BulkFetcher:
         due: list[str | None] = []  # a next cursor held back by that bound
 
         def launch(cursor: str | None) -> None:
-            queued.append(pool.submit(self._after, cursor, on_next))
+            queued.append(pool.submit(run, self.client, self._after(cursor, on_next)))
 
         def on_next(cursor: str | None) -> None:
             with lock:
@@ -201,16 +215,19 @@ class BulkFetcher:
 
     # -- one page ----------------------------------------------------------
 
-    def _by_names(self, names: list[str]) -> Page:
+    def _by_names(self, names: list[str]) -> Flow[Page]:
         """The runs ``names`` (by ``$in``), in the order given; halves on refusal."""
         try:
-            page = self._request(None, len(names), _in_filter(self.filters, names))
+            page = yield from self._request(
+                None, len(names), _in_filter(self.filters, names)
+            )
         except (GraphQLError, TimeoutError) as exc:
             if len(names) < 2 or not is_too_large(exc):
                 raise
             half = len(names) // 2
             logger.info("history page of %d runs refused (%s): halves", len(names), exc)
-            first, second = self._by_names(names[:half]), self._by_names(names[half:])
+            first = yield from self._by_names(names[:half])
+            second = yield from self._by_names(names[half:])
             if first.chunks is not None and second.chunks is not None:
                 return arrow_pages.joined(first, second)
             first.materialize()
@@ -229,27 +246,14 @@ class BulkFetcher:
         index = {run_id: i for i, run_id in enumerate(page.run_ids)}
         if [n for n in names if n in index] == page.run_ids:
             return page
-        return self._reordered(page, [n for n in names if n in index])
-
-    def _reordered(self, page: Page, run_ids: list[str]) -> Page:
+        kept = [n for n in names if n in index]
         if page.chunks is not None:
-            return arrow_pages.reordered(page, run_ids)
-        page.materialize()
-        starts: dict[str, tuple[int, int]] = {}
-        at = 0
-        for run_id, count in zip(page.run_ids, page.counts, strict=True):
-            starts[run_id] = (at, count)
-            at += count
-        rows: list[dict[str, Any]] = []
-        for run_id in run_ids:
-            begin, count = starts[run_id]
-            rows.extend(page.rows[begin : begin + count])
-        counts = [starts[r][1] for r in run_ids]
-        return replace(page, run_ids=run_ids, counts=counts, rows=rows)
+            return arrow_pages.reordered(page, kept)
+        return reordered(page, kept)
 
     def _after(
         self, cursor: str | None, on_next: Callable[[str | None], None] | None = None
-    ) -> Page:
+    ) -> Flow[Page]:
         """The next page after ``cursor``; a refused page is asked at half size.
 
         ``on_next(end_cursor)`` is called as soon as the body says there is a
@@ -269,7 +273,9 @@ class BulkFetcher:
         while True:
             size = self.page_size
             try:
-                return self._request(cursor, size, self._filters_json, advanced)
+                return (
+                    yield from self._request(cursor, size, self._filters_json, advanced)
+                )
             except (GraphQLError, TimeoutError) as exc:
                 if size < 2 or not is_too_large(exc):
                     raise
@@ -283,7 +289,7 @@ class BulkFetcher:
         per_page: int,
         filters: str | None,
         advanced: Advanced | None = None,
-    ) -> Page:
+    ) -> Flow[Page]:
         """One page; ``advanced(end_cursor, has_next, names, rows)`` as soon as
         the body is parsed, before the page is built: it says which runs are
         new (a run the pager sent before is dropped)."""
@@ -308,8 +314,8 @@ class BulkFetcher:
             field_name = "history"
             variables["samples"] = query.samples
         else:
-            return self._sampled(variables, advanced)
-        data, _, _ = self._post(text, operation, variables)
+            return (yield from self._sampled(variables, advanced))
+        data, _, _ = yield from self._post(text, operation, variables)
         nodes, end, has_next = self._nodes(data)
         if advanced is not None:
             rows = sum(len(node.get(field_name) or ()) for node in nodes)
@@ -327,7 +333,7 @@ class BulkFetcher:
         self,
         variables: dict[str, Any],
         advanced: Advanced | None = None,
-    ) -> Page:
+    ) -> Flow[Page]:
         """``sampledHistory`` pages; specs beyond MAX_SPECS go in more requests
         for the same runs (by name), merged on ``x_axis``."""
         specs = self.query.specs
@@ -336,7 +342,7 @@ class BulkFetcher:
         decoder = None
         if self.row_objects and keys is not None and len(specs) <= MAX_SPECS:
             decoder = row_decoder(tuple(keys))
-        data, body, decoded = self._post(
+        data, body, decoded = yield from self._post(
             RUNS_SAMPLED_HISTORY_PAGE_GQL, "RunsSampledHistoryPage", variables, decoder
         )
         if not decoded:
@@ -358,7 +364,7 @@ class BulkFetcher:
             more = dict(variables, specs=specs[start : start + MAX_SPECS],
                         cursor=UNSET, perPage=len(names),
                         filters=_in_filter(self.filters, names))  # fmt: skip
-            extra, extra_body, _ = self._post(
+            extra, extra_body, _ = yield from self._post(
                 RUNS_SAMPLED_HISTORY_PAGE_GQL, "RunsSampledHistoryPage", more
             )
             requests += 1
@@ -388,16 +394,20 @@ class BulkFetcher:
         operation: str,
         variables: dict[str, Any],
         decoder: RowDecoder | None = None,
-    ) -> tuple[dict[str, Any], bytes, bool]:
+    ) -> Flow[tuple[dict[str, Any], bytes, bool]]:
         """The page's data and body, and whether ``decoder`` read it."""
         given = {k: v for k, v in variables.items() if v is not UNSET}
         client = self.client
-        if decoder is not None and isinstance(client, RetryingClient):
-            response = client.execute(
-                text, operation_name=operation, variables=given, decode=decoder
-            )
+        response: httpx.Response
+        if decoder is not None and isinstance(client, RETRYING_CLIENTS):
+            response = yield call(
+                "execute", text, operation_name=operation, variables=given,
+                decode=decoder,
+            )  # fmt: skip
         else:
-            response = client.execute(text, operation_name=operation, variables=given)
+            response = yield call(
+                "execute", text, operation_name=operation, variables=given
+            )
         data = client.get_data(response)
         self.requests += 1
         return data, response.content, DECODED_KEY in response.extensions
@@ -433,22 +443,27 @@ class BulkFetcher:
     def _per_run_pages(self, start: Position) -> Iterator[tuple[Page, Position]]:
         names = list(start.names)
         if start.more:
-            names.extend(self._list_names(start.cursor))
+            names.extend(run(self.client, self._list_names(start.cursor)))
         size = self.page_size
         with ThreadPoolExecutor(self.max_in_flight, "runs-client-history") as pool:
             for begin in range(0, len(names), size):
                 chunk = names[begin : begin + size]
-                per_run = list(zip(chunk, pool.map(self._one_run, chunk), strict=True))
+                flows = (
+                    one_run(self.query, self.entity, self.project, n) for n in chunk
+                )
+                done = pool.map(functools.partial(run, self.client), flows)
+                per_run = list(zip(chunk, done, strict=True))
                 page = Page.of(per_run, self.query.order_by)
                 page.requests = len(chunk)
                 yield page, Position(tuple(names[begin + size :]))
 
-    def _list_names(self, cursor: str | None) -> list[str]:
+    def _list_names(self, cursor: str | None) -> Flow[list[str]]:
         where = f"run pager for {self.entity}/{self.project}"
         guard = PageGuard(where, MAX_RUNS_PER_REQUEST)
         names: list[str] = []
         while True:
-            response = self.client.runs_page(
+            response: runs_gql.RunsPage = yield call(
+                "runs_page",
                 self.entity,
                 self.project,
                 cursor=cursor if cursor is not None else UNSET,
@@ -475,18 +490,5 @@ class BulkFetcher:
                 return names
             cursor = end
 
-    def _one_run(self, name: str) -> list[dict[str, Any]]:
-        query, client = self.query, self.client
-        entity, project = self.entity, self.project
-        if query.stream == "system":
-            events = client.run_events(entity, project, name, samples=query.samples)
-            run = events.project.run if events.project else None
-            return parse_lines(run.events if run else None, "RunEvents")
-        if query.keys is None:
-            full = client.run_history(entity, project, name, samples=query.samples)
-            run_h = full.project.run if full.project else None
-            return parse_lines(run_h.history if run_h else None, "RunHistory")
-        lists = sampled_lists(client, entity, project, name, query.specs, MAX_SPECS)
-        if query.join == "and":
-            return sampled_rows(lists[0] if lists else None)
-        return merge_on(query.x_axis, [sampled_rows(rows) for rows in lists])
+    def _one_run(self, name: str) -> Flow[list[dict[str, Any]]]:
+        return one_run(self.query, self.entity, self.project, name)

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-import runs_gql
-
 from .._exceptions import (
     IncompleteHistoriesError,
     InvalidArgumentError,
@@ -23,8 +21,8 @@ from .._exceptions import (
     RunsClientError,
 )
 from . import arrow_pages
-from .bulk import BulkFetcher, BulkHistoryWarning
-from .chunks import ColumnType, Schema
+from .bulk import AnyClient, BulkFetcher, BulkHistoryWarning
+from .chunks import Schema
 from .frames import RUN_ID, Columns, import_polars, import_pyarrow
 from .pages import (
     HistoryQuery,
@@ -37,6 +35,7 @@ from .pages import (
 )
 from .policy import FULL_ROW_BUDGET, MAX_IN_FLIGHT, ROW_BUDGET
 from .run_rows import Stream, check_history_args
+from .union_schema import schema_of
 
 __all__ = [
     "FORMATS",
@@ -46,8 +45,12 @@ __all__ = [
     "Join",
     "LoggedRun",
     "RunCollection",
+    "RunSource",
+    "batch_converter",
     "fetch_histories",
+    "incomplete",
     "iter_batches",
+    "prepare_batches",
 ]
 
 
@@ -64,13 +67,13 @@ class LoggedRun(Protocol):
     def system_metrics(self) -> dict[str, Any]: ...
 
 
-class RunCollection(Protocol):
-    """What histories() needs of a collection (``runs_client.Runs`` is one):
-    where its runs are, the runs and cursor it holds, and its count. A
-    protocol, so that this room never imports the domain objects above it."""
+class RunSource(Protocol):
+    """What histories() reads of a collection, sync or async: where its runs
+    are, the runs and cursor it holds, and its count if known. A protocol,
+    so that this room never imports the domain objects above it."""
 
     @property
-    def client(self) -> runs_gql.Client: ...
+    def client(self) -> AnyClient: ...
 
     @property
     def entity(self) -> str: ...
@@ -98,6 +101,11 @@ class RunCollection(Protocol):
 
     @property
     def _count(self) -> int | None: ...
+
+
+class RunCollection(RunSource, Protocol):
+    """A sync collection (``runs_client.Runs`` is one), which loads its runs
+    and counts them when asked."""
 
     def _load_through(self, position: int | None) -> None: ...
 
@@ -186,13 +194,12 @@ def _show_progress(progress: bool | None) -> bool:
 class _Progress:
     """Runs done of the total, with tqdm's auto mode (notebook or terminal)."""
 
-    def __init__(self, enabled: bool, runs: RunCollection) -> None:
+    def __init__(self, enabled: bool, total: Callable[[], int]) -> None:
         self._bar: Any = None
         if enabled:
             from tqdm.auto import tqdm
 
-            total = runs._count if runs._count is not None else len(runs)
-            self._bar = tqdm(total=total, unit="run", desc="histories")
+            self._bar = tqdm(total=total(), unit="run", desc="histories")
 
     def update(self, runs: int) -> None:
         if self._bar is not None:
@@ -201,68 +208,6 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
-
-def _union_schema(runs: RunCollection, query: HistoryQuery) -> Schema:
-    """Column types every batch shares, from what the runs say they logged.
-
-    History: the runs' ``historyKeys``, which tell numbers from text but not
-    ints from floats, so numbers are float64 (``_step`` int64). System
-    metrics: the types of each run's ``systemMetrics`` values (the last of
-    each key), with ``_timestamp`` and ``_runtime`` as numbers. Text stays
-    text, bools stay bools; a key whose runs logged several types, or media,
-    maps and lists, is JSON text.
-    """
-    runs._load_through(None)
-    types: dict[str, set[str]] = {}
-    for run in runs.objects:
-        logged = _system_types(run) if query.stream == "system" else _history_types(run)
-        for key, kinds in logged.items():
-            types.setdefault(key, set()).update(kinds)
-    wanted = query.row_keys or (
-        [query.x_axis, *(query.keys or ())] if query.keys else sorted(types)
-    )
-    schema: Schema = {RUN_ID: "str"}
-    for key in sorted(set(wanted) - {RUN_ID}):
-        schema[key] = _column_type(key, types.get(key, set()))
-    return schema
-
-
-def _history_types(run: LoggedRun) -> dict[str, set[str]]:
-    """Each history key's logged types (W&B's names) from ``historyKeys``."""
-    keys = run.history_keys.get("keys")
-    types: dict[str, set[str]] = {}
-    for key, info in (keys if isinstance(keys, dict) else {}).items():
-        seen = types.setdefault(key, set())
-        counts = info.get("typeCounts") if isinstance(info, dict) else None
-        for entry in counts if isinstance(counts, list) else ():
-            if isinstance(entry, dict) and entry.get("type") != "nil":
-                seen.add(str(entry.get("type")))
-    return types
-
-
-def _system_types(run: LoggedRun) -> dict[str, set[str]]:
-    """Each system metric's type, in ``historyKeys``' names, from its last value."""
-    types: dict[str, set[str]] = {"_timestamp": {"number"}, "_runtime": {"number"}}
-    for key, value in run.system_metrics.items():
-        if isinstance(value, bool):
-            kind = "boolean"
-        elif isinstance(value, (int, float)):
-            kind = "number"
-        else:
-            kind = "string" if isinstance(value, str) else "other"
-        types[key] = {kind}
-    return types
-
-
-def _column_type(key: str, seen: set[str]) -> ColumnType:
-    if seen == {"number"}:
-        return "int" if key == "_step" else "float"
-    if seen == {"string"}:
-        return "str"
-    if seen == {"boolean"}:
-        return "bool"
-    return "json"
 
 
 def _records(page: Page) -> list[dict[str, Any]]:
@@ -300,14 +245,14 @@ def _add(columns: Columns, page: Page, query: HistoryQuery) -> None:
         )
 
 
-def _start(runs: RunCollection, after: str | None, print_: str) -> Position:
+def _start(runs: RunSource, after: str | None, print_: str) -> Position:
     if after is not None:
         return decode_token(after, print_)
     return Position(tuple(r.id for r in runs.objects), runs.cursor, runs.more)
 
 
 def _fetcher(
-    runs: RunCollection, query: HistoryQuery, rows_per_request: int, format: Format
+    runs: RunSource, query: HistoryQuery, rows_per_request: int, format: Format
 ) -> BulkFetcher:
     columnar = format != "default" and arrow_pages.has_form(runs.client, query)
     if rows_per_request == ROW_BUDGET and columnar:
@@ -342,7 +287,7 @@ def _pages(
     whose token resumes after the last page converted."""
     done: list[str] = []
     resume = start
-    bar = _Progress(_show_progress(progress) and not start.done, runs)
+    bar = _Progress(_show_progress(progress) and not start.done, lambda: _total(runs))
     try:
         fetcher = _fetcher(runs, query, rows_per_request, format)
         for page, position in fetcher.pages(start):
@@ -354,21 +299,36 @@ def _pages(
     except (InvalidArgumentError, NotFoundError):
         raise
     except RunsClientError as exc:
-        token = encode_token(print_, resume)
-        raise IncompleteHistoriesError(
-            f"histories() of {runs.entity}/{runs.project} stopped after "
-            f"{len(done)} complete run(s): {exc} Resume with "
-            "runs.iter_histories(..., after=error.resume_token), same arguments.",
-            completed_run_ids=done,
-            resume_token=token,
-            cause=exc,
-        ) from exc
+        raise incomplete(runs, done, resume, print_, exc) from exc
     finally:
         bar.close()
 
 
+def _total(runs: RunCollection) -> int:
+    return runs._count if runs._count is not None else len(runs)
+
+
+def incomplete(
+    runs: RunSource,
+    done: list[str],
+    resume: Position,
+    print_: str,
+    exc: RunsClientError,
+) -> IncompleteHistoriesError:
+    """The error of a fetch that failed after ``done`` runs: it resumes
+    after the last page converted (``resume``)."""
+    return IncompleteHistoriesError(
+        f"histories() of {runs.entity}/{runs.project} stopped after "
+        f"{len(done)} complete run(s): {exc} Resume with "
+        "runs.iter_histories(..., after=error.resume_token), same arguments.",
+        completed_run_ids=done,
+        resume_token=encode_token(print_, resume),
+        cause=exc,
+    )
+
+
 def _prepare(
-    runs: RunCollection,
+    runs: RunSource,
     samples: int,
     keys: list[str] | None,
     x_axis: str,
@@ -416,6 +376,44 @@ def fetch_histories(
     return _frame(columns, format, None)
 
 
+def prepare_batches(
+    runs: RunSource,
+    samples: int,
+    keys: list[str] | None,
+    x_axis: str,
+    format: Format,
+    stream: Stream,
+    join: Join,
+    union_schema_: bool,
+    after: str | None,
+) -> tuple[HistoryQuery, str]:
+    """``iter_histories``' arguments checked, before any request."""
+    query, print_ = _prepare(runs, samples, keys, x_axis, format, stream, join)
+    if union_schema_ and format == "default":
+        raise InvalidArgumentError(
+            "union_schema=True needs a frame format ('pandas', 'polars' or "
+            "'arrow'): dict rows have no column types."
+        )
+    if after is not None:
+        decode_token(after, print_)  # a bad token fails now, not at next()
+    return query, print_
+
+
+def batch_converter(
+    format: Format, query: HistoryQuery, schema: Schema | None
+) -> Callable[[Page], Any]:
+    """What one page becomes in a ``HistoryBatch``: records or a frame."""
+
+    def convert(page: Page) -> Any:
+        if format == "default":
+            return _records(page)
+        columns = Columns()
+        _add(columns, page, query)
+        return _frame(columns, format, schema)
+
+    return convert
+
+
 def iter_batches(
     runs: RunCollection,
     samples: int,
@@ -431,14 +429,9 @@ def iter_batches(
     rows_per_request: int,
 ) -> Iterator[HistoryBatch[Any]]:
     """Checks arguments now; the returned iterator fetches page by page."""
-    query, print_ = _prepare(runs, samples, keys, x_axis, format, stream, join)
-    if union_schema_ and format == "default":
-        raise InvalidArgumentError(
-            "union_schema=True needs a frame format ('pandas', 'polars' or "
-            "'arrow'): dict rows have no column types."
-        )
-    if after is not None:
-        decode_token(after, print_)  # a bad token fails now, not at next()
+    query, print_ = prepare_batches(
+        runs, samples, keys, x_axis, format, stream, join, union_schema_, after
+    )
     return _batches(runs, query, format, union_schema_, after, print_,
                     progress, rows_per_request)  # fmt: skip
 
@@ -453,16 +446,11 @@ def _batches(
     progress: bool | None,
     rows_per_request: int,
 ) -> Iterator[HistoryBatch[Any]]:
-    schema = _union_schema(runs, query) if use_union else None
+    if use_union:
+        runs._load_through(None)
+    schema = schema_of(runs.objects, query) if use_union else None
     start = _start(runs, after, print_)
-
-    def convert(page: Page) -> Any:
-        if format == "default":
-            return _records(page)
-        columns = Columns()
-        _add(columns, page, query)
-        return _frame(columns, format, schema)
-
+    convert = batch_converter(format, query, schema)
     for page, data, position in _pages(
         runs, query, start, print_, rows_per_request, progress, format, convert
     ):

@@ -8,7 +8,7 @@ import binascii
 import hashlib
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -36,6 +36,7 @@ __all__ = [
     "encode_token",
     "fingerprint",
     "merge_on",
+    "reordered",
     "run_objects",
 ]
 
@@ -258,3 +259,19 @@ def merge_on(
             else:
                 target.update(row)
     return list(merged.values())
+
+
+def reordered(page: Page, run_ids: list[str]) -> Page:
+    """``page`` holding the runs ``run_ids`` in that order (rows as dicts)."""
+    page.materialize()
+    starts: dict[str, tuple[int, int]] = {}
+    at = 0
+    for run_id, count in zip(page.run_ids, page.counts, strict=True):
+        starts[run_id] = (at, count)
+        at += count
+    rows: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        begin, count = starts[run_id]
+        rows.extend(page.rows[begin : begin + count])
+    counts = [starts[r][1] for r in run_ids]
+    return replace(page, run_ids=run_ids, counts=counts, rows=rows)

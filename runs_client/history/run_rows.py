@@ -1,19 +1,22 @@
 """Fetching one run's history rows: argument checks, the three history
 streams (full, sampled by keys, system events) and step-window scans.
 
-Everything here returns plain row dicts; turning rows into frames is
+The fetches are flows (``transport.flows``): ``Run`` and ``AsyncRun`` run
+the same requests and checks on their own client. Everything here returns
+plain row dicts; turning rows into frames is
 the job of ``frames``, so ``Run.history`` and ``Runs.histories`` share both.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, TypeGuard
 
 import runs_gql
 
 from .._exceptions import GraphQLError, InvalidArgumentError, NotFoundError
+from ..transport.flows import Call, Flow, Steps, call
 from ..transport.jsonio import dumps_compact
 from .policy import StepWindows, lacks_sampled_history
 from .rows import (
@@ -29,14 +32,14 @@ __all__ = [
     "check_history_args",
     "check_keys",
     "check_scan_args",
-    "fetch_history_keys",
-    "fetch_rows",
+    "history_keys_flow",
     "in_order",
     "parse_lines",
-    "sampled_lists",
+    "rows_flow",
+    "sampled_lists_flow",
     "sampled_rows",
-    "scan_rows",
-    "scanned_sample",
+    "scan_steps",
+    "scanned_sample_flow",
 ]
 
 Stream = Literal["default", "system"]
@@ -140,8 +143,7 @@ def _missing_run(
     return NotFoundError(f"{what} not found.")
 
 
-def fetch_rows(
-    client: runs_gql.Client,
+def rows_flow(
     entity: str,
     project: str,
     run_id: str,
@@ -150,7 +152,7 @@ def fetch_rows(
     keys: list[str] | None,
     x_axis: str,
     stream: Stream,
-) -> list[dict[str, Any]]:
+) -> Flow[list[dict[str, Any]]]:
     """One run's history rows in step order (system events in time order).
 
     Same selection as the official SDK: no keys (None or ``[]``) gives sampled
@@ -159,14 +161,18 @@ def fetch_rows(
     rule), ``stream="system"`` gives sampled system-metric events.
     """
     if stream == "system":
-        events = client.run_events(entity, project, run_id, samples=samples)
+        events: runs_gql.RunEvents = yield call(
+            "run_events", entity, project, run_id, samples=samples
+        )
         if events.project is None or events.project.run is None:
             raise _missing_run(entity, project, run_id, events.project is not None)
         return in_order(
             parse_lines(events.project.run.events, "RunEvents"), "_timestamp"
         )
     if not keys:  # None or [] (as the SDK's `if keys:`): full rows
-        full = client.run_history(entity, project, run_id, samples=samples)
+        full: runs_gql.RunHistory = yield call(
+            "run_history", entity, project, run_id, samples=samples
+        )
         if full.project is None or full.project.run is None:
             raise _missing_run(entity, project, run_id, full.project is not None)
         return in_order(parse_lines(full.project.run.history, "RunHistory"), "_step")
@@ -174,11 +180,15 @@ def fetch_rows(
     spec_keys = list(dict.fromkeys([x_axis, *keys]))
     spec = dumps_compact({"keys": spec_keys, "samples": samples})
     try:
-        sampled = client.run_sampled_history(entity, project, run_id, specs=[spec])
+        sampled: runs_gql.RunSampledHistory = yield call(
+            "run_sampled_history", entity, project, run_id, specs=[spec]
+        )
     except GraphQLError as exc:
         if not lacks_sampled_history(exc):
             raise
-        rows = scanned_sample(client, entity, project, run_id, spec_keys, samples)
+        rows = yield from scanned_sample_flow(
+            entity, project, run_id, spec_keys, samples
+        )
         return in_order(rows, "_step")
     if sampled.project is None or sampled.project.run is None:
         raise _missing_run(entity, project, run_id, sampled.project is not None)
@@ -190,45 +200,47 @@ def fetch_rows(
     return in_order(rows, "_step")
 
 
-def sampled_lists(
-    client: runs_gql.Client,
+def sampled_lists_flow(
     entity: str,
     project: str,
     run_id: str,
     specs: Sequence[str],
     per_request: int,
-) -> list[Any]:
+) -> Flow[list[Any]]:
     """One run's ``sampledHistory`` lists, ``per_request`` specs a request;
-    from full history (``scanned_sample``) on a server without the field."""
+    from full history (``scanned_sample_flow``) on a server without the field."""
     lists: list[Any] = []
     try:
         for begin in range(0, len(specs), per_request):
-            sampled = client.run_sampled_history(
-                entity, project, run_id, specs=list(specs[begin : begin + per_request])
+            sampled: runs_gql.RunSampledHistory = yield call(
+                "run_sampled_history",
+                entity,
+                project,
+                run_id,
+                specs=list(specs[begin : begin + per_request]),
             )
             run = sampled.project.run if sampled.project else None
             lists.extend((run.sampled_history if run else None) or [])
     except GraphQLError as exc:
         if not lacks_sampled_history(exc):
             raise
-        parsed = [json.loads(spec) for spec in specs]
-        lists = [
-            scanned_sample(
-                client, entity, project, run_id, list(p["keys"]), int(p["samples"])
+        lists = []
+        for spec in specs:
+            parsed = json.loads(spec)
+            rows = yield from scanned_sample_flow(
+                entity, project, run_id, list(parsed["keys"]), int(parsed["samples"])
             )
-            for p in parsed
-        ]
+            lists.append(rows)
     return lists
 
 
-def scanned_sample(
-    client: runs_gql.Client,
+def scanned_sample_flow(
     entity: str,
     project: str,
     run_id: str,
     keys: list[str],
     samples: int,
-) -> list[dict[str, Any]]:
+) -> Flow[list[dict[str, Any]]]:
     """``sampledHistory``'s rows read from full history, for a server without
     it: rows holding every key, cut to them, in step order.
 
@@ -236,28 +248,44 @@ def scanned_sample(
     from the fewest rows any key was logged in (``historyKeys``), plus the
     last: at most ``samples`` rows are held, never the whole run.
     """
-    info = fetch_history_keys(client, entity, project, run_id)
+    info = yield from history_keys_flow(entity, project, run_id)
     last = info.get("lastStep")
     if not isinstance(last, int) or last < 0:
         return []
     stride = max(1, -(-_rows_holding(info, keys) // samples))
     kept: list[dict[str, Any]] = []
     latest: dict[str, Any] | None = None
-    for i, row in enumerate(
-        scan_rows(
-            client,
-            entity,
-            project,
-            run_id,
-            keys=keys,
-            page_size=SCAN_PAGE_STEPS,
-            min_step=0,
-            stop_step=last + 1,
-        )
-    ):
-        latest = row
-        if i % stride == 0 and len(kept) < samples:
-            kept.append(row)
+    steps = scan_steps(
+        entity,
+        project,
+        run_id,
+        keys=keys,
+        page_size=SCAN_PAGE_STEPS,
+        min_step=0,
+        stop_step=last + 1,
+    )
+    i = 0
+    try:
+        step = next(steps)
+        while True:  # the scan's calls go up to our loop, its rows stay here
+            if isinstance(step, Call):
+                try:
+                    result = yield step
+                except Exception as exc:
+                    step = steps.throw(exc)
+                else:
+                    step = steps.send(result)
+                continue
+            row: dict[str, Any] = step
+            latest = row
+            if i % stride == 0 and len(kept) < samples:
+                kept.append(row)
+            i += 1
+            step = next(steps)
+    except StopIteration:
+        pass
+    finally:
+        steps.close()
     if latest is not None and kept[-1] is not latest:  # the last row, always
         if len(kept) == samples:
             kept[-1] = latest
@@ -278,19 +306,18 @@ def _rows_holding(info: dict[str, Any], keys: list[str]) -> int:
     return fewest if fewest is not None else 1 + int(info.get("lastStep") or 0)
 
 
-def fetch_history_keys(
-    client: runs_gql.Client, entity: str, project: str, run_id: str
-) -> dict[str, Any]:
+def history_keys_flow(entity: str, project: str, run_id: str) -> Flow[dict[str, Any]]:
     """The run's ``historyKeys`` object (``{"lastStep": ..., "keys": ...}``)."""
-    result = client.run_history_keys(entity, project, run_id)
+    result: runs_gql.RunHistoryKeys = yield call(
+        "run_history_keys", entity, project, run_id
+    )
     if result.project is None or result.project.run is None:
         raise _missing_run(entity, project, run_id, result.project is not None)
     value = result.project.run.history_keys
     return value if isinstance(value, dict) else {}
 
 
-def scan_rows(
-    client: runs_gql.Client,
+def scan_steps(
     entity: str,
     project: str,
     run_id: str,
@@ -299,9 +326,10 @@ def scan_rows(
     page_size: int,
     min_step: int,
     stop_step: int,
-) -> Iterator[dict[str, Any]]:
+) -> Steps[dict[str, Any]]:
     """Rows with ``min_step <= _step < stop_step``, at most ``page_size`` rows
-    per request.
+    per request: a flow yielding the rows (``iterate``/``aiterate`` send its
+    requests).
 
     Windows of steps adapt (``StepWindows``): one that came back empty grows,
     one that might have been sampled is asked again in halves, so the scan
@@ -314,8 +342,14 @@ def scan_rows(
     )
     while (window := windows.next()) is not None:
         low, high = window
-        answer = client.run_history_window(
-            entity, project, run_id, min_step=low, max_step=high, samples=page_size
+        answer: runs_gql.RunHistoryWindow = yield call(
+            "run_history_window",
+            entity,
+            project,
+            run_id,
+            min_step=low,
+            max_step=high,
+            samples=page_size,
         )
         if answer.project is None or answer.project.run is None:
             raise _missing_run(entity, project, run_id, answer.project is not None)

@@ -13,6 +13,7 @@ import httpx
 __all__ = [
     "DEADLINE_FACTOR",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
@@ -40,6 +41,11 @@ DEADLINE_FACTOR: Final = 3.0
 # Decompressed bytes of one answer; far above any real page (a gzip bomb of
 # a few MB would otherwise inflate whole). Api(max_response_bytes=...) sets it.
 DEFAULT_MAX_RESPONSE_BYTES: Final = 1024 * 1024 * 1024
+
+# Connections of one client's pool (httpx's default); AsyncApi also lets at
+# most this many requests wait on its pool at once (httpcore's pool does work
+# per waiting request on every change: 1,000 waiters made it CPU-bound).
+DEFAULT_MAX_CONNECTIONS: Final = 100
 
 # Retries after the first attempt; all our operations are read-only queries.
 DEFAULT_MAX_RETRIES: Final = 4

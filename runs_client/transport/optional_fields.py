@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -31,8 +31,10 @@ __all__ = [
     "OPTIONAL_RUN_FIELDS",
     "Dropped",
     "OptionalFields",
+    "asend_dropping",
     "fill_dropped",
     "missing_run_field",
+    "noted",
     "send_dropping",
 ]
 
@@ -103,6 +105,20 @@ class OptionalFields:
     def learn(self, field: str) -> None:
         with self._lock:
             self.missing.add(field)
+
+    def refused(self, info: RequestInfo, exc: GraphQLError) -> bool:
+        """Whether ``exc`` refuses an optional field not yet known missing
+        (then learned: the operation is worth sending again without it)."""
+        field = missing_run_field(exc)
+        if field is None or field in self.missing:
+            return False
+        logger.warning(
+            "%s: the server has no Run.%s; leaving it out (it reads as null)",
+            info,
+            field,
+        )
+        self.learn(field)
+        return True
 
     def prepared(
         self, info: RequestInfo, query: str, variables: dict[str, Any]
@@ -189,20 +205,38 @@ def send_dropping(
         try:
             response = send(sent, sent_variables)
         except GraphQLError as exc:
-            field = missing_run_field(exc)
-            if field is None or field in fields.missing:
+            if not fields.refused(info, exc):
                 raise
-            logger.warning(
-                "%s: the server has no Run.%s; leaving it out (it reads as null)",
-                info,
-                field,
-            )
-            fields.learn(field)
             continue
-        if dropped:
-            response.extensions[DROPPED_KEY] = dropped
-        return response
+        return noted(response, dropped)
     raise AssertionError("unreachable: each optional field is learned once")
+
+
+async def asend_dropping(
+    fields: OptionalFields,
+    info: RequestInfo,
+    query: str,
+    variables: dict[str, Any],
+    send: Callable[[str, dict[str, Any]], Awaitable[httpx.Response]],
+) -> httpx.Response:
+    """As ``send_dropping``, awaiting ``send`` (``AsyncRetryingClient``)."""
+    for _ in range(len(OPTIONAL_RUN_FIELDS) + 1):
+        sent, dropped, sent_variables = fields.prepared(info, query, variables)
+        try:
+            response = await send(sent, sent_variables)
+        except GraphQLError as exc:
+            if not fields.refused(info, exc):
+                raise
+            continue
+        return noted(response, dropped)
+    raise AssertionError("unreachable: each optional field is learned once")
+
+
+def noted(response: httpx.Response, dropped: Dropped) -> httpx.Response:
+    """``response``, noting what was dropped from its operation."""
+    if dropped:
+        response.extensions[DROPPED_KEY] = dropped
+    return response
 
 
 def fill_dropped(data: Any, dropped: Dropped | None) -> None:

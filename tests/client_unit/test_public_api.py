@@ -18,6 +18,10 @@ PUBLIC_MODULES = [
     "runs_client.run_table",
     "runs_client.runs",
     "runs_client.sweep",
+    "runs_client.aio",
+    "runs_client.aio.api",
+    "runs_client.aio.runs",
+    "runs_client.transport.async_retrying",
 ]
 
 # Public in their module for the package's own use, deliberately not
@@ -33,15 +37,31 @@ NOT_REEXPORTED = {
     },
     "runs_client.transport.retrying": {"parse_retry_after"},
     "runs_client.runs": {"fetch_run"},
-    "runs_client.run_table": {"RUN_COLUMNS", "flatten", "run_row"},
+    "runs_client.run": {"RunBase", "history_frame"},
+    "runs_client.run_table": {
+        "RUN_COLUMNS",
+        "check_frame_format",
+        "flatten",
+        "run_row",
+    },
     "runs_client.history.histories": {
         "FORMATS",
+        "RunSource",
+        "batch_converter",
+        "incomplete",
+        "prepare_batches",
         "LoggedRun",
         "RunCollection",
         "fetch_histories",
         "iter_batches",
     },
-    "runs_client.sweep": {"RunsFactory", "app_url", "fetch_sweep"},
+    "runs_client.sweep": {
+        "RunsFactory",
+        "SweepInfo",
+        "app_url",
+        "fetch_sweep",
+        "sweep_flow",
+    },
 }
 
 # Generated models that appear in public signatures and attributes.

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runs_client.history.policy import StepWindows
-from runs_client.history.run_rows import scan_rows
+from runs_client.history.run_rows import scan_steps
+from runs_client.transport.flows import iterate
 
 MAX_REQUESTS = 10_000  # bound of the model server: a broken walk fails fast
 
@@ -54,15 +55,17 @@ class WindowServer:
 
 def scan(steps: list[int], page_size: int) -> tuple[list[int], int]:
     server = WindowServer(steps)
-    rows = scan_rows(
+    rows = iterate(
         cast(Any, server),
-        "e",
-        "p",
-        "r",
-        keys=None,
-        page_size=page_size,
-        min_step=0,
-        stop_step=(steps[-1] + 1) if steps else 0,
+        scan_steps(
+            "e",
+            "p",
+            "r",
+            keys=None,
+            page_size=page_size,
+            min_step=0,
+            stop_step=(steps[-1] + 1) if steps else 0,
+        ),
     )
     return [row["_step"] for row in rows], server.requests
 

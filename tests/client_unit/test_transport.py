@@ -1,7 +1,15 @@
-"""RetryingClient: retry sequences, backoff, error mapping and request counts."""
+"""RetryingClient and AsyncRetryingClient: retry sequences, backoff, error
+mapping and request counts.
+
+Every test that builds its client with ``make`` runs twice: for the sync
+client, and for the async one (respx's async mocks, each call awaited in an
+event loop of its own), whose answers must be the same.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import math
 from collections.abc import Iterator
@@ -25,6 +33,7 @@ from runs_client._exceptions import (
     TimeoutError,
     TransientError,
 )
+from runs_client.transport.async_retrying import AsyncRetryingClient
 from runs_client.transport.constants import (
     INITIAL_BACKOFF,
     MAX_BACKOFF,
@@ -49,10 +58,51 @@ def slept() -> list[float]:
     return []
 
 
-def make(
-    http: httpx.Client, slept: list[float], max_retries: int = 3
-) -> RetryingClient:
+# Which client ``make`` builds: set for each test by the ``kind`` fixture.
+KIND = {"value": "sync"}
+
+
+@pytest.fixture(autouse=True, params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    KIND["value"] = request.param
+    yield request.param
+    KIND["value"] = "sync"
+
+
+class AwaitedEach:
+    """The async client seen through a sync surface: each coroutine method
+    runs to its end in a fresh event loop, so one test body checks both."""
+
+    def __init__(self, client: AsyncRetryingClient) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.client, name)
+        if not inspect.iscoroutinefunction(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return asyncio.run(value(*args, **kwargs))
+
+        return call
+
+
+def make(http: httpx.Client, slept: list[float], max_retries: int = 3) -> Any:
     # jitter=1.0 makes full-jitter backoff deterministic: the upper bound.
+    if KIND["value"] == "async":
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        return AwaitedEach(
+            AsyncRetryingClient(
+                URL,
+                httpx.AsyncClient(auth=http.auth),
+                max_retries=max_retries,
+                sleep=sleep,
+                jitter=lambda: 1.0,
+            )
+        )
     return RetryingClient(
         URL, http, max_retries=max_retries, sleep=slept.append, jitter=lambda: 1.0
     )
@@ -460,3 +510,9 @@ def test_every_generated_operation_is_schema_checked() -> None:
     assert len(operations) == 22
     for name in operations:
         assert vars(RetryingClient)[name].__wrapped__ is vars(runs_gql.Client)[name]
+    from runs_gql.async_client import AsyncClient
+
+    for name in operations:
+        wrapped = vars(AsyncRetryingClient)[name].__wrapped__
+        assert wrapped is vars(AsyncClient)[name]
+        assert inspect.iscoroutinefunction(vars(AsyncRetryingClient)[name])

@@ -18,7 +18,9 @@ from runs_client.history.bulk import BulkFetcher
 from runs_client.history.pages import HistoryQuery, Page
 from runs_client.history.typed_pages import orjson_numbers, row_decoder
 from runs_client.runs import Runs
-from runs_client.transport.retrying import DECODED_KEY, RetryingClient
+from runs_client.transport.attempts import DECODED_KEY
+from runs_client.transport.flows import run
+from runs_client.transport.retrying import RetryingClient
 
 URL = "https://api.test/graphql"
 ENTITY, PROJECT = "ada", "mnist"
@@ -53,7 +55,7 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     original = BulkFetcher._post
 
     def spy(self: BulkFetcher, *args: Any) -> Any:
-        result = original(self, *args)
+        result = yield from original(self, *args)  # _post is a flow
         seen.append(result[2])
         return result
 
@@ -248,14 +250,16 @@ def test_halves_of_both_kinds_make_one_page_of_dict_rows(
     query = HistoryQuery(10, ("loss",), "_step", "default", "and")
     fetcher = BulkFetcher(runs_of().client, ENTITY, PROJECT, None, None, query)
 
-    def request(cursor: Any, per_page: int, filters: str | None, *_: Any) -> Page:
+    def request(cursor: Any, per_page: int, filters: str | None, *_: Any) -> Any:
+        # A flow (as _request is) that sends nothing.
         if per_page > 1:
             raise TimeoutError("too slow")
         name = json.loads(filters or "{}")["name"]["$in"][0]
         return _page(name == "a", name)
+        yield
 
     monkeypatch.setattr(fetcher, "_request", request)
-    page = fetcher._by_names(["a", "b"])
+    page = run(fetcher.client, fetcher._by_names(["a", "b"]))
     assert page.decoder is None
     assert page.rows == [{"_step": 0, "loss": 1.5}, {"_step": 0, "loss": 1.5}]
     assert page.run_ids == ["a", "b"]

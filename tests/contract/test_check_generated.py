@@ -52,6 +52,38 @@ def test_hand_edit_in_generated_module_fails(tree: Path) -> None:
     assert "fragments.py" in result.stdout
 
 
+def test_edited_query_fails_in_the_async_client_too(tree: Path) -> None:
+    # Both codegen runs read queries/: a stale async client is caught as well.
+    runs = tree / "queries" / "runs.graphql"
+    text = runs.read_text()
+    assert "query RunCount(" in text
+    runs.write_text(text.replace("query RunCount(", "query RunTally(", 1))
+    result = check(tree)
+    assert result.returncode == 1
+    assert "async_client.py" in result.stdout
+
+
+def test_hand_edit_in_async_client_fails(tree: Path) -> None:
+    module = tree / "generated" / "runs_gql" / "async_client.py"
+    module.write_text(module.read_text().replace("async def", "def", 1))
+    result = check(tree)
+    assert result.returncode == 1
+    assert "async_client.py" in result.stdout
+
+
+def test_async_client_shares_the_sync_models() -> None:
+    import inspect
+    import typing
+
+    import runs_gql
+    from runs_gql.async_client import AsyncClient
+
+    # One set of models: both clients return the same classes.
+    hints = typing.get_type_hints(AsyncClient.runs_page)
+    assert hints["return"] is runs_gql.RunsPage
+    assert inspect.iscoroutinefunction(AsyncClient.runs_page)
+
+
 def test_leftover_module_fails(tree: Path) -> None:
     (tree / "generated" / "runs_gql" / "old_operation.py").write_text("X = 1\n")
     result = check(tree)

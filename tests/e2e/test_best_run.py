@@ -14,13 +14,16 @@ import runs_client
 from runs_server.http.app import RunsServerApp
 from runs_server.http.serving import BackgroundServer
 from runs_server.store import Store
+from tests.e2e.either_api import make_either
 
 KEY = "b" * 40
 PATH = "team/sweeps"
 
 
-@pytest.fixture(scope="module")
-def api() -> Iterator[runs_client.Api]:
+@pytest.fixture(scope="module", params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> Iterator[runs_client.Api]:
+    """``Api``, and ``AsyncApi`` through the sync view (``AsyncSweep`` shares
+    ``SweepInfo.best_query`` with ``Sweep``)."""
     store = Store()
     store.users.create("owner", entity="team", api_key=KEY)
     store.projects.create("team", "sweeps")
@@ -48,8 +51,11 @@ def api() -> Iterator[runs_client.Api]:
             created_at=f"2024-01-01T00:0{minute}:00",
         )
     server = BackgroundServer(RunsServerApp(store)).start()
-    with runs_client.Api(api_key=KEY, base_url=server.url) as client:
+    client = make_either(request.param, api_key=KEY, base_url=server.url)
+    try:
         yield client
+    finally:
+        client.close()
     server.stop()
     store.close()
 

@@ -188,6 +188,7 @@ def test_key_from_the_environment(
 # -- bad filters and orders: the server's GraphQL errors ---------------------------
 
 
+@pytest.mark.sync_only
 @pytest.mark.parametrize(
     ("filters", "needles"),
     [

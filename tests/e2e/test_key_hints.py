@@ -11,6 +11,7 @@ import pytest
 
 from runs_client import Api, KeyWarning
 from runs_client.key_hints import fetch_project_keys
+from runs_client.transport.async_retrying import AsyncRetryingClient
 from tests.e2e.conftest import ApiFactory, record_requests
 
 pytestmark = pytest.mark.e2e
@@ -120,13 +121,16 @@ def test_a_server_without_run_keys_gives_no_hint(
 ) -> None:
     """W&B itself has no runKeys: the GraphQL error means "no hint"."""
     api: Api = make_api()
+    import runs_gql.async_client
     import runs_gql.client
 
-    monkeypatch.setattr(
-        runs_gql.client, "PROJECT_RUN_KEYS_GQL",
-        'query ProjectRunKeys($entity: String!, $project: String!) '
-        '{ project(name: $project, entityName: $entity) { noSuchField } }',
-    )  # fmt: skip
-    assert fetch_project_keys(api.client, "demo", "mnist") is None
+    for module in (runs_gql.client, runs_gql.async_client):  # both clients'
+        monkeypatch.setattr(
+            module, "PROJECT_RUN_KEYS_GQL",
+            'query ProjectRunKeys($entity: String!, $project: String!) '
+            '{ project(name: $project, entityName: $entity) { noSuchField } }',
+        )  # fmt: skip
+    if not isinstance(api.client, AsyncRetryingClient):  # the sync helper
+        assert fetch_project_keys(api.client, "demo", "mnist") is None
     runs = api.runs(DEMO, filters={"config.lrr": 0.1})
     assert _hints(lambda: runs[:1]) == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import runs_client
-from runs_client import Run, Sweep
+from runs_client import AsyncSweep, Run, Sweep
 
 from .conftest import (
     BY_ID,
@@ -111,7 +111,7 @@ def test_include_sweeps_fetches_each_distinct_sweep_once(
             assert run.sweep is None
             continue
         sweep = run.sweep
-        assert isinstance(sweep, Sweep)
+        assert isinstance(sweep, (Sweep, AsyncSweep))
         assert sweep.name == spec.sweep
         assert sweep.display_name == SWEEPS[spec.sweep]
         assert sweep.method == "grid"
@@ -132,6 +132,7 @@ def test_include_sweeps_fetches_each_distinct_sweep_once(
     assert sorted(requests.operations) == ["RunsPage"] * 5 + ["SweepByName"] * 2
 
 
+@pytest.mark.sync_only
 def test_include_sweeps_false_sends_no_sweep_request(make_api: ApiFactory) -> None:
     api = make_api()
     requests = record_requests(api)
@@ -161,11 +162,12 @@ def test_api_run_path_forms(make_api: ApiFactory, server: Server, path: str) -> 
     requests = record_requests(api)
     run = api.run(path)
     assert_matches(run, SPECS[4], server.url)
-    assert isinstance(run.sweep, Sweep) and run.sweep.name == "sw1"
+    assert isinstance(run.sweep, (Sweep, AsyncSweep)) and run.sweep.name == "sw1"
     viewer = ["Viewer"] if path.startswith("hand/") else []
     assert requests.operations == [*viewer, "RunByName", "SweepByName"]
 
 
+@pytest.mark.sync_only
 def test_default_entity_is_asked_once(make_api: ApiFactory) -> None:
     api = make_api()
     requests = record_requests(api)
