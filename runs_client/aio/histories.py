@@ -168,10 +168,10 @@ class AsyncRunsHistories:
         Returns:
             Rows of all runs, run after run in collection order, each run's
             rows in step order. Keys only some runs logged are kept (missing
-            values null/NaN). In polars and arrow, a column whose values are
-            neither all numbers, all bools nor all text (media dicts, lists,
-            mixtures) is JSON text, so the frame writes to Parquet and CSV
-            as it is; pandas keeps the Python values.
+            values null/NaN). In every frame format, a column whose values
+            are neither all numbers, all bools nor all text (media dicts,
+            lists, mixtures) is JSON text, so the frame writes to Parquet and
+            CSV as it is (pandas: ``frame.attrs["json_columns"]``).
 
         Raises:
             InvalidArgumentError: a bad argument (or polars/pyarrow missing),
