@@ -23,7 +23,7 @@ from .history.histories import (
 from .history.pages import Join
 from .history.policy import ROW_BUDGET
 from .history.run_rows import Stream
-from .key_hints import columns_of, history_hint_flow
+from .key_hints import columns_of, hinted_batches, history_hint_flow
 from .transport.flows import run
 
 if TYPE_CHECKING:
@@ -298,11 +298,14 @@ class RunsHistories:
                 after its retries.
         """
         check_budget(rows_per_request)
-        return iter_batches(
+        batches = iter_batches(
             self, samples, keys, x_axis, format, stream, join=join,
             union_schema_=union_schema, after=after, progress=progress,
             rows_per_request=rows_per_request,
         )  # fmt: skip
+        if keys and stream == "default":  # a KeyWarning after the last batch
+            return hinted_batches(self, batches, [*keys, x_axis])
+        return batches
 
 
 def check_budget(rows_per_request: object) -> None:

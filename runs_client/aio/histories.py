@@ -14,7 +14,7 @@ from ..history.histories import Format, HistoryBatch
 from ..history.pages import Join
 from ..history.policy import ROW_BUDGET
 from ..history.run_rows import Stream
-from ..key_hints import columns_of, history_hint_flow
+from ..key_hints import ahinted_batches, columns_of, history_hint_flow
 from ..runs_histories import check_budget
 from ..transport.flows import arun
 
@@ -291,8 +291,11 @@ class AsyncRunsHistories:
                 after its retries.
         """
         check_budget(rows_per_request)
-        return aiter_batches(
+        batches = aiter_batches(
             self, samples, keys, x_axis, format, stream, join=join,
             union_schema_=union_schema, after=after, progress=progress,
             rows_per_request=rows_per_request,
         )  # fmt: skip
+        if keys and stream == "default":  # a KeyWarning after the last batch
+            return ahinted_batches(self, batches, [*keys, x_axis])
+        return batches

@@ -316,7 +316,7 @@ def _pandas_column(chunk: Chunk) -> Any:
         return chunk.data
     data = chunk.as_kind("object").data if chunk.kind == "bool" else chunk.data
     if chunk.kind == "object":  # as in polars and arrow: JSON text
-        data = object_array(map(json_text, data), n)
+        data = object_array(map(json_text, chunk.data), n)
     # An explicit object Series: pandas 3 would otherwise infer its str dtype
     # for text columns and turn None into NaN.
     return pd.Series(data, dtype=object, copy=False)
