@@ -76,6 +76,22 @@ def run_in_graphiql(browser: Any) -> Any:
     return json.loads(shown)
 
 
+def query_fields(browser: Any) -> set[str]:
+    """The Query type's fields as GraphiQL's docs explorer lists them: the
+    schema GraphiQL got by introspection."""
+    docs = "button[aria-label$=' Documentation Explorer']"  # Show, then Hide
+    browser.find_element("css selector", docs).click()
+    wait_for(browser, "document.querySelector('.graphiql-doc-explorer a')")
+    browser.find_element("link text", "Query").click()
+    fields = wait_for(
+        browser,
+        "[...document.querySelectorAll('.graphiql-doc-explorer-field-name')]"
+        ".map(e => e.textContent)",
+    )
+    browser.find_element("css selector", docs).click()  # closes it again
+    return set(fields)
+
+
 def test_graphiql_loads_the_schema_and_shows_the_apis_answer(browser: Any) -> None:
     store = Store()
     seed_demo_copy(store)
@@ -83,16 +99,7 @@ def test_graphiql_loads_the_schema_and_shows_the_apis_answer(browser: Any) -> No
         browser.get(running.url + "/graphql")
         assert wait_for(browser, READY) == "ready"
         assert browser.title == "runs_server GraphiQL"
-        # The schema came by introspection: the docs explorer lists Query's fields.
-        docs = "button[aria-label='Show Documentation Explorer']"
-        browser.find_element("css selector", docs).click()
-        browser.find_element("link text", "Query").click()
-        fields = wait_for(
-            browser,
-            "[...document.querySelectorAll('.graphiql-doc-explorer-field-name')]"
-            ".map(e => e.textContent)",
-        )
-        assert {"project", "viewer", "models"} <= set(fields)
+        assert {"project", "viewer", "models"} <= query_fields(browser)
 
         # Its dialogs add a <style> element (the one thing its CSP relaxes).
         settings = "button[aria-label='Open settings dialog']"
@@ -122,6 +129,8 @@ def test_graphiql_asks_a_locked_server_for_the_key_once(browser: Any) -> None:
         browser.find_element("css selector", "#auth input").send_keys(key)
         browser.find_element("css selector", "#auth button").click()
         wait_for(browser, "document.getElementById('auth').hidden")
+        # The introspection that met the 401 was sent again with the key.
+        assert {"project", "viewer", "models"} <= query_fields(browser)
 
         assert run_in_graphiql(browser) == api_answer(locked.url, key)
         assert browser.find_element("id", "auth").get_attribute("hidden")
