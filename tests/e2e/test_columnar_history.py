@@ -273,6 +273,13 @@ def test_async_api_reads_the_columnar_endpoint_as_api_does(server: Server) -> No
             paths.clear()
             frames.append(await runs.histories(samples=10))  # dict rows
             assert "/columnar/history" not in paths
+            # The endpoint's client is the AsyncApi's pool and bounds: one
+            # connection limit, one budget of answer bytes in flight.
+            columnar = arrow_pages.columnar_client(api.client)
+            assert isinstance(columnar, runs_client.AsyncRetryingClient)
+            assert columnar.http_client is api.client.http_client
+            assert columnar._slots is api.client._slots
+            assert columnar.in_flight_bytes is api.client.in_flight_bytes
             return frames
 
     try:
