@@ -13,7 +13,9 @@ rounds). Targets (issue 22):
 
 The server runs in its own process (``python -m runs_server``) over a store
 seeded here: the demo project plus 8 projects of 40 runs. Answers are
-compared equal before any ratio is printed. Exit status 1 on a miss.
+compared equal before any ratio is printed. Exit status 1 on a miss. A full
+run (not ``--quick``) writes its figures into README.md and
+benchmarks/README.md (``<!-- bench:async -->``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +40,9 @@ import pandas as pd
 import runs_client
 from runs_server.loaders.demo import seed_demo
 from runs_server.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_figures import write_block
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = "demo/mnist"
@@ -103,7 +109,7 @@ def open_fds() -> int:
 # -- 1: histories ------------------------------------------------------------
 
 
-def histories(url: str, rounds: int) -> bool:
+def histories(url: str, rounds: int) -> tuple[bool, str]:
     def sync() -> tuple[float, pd.DataFrame]:
         with runs_client.Api(api_key="bench", base_url=url) as api:
             started = time.perf_counter()
@@ -127,7 +133,11 @@ def histories(url: str, rounds: int) -> bool:
     print(f"histories() {len(sync_frame):,} rows: sync {sync_s * 1000:.0f} ms, "
           f"await {async_s * 1000:.0f} ms -> {ratio:.2f}x (target <= 1.1x) "
           f"{'ok' if ok else 'MISSED'}")  # fmt: skip
-    return ok
+    figures = (
+        f"`await runs.histories()` {ratio:.2f}x the sync call "
+        f"({async_s * 1000:.0f} ms awaited, {sync_s * 1000:.0f} ms sync)"
+    )
+    return ok, figures
 
 
 # -- 2: many listings at once ------------------------------------------------
@@ -138,7 +148,7 @@ async def listing(api: runs_client.AsyncApi, project: str) -> list[str]:
     return [run.id async for run in runs]
 
 
-def gathered(url: str, rounds: int) -> bool:
+def gathered(url: str, rounds: int) -> tuple[bool, str]:
     async def apart() -> tuple[float, list[list[str]]]:
         async with runs_client.AsyncApi(api_key="bench", base_url=url) as api:
             started = time.perf_counter()
@@ -170,13 +180,17 @@ def gathered(url: str, rounds: int) -> bool:
     print(f"8 projects x 4 pages at 30 ms: one after another {apart_s * 1000:.0f} ms "
           f"(sync Api {sync_s * 1000:.0f} ms), gather {together_s * 1000:.0f} ms "
           f"-> {speedup:.1f}x (target >= 3x) {'ok' if ok else 'MISSED'}")  # fmt: skip
-    return ok
+    figures = (f"8 project listings at 30 ms latency {speedup:.1f}x faster "
+               f"gathered than one after another ({together_s * 1000:,.0f} ms "
+               f"against {apart_s * 1000:,.0f} ms; sync `Api` "
+               f"{sync_s * 1000:,.0f} ms)")  # fmt: skip
+    return ok, figures
 
 
 # -- 3: a thousand counts at once --------------------------------------------
 
 
-def counts(url: str) -> bool:
+def counts(url: str) -> tuple[bool, str]:
     async def main() -> tuple[list[int], int, int, int]:
         fds_before = open_fds()
         async with runs_client.AsyncApi(api_key="bench", base_url=url) as api:
@@ -213,7 +227,10 @@ def counts(url: str) -> bool:
     print(f"{len(answers):,} concurrent count() at 30 ms: {seconds:.2f} s, peak open "
           f"connections {connections} (limit {CONNECTION_LIMIT}), peak descriptors "
           f"{fds} (from {before}) {'ok' if ok else 'MISSED'}")  # fmt: skip
-    return ok
+    figures = (f"{len(answers):,} concurrent `count()` calls in {seconds:.1f} s "
+               f"on at most {connections} connections (limit {CONNECTION_LIMIT}), "
+               f"peak {fds} file descriptors")  # fmt: skip
+    return ok, figures
 
 
 def main() -> int:
@@ -224,13 +241,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "bench.db")
         seed(db)
-        results = []
+        results: list[tuple[bool, str]] = []
         with server(db, 0.0) as url:
             results.append(histories(url, rounds))
         with server(db, 30.0) as url:
             results.append(gathered(url, rounds))
             results.append(counts(url))
-    return 0 if all(results) else 1
+    if not args.quick:
+        figures = textwrap.fill("; ".join(text for _, text in results) + ".", 79)
+        for path in write_block("async", figures):
+            print(f"wrote this run's figures into {path.relative_to(ROOT)}")
+    return 0 if all(ok for ok, _ in results) else 1
 
 
 if __name__ == "__main__":

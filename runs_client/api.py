@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import ssl
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -36,6 +35,7 @@ from .run import Run
 from .runs import Runs, fetch_run
 from .sweep import Sweep, fetch_sweep
 from .transport import deadline as deadline_backend
+from .transport import flows
 from .transport.constants import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
@@ -48,9 +48,6 @@ from .transport.credentials import (
     env_value,
 )
 from .transport.retrying import RetryingClient
-
-# Where W&B puts a run whose project is not named.
-DEFAULT_PROJECT = "uncategorized"
 
 __all__ = ["Api"]
 
@@ -256,27 +253,13 @@ class Api:
             InvalidArgumentError: a malformed argument; nothing was sent.
             GraphQLError: the server refused (e.g. the key may not write there).
         """
-        for arg, value in (("run_id", run_id), ("project", project)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise InvalidArgumentError(
-                    f"{arg}={value!r} is not accepted; pass a non-empty str or None."
-                )
+        new = run_writes.new_run(
+            run_id=run_id, project=project, state=state, config=config, tags=tags,
+            notes=notes, name=name, group=group, job_type=job_type,
+        )  # fmt: skip
         entity = entity or self.default_entity
-        project = project or DEFAULT_PROJECT
-        fields, _inserted = run_writes.create_run(
-            self.client,
-            entity,
-            project,
-            run_id or secrets.token_hex(4),
-            state=state,
-            config=config,
-            tags=tags,
-            notes=notes,
-            name=name,
-            group=group,
-            job_type=job_type,
-        )
-        return Run(self.client, entity, project, fields)
+        fields = flows.run(self.client, run_writes.create_run(entity, new))
+        return Run(self.client, entity, new.project, fields)
 
     def projects(self, entity: str | None = None) -> list[Project]:
         """The projects of ``entity`` (the default entity if None) the caller

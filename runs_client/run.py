@@ -179,6 +179,14 @@ class RunBase(Generic[ClientT, SweepT]):
     def __repr__(self) -> str:
         return f"<Run {'/'.join(self.path)} ({self.state})>"
 
+    def _update_flow(self, **changes: Any) -> Flow[None]:
+        """``update``'s flow (arguments checked before anything is sent);
+        this object then holds the run as stored."""
+        fields = yield from run_writes.update_run(
+            self.storage_id, self.rawconfig, self.summary, **changes
+        )
+        self._set_fields(fields)
+
     def _rows_flow(
         self,
         samples: int,
@@ -247,28 +255,20 @@ class Run(RunBase[runs_gql.Client, Sweep]):
             InvalidArgumentError: a malformed argument; nothing was sent.
             GraphQLError: the server refused (e.g. the key may not write here).
         """
-        fields = run_writes.update_run(
-            self.client,
-            self.storage_id,
-            self.rawconfig,
-            self.summary,
-            config=config,
-            summary=summary,
-            tags=tags,
-            notes=notes,
-            name=name,
+        flow = self._update_flow(
+            config=config, summary=summary, tags=tags, notes=notes, name=name,
             group=group,
-        )
-        self._set_fields(fields)
+        )  # fmt: skip
+        run(self.client, flow)
 
     def delete(self) -> None:
         """Delete the run on the server, with its history, events and files."""
-        run_writes.delete_run(self.client, self.storage_id)
+        run(self.client, run_writes.delete_run(self.storage_id))
 
     def stop(self) -> None:
         """Ask the process logging the run to stop it, as W&B's "Stop run"
         button does: the SDK sees ``RunStoppedStatus`` turn true."""
-        run_writes.stop_run(self.client, self.storage_id)
+        run(self.client, run_writes.stop_run(self.storage_id))
 
     @overload
     def history(

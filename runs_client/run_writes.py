@@ -6,23 +6,41 @@ Arguments are checked before anything is sent; a mistake raises
 ``InvalidArgumentError`` naming the argument. Writes are idempotent (an
 upsert sets the values given, by storage id or by run id), so the retrying
 client may send them again after a lost reply.
+
+Each write is a flow (``transport.flows``): ``Run`` and ``Api`` run it on
+the sync client, ``AsyncRun`` and ``AsyncApi`` await it; the checks, the
+variables and the reading of the answer are these, for both.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import runs_gql
 from runs_gql import RunFields
 
 from ._exceptions import InvalidArgumentError, NotFoundError
+from .transport.flows import Flow, call
 
-__all__ = ["RUN_STATES", "create_run", "delete_run", "stop_run", "update_run"]
+__all__ = [
+    "DEFAULT_PROJECT",
+    "RUN_STATES",
+    "NewRun",
+    "create_run",
+    "delete_run",
+    "new_run",
+    "stop_run",
+    "update_run",
+]
 
 # The states a run may be created in (W&B's public API: running or pending).
 RUN_STATES = ("running", "pending")
+# Where W&B puts a run whose project is not named.
+DEFAULT_PROJECT = "uncategorized"
 
 
 def _mapping(name: str, value: object) -> dict[str, Any]:
@@ -79,7 +97,6 @@ def _bucket(result: runs_gql.UpsertBucket, what: str) -> RunFields:
 
 
 def update_run(
-    client: runs_gql.Client,
     storage_id: str,
     raw_config: Mapping[str, Any],
     summary_now: Mapping[str, Any],
@@ -90,8 +107,9 @@ def update_run(
     notes: object = None,
     name: object = None,
     group: object = None,
-) -> RunFields:
-    """Set the given fields of run ``storage_id``; the run as stored after."""
+) -> Flow[RunFields]:
+    """Set the given fields of run ``storage_id``; the run as stored after.
+    The arguments are checked here, before the flow is run."""
     variables: dict[str, Any] = {}
     if config is not None:
         variables["config"] = wrapped_config(raw_config, _mapping("config", config))
@@ -107,25 +125,45 @@ def update_run(
     ):
         if value is not None:
             variables[variable] = _text(arg, value)
-    return _bucket(client.upsert_bucket(id=storage_id, **variables), "update")
+    return _upsert("update", id=storage_id, **variables)
 
 
-def create_run(
-    client: runs_gql.Client,
-    entity: str,
-    project: str,
-    run_id: str,
+def _upsert(what: str, **variables: Any) -> Flow[RunFields]:
+    result: runs_gql.UpsertBucket = yield call("upsert_bucket", **variables)
+    return _bucket(result, what)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """``create_run``'s arguments, checked; the entity is given apart (it
+    may need a request to know)."""
+
+    run_id: str
+    project: str
+    state: str
+    variables: dict[str, Any]
+
+
+def new_run(
     *,
-    state: str,
+    run_id: object,
+    project: object,
+    state: object,
     config: object = None,
     tags: object = None,
     notes: object = None,
     name: object = None,
     group: object = None,
     job_type: object = None,
-) -> tuple[RunFields, bool]:
-    """Create run ``entity/project/run_id`` (the project too, if new); the run
-    as stored, and whether it was created (False: it existed and was updated)."""
+) -> NewRun:
+    """The run ``Api.create_run`` makes: ``project`` (``"uncategorized"`` if
+    None), ``run_id`` (8 random characters if None); every argument checked
+    (``InvalidArgumentError`` naming the first wrong one)."""
+    for arg, value in (("run_id", run_id), ("project", project)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidArgumentError(
+                f"{arg}={value!r} is not accepted; pass a non-empty str or None."
+            )
     if state not in RUN_STATES:
         raise InvalidArgumentError(
             f"state={state!r} is not accepted; pass one of {', '.join(RUN_STATES)}."
@@ -140,17 +178,30 @@ def create_run(
         ("job_type", job_type, "job_type"),
     ):
         variables[variable] = _text(arg, value)
-    result = client.upsert_bucket(
-        name=run_id, project=project, entity=entity, state=state, **variables
+    return NewRun(
+        str(run_id or secrets.token_hex(4)),
+        str(project or DEFAULT_PROJECT),
+        str(state),
+        variables,
     )
-    fields = _bucket(result, "create_run")
-    inserted = bool(result.upsert_bucket and result.upsert_bucket.inserted)
-    return fields, inserted
 
 
-def delete_run(client: runs_gql.Client, storage_id: str) -> None:
-    client.delete_run(id=storage_id)
+def create_run(entity: str, new: NewRun) -> Flow[RunFields]:
+    """Create run ``entity/project/run_id`` (the project too, if new); the run
+    as stored (one that existed is updated with the fields given)."""
+    return _upsert(
+        "create_run",
+        name=new.run_id,
+        project=new.project,
+        entity=entity,
+        state=new.state,
+        **new.variables,
+    )
 
 
-def stop_run(client: runs_gql.Client, storage_id: str) -> None:
-    client.stop_run(id=storage_id)
+def delete_run(storage_id: str) -> Flow[None]:
+    yield call("delete_run", id=storage_id)
+
+
+def stop_run(storage_id: str) -> Flow[None]:
+    yield call("stop_run", id=storage_id)

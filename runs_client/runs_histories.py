@@ -1,14 +1,19 @@
 """``Runs.histories()`` and ``Runs.iter_histories()``: the typed entry points
 (one overload per ``format``) over ``runs_client.history``.
 
+The overloads are written once, as protocols generic in each format's
+answer (``HistoriesMethod``, ``IterHistoriesMethod``): ``Runs`` and
+``AsyncRuns`` type their methods with them, the async one answering
+coroutines; the implementations are plain functions under those names.
+
 A mixin of ``Runs``, apart so that the collection's paging and the history
 reads each fit one module; its methods take any ``RunCollection``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
 
 import pandas as pd
 
@@ -30,15 +35,29 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["RunsHistories", "check_budget"]
+__all__ = [
+    "HistoriesMethod",
+    "IterHistoriesMethod",
+    "RunsHistories",
+    "as_method",
+    "check_budget",
+]
 
 
-class RunsHistories:
-    """What ``Runs`` reads of its runs' history."""
+Rows = TypeVar("Rows", covariant=True)  # the answer for format="default"
+Pandas = TypeVar("Pandas", covariant=True)  # ... for "pandas"
+Polars = TypeVar("Polars", covariant=True)  # ... for "polars"
+Arrow = TypeVar("Arrow", covariant=True)  # ... for "arrow"
+
+
+class HistoriesMethod(Protocol[Rows, Pandas, Polars, Arrow]):
+    """``histories()``'s signature, one overload per ``format``, written
+    once: ``Runs`` answers with the rows or frame, ``AsyncRuns`` with a
+    coroutine of them (see ``RunsHistories.histories`` for the docs)."""
 
     @overload
-    def histories(
-        self: RunCollection,
+    def __call__(
+        self,
         samples: int = 500,
         keys: list[str] | None = None,
         x_axis: str = "_step",
@@ -48,11 +67,11 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> list[dict[str, Any]]: ...
+    ) -> Rows: ...
 
     @overload
-    def histories(
-        self: RunCollection,
+    def __call__(
+        self,
         samples: int,
         keys: list[str] | None,
         x_axis: str,
@@ -62,11 +81,11 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> pd.DataFrame: ...
+    ) -> Pandas: ...
 
     @overload
-    def histories(
-        self: RunCollection,
+    def __call__(
+        self,
         samples: int = 500,
         keys: list[str] | None = None,
         x_axis: str = "_step",
@@ -76,11 +95,11 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> pd.DataFrame: ...
+    ) -> Pandas: ...
 
     @overload
-    def histories(
-        self: RunCollection,
+    def __call__(
+        self,
         samples: int,
         keys: list[str] | None,
         x_axis: str,
@@ -90,11 +109,11 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> pl.DataFrame: ...
+    ) -> Polars: ...
 
     @overload
-    def histories(
-        self: RunCollection,
+    def __call__(
+        self,
         samples: int = 500,
         keys: list[str] | None = None,
         x_axis: str = "_step",
@@ -104,11 +123,11 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> pl.DataFrame: ...
+    ) -> Polars: ...
 
     @overload
-    def histories(
-        self: RunCollection,
+    def __call__(
+        self,
         samples: int,
         keys: list[str] | None,
         x_axis: str,
@@ -118,11 +137,11 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> pa.Table: ...
+    ) -> Arrow: ...
 
     @overload
-    def histories(
-        self: RunCollection,
+    def __call__(
+        self,
         samples: int = 500,
         keys: list[str] | None = None,
         x_axis: str = "_step",
@@ -132,9 +151,92 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> pa.Table: ...
+    ) -> Arrow: ...
 
-    def histories(
+
+class IterHistoriesMethod(Protocol[Rows, Pandas, Polars, Arrow]):
+    """``iter_histories()``'s signature, one overload per ``format``, for
+    ``Runs`` (an iterator of batches) and ``AsyncRuns`` (an async one)."""
+
+    @overload
+    def __call__(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        format: Literal["default"] = "default",
+        stream: Stream = "default",
+        *,
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Rows: ...
+
+    @overload
+    def __call__(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["pandas"],
+        stream: Stream = "default",
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Pandas: ...
+
+    @overload
+    def __call__(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["polars"],
+        stream: Stream = "default",
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Polars: ...
+
+    @overload
+    def __call__(
+        self,
+        samples: int = 500,
+        keys: list[str] | None = None,
+        x_axis: str = "_step",
+        *,
+        format: Literal["arrow"],
+        stream: Stream = "default",
+        join: Join = "and",
+        union_schema: bool = False,
+        after: str | None = None,
+        progress: bool | None = None,
+        rows_per_request: int = ROW_BUDGET,
+    ) -> Arrow: ...
+
+
+def as_method(function: Callable[..., Any], name: str, doc: str | None = None) -> Any:
+    """``function`` as the method ``name`` (its name, and ``doc`` if given),
+    typed by the attribute it is assigned to (a ``...Method`` protocol)."""
+    function.__name__ = name
+    function.__qualname__ = function.__qualname__.rsplit(".", 1)[0] + "." + name
+    if doc is not None:
+        function.__doc__ = doc
+    return function
+
+
+class RunsHistories:
+    """What ``Runs`` reads of its runs' history."""
+
+    def _histories(
         self: RunCollection,
         samples: int = 500,
         keys: list[str] | None = None,
@@ -145,7 +247,7 @@ class RunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> list[dict[str, Any]] | pd.DataFrame | pl.DataFrame | pa.Table:
+    ) -> Any:
         """Sampled history of every run in the collection.
 
         The history of a whole page of runs comes in one request (about
@@ -199,71 +301,11 @@ class RunsHistories:
             run(self.client, hint)
         return result
 
-    @overload
-    def iter_histories(
-        self: RunCollection,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        format: Literal["default"] = "default",
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[list[dict[str, Any]]]]: ...
+    histories: HistoriesMethod[
+        list[dict[str, Any]], pd.DataFrame, pl.DataFrame, pa.Table
+    ] = as_method(_histories, "histories")
 
-    @overload
-    def iter_histories(
-        self: RunCollection,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["pandas"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[pd.DataFrame]]: ...
-
-    @overload
-    def iter_histories(
-        self: RunCollection,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["polars"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[pl.DataFrame]]: ...
-
-    @overload
-    def iter_histories(
-        self: RunCollection,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["arrow"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> Iterator[HistoryBatch[pa.Table]]: ...
-
-    def iter_histories(
+    def _iter_histories(
         self: RunCollection,
         samples: int = 500,
         keys: list[str] | None = None,
@@ -306,6 +348,13 @@ class RunsHistories:
         if keys and stream == "default":  # a KeyWarning after the last batch
             return hinted_batches(self, batches, [*keys, x_axis])
         return batches
+
+    iter_histories: IterHistoriesMethod[
+        Iterator[HistoryBatch[list[dict[str, Any]]]],
+        Iterator[HistoryBatch[pd.DataFrame]],
+        Iterator[HistoryBatch[pl.DataFrame]],
+        Iterator[HistoryBatch[pa.Table]],
+    ] = as_method(_iter_histories, "iter_histories")
 
 
 def check_budget(rows_per_request: object) -> None:

@@ -11,12 +11,14 @@ it runs in the caller's loop, a running Jupyter loop included.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 from runs_gql import ViewerViewer
 
+from .. import run_writes
 from .._exceptions import AuthenticationError, InvalidArgumentError, NotFoundError
 from .._paths import (
     PROJECT_PATH_FORMS,
@@ -49,7 +51,7 @@ __all__ = ["AsyncApi"]
 
 
 class AsyncApi:
-    """Read runs from W&B or any W&B-compatible server, with ``await``.
+    """Read and write runs on W&B or any W&B-compatible server, with ``await``.
 
     Takes ``Api``'s arguments, with the same meaning and defaults. Close it
     with ``await api.aclose()`` or use ``async with AsyncApi() as api:``.
@@ -195,6 +197,36 @@ class AsyncApi:
             ),
         )
         return AsyncRun(self.client, entity, where.project, fields, sweep=sweep)
+
+    async def create_run(
+        self,
+        *,
+        run_id: str | None = None,
+        project: str | None = None,
+        entity: str | None = None,
+        state: str = "running",
+        config: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        notes: str | None = None,
+        name: str | None = None,
+        group: str | None = None,
+        job_type: str | None = None,
+    ) -> AsyncRun:
+        """As ``Api.create_run``, awaited: a run in ``project``
+        (``"uncategorized"`` if None) of ``entity`` (the default entity if
+        None), with ``run_id`` (8 random characters if None).
+
+        Raises:
+            InvalidArgumentError: a malformed argument; nothing was sent.
+            GraphQLError: the server refused (e.g. the key may not write there).
+        """
+        new = run_writes.new_run(
+            run_id=run_id, project=project, state=state, config=config, tags=tags,
+            notes=notes, name=name, group=group, job_type=job_type,
+        )  # fmt: skip
+        entity = entity or await self.default_entity()
+        fields = await arun(self.client, run_writes.create_run(entity, new))
+        return AsyncRun(self.client, entity, new.project, fields)
 
     async def projects(self, entity: str | None = None) -> list[Project]:
         """As ``Api.projects``, awaited."""

@@ -1,11 +1,13 @@
 """``AsyncRuns.histories()`` and ``AsyncRuns.iter_histories()``: the typed
-entry points (one overload per ``format``) over ``history.async_histories``;
-``await runs.histories(format="pandas")`` is a ``pd.DataFrame``."""
+entry points over ``history.async_histories``. Their overloads and docs are
+``Runs``' (``runs_histories.HistoriesMethod``, ``IterHistoriesMethod``),
+answering coroutines: ``await runs.histories(format="pandas")`` is a
+``pd.DataFrame``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import AsyncIterator, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -15,7 +17,13 @@ from ..history.pages import Join
 from ..history.policy import ROW_BUDGET
 from ..history.run_rows import Stream
 from ..key_hints import ahinted_batches, columns_of, history_hint_flow
-from ..runs_histories import check_budget
+from ..runs_histories import (
+    HistoriesMethod,
+    IterHistoriesMethod,
+    RunsHistories,
+    as_method,
+    check_budget,
+)
 from ..transport.flows import arun
 
 if TYPE_CHECKING:
@@ -24,110 +32,16 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncRunsHistories"]
 
+T = TypeVar("T")
+# What ``histories()`` answers here: a coroutine of the sync answer.
+Answer = Coroutine[Any, Any, T]
+
 
 class AsyncRunsHistories:
     """What ``AsyncRuns`` reads of its runs' history: ``Runs.histories()``
     and ``iter_histories()`` awaited (same arguments, checks and answers)."""
 
-    @overload
-    async def histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        format: Literal["default"] = "default",
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> list[dict[str, Any]]: ...
-
-    @overload
-    async def histories(
-        self: AsyncRunSource,
-        samples: int,
-        keys: list[str] | None,
-        x_axis: str,
-        format: Literal["pandas"],
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pd.DataFrame: ...
-
-    @overload
-    async def histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["pandas"],
-        stream: Stream = "default",
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pd.DataFrame: ...
-
-    @overload
-    async def histories(
-        self: AsyncRunSource,
-        samples: int,
-        keys: list[str] | None,
-        x_axis: str,
-        format: Literal["polars"],
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pl.DataFrame: ...
-
-    @overload
-    async def histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["polars"],
-        stream: Stream = "default",
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pl.DataFrame: ...
-
-    @overload
-    async def histories(
-        self: AsyncRunSource,
-        samples: int,
-        keys: list[str] | None,
-        x_axis: str,
-        format: Literal["arrow"],
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pa.Table: ...
-
-    @overload
-    async def histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["arrow"],
-        stream: Stream = "default",
-        join: Join = "and",
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> pa.Table: ...
-
-    async def histories(
+    async def _histories(
         self: AsyncRunSource,
         samples: int = 500,
         keys: list[str] | None = None,
@@ -138,48 +52,7 @@ class AsyncRunsHistories:
         join: Join = "and",
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
-    ) -> list[dict[str, Any]] | pd.DataFrame | pl.DataFrame | pa.Table:
-        """Sampled history of every run in the collection.
-
-        The history of a whole page of runs comes in one request (about
-        ``rows_per_request // samples`` runs, at most 1,000), a few requests
-        in flight at once; runs already loaded keep their order.
-
-        Args:
-            samples: rows per run, at most.
-            keys: only rows holding all these keys (and ``x_axis``), projected
-                to them; None (or ``[]``) for full rows.
-            x_axis: the key every row holds with ``keys``.
-            format: "default" for a list of row dicts, "pandas", "polars" or
-                "arrow" (a pyarrow Table) for one frame. Every row carries
-                ``run_id``; frame columns are sorted, ``run_id`` first.
-            stream: "default" for logged metrics, "system" for system metrics
-                (ordered by ``_timestamp``; ``keys`` not allowed).
-            join: "and" (W&B's rule: a row needs every key) or "outer": each
-                key sampled on its own (``samples`` rows per key and run) and
-                the rows merged on ``x_axis``, for keys logged at different
-                cadences; rows are then in ``x_axis`` order.
-            progress: a progress bar of runs done; None shows it in an
-                interactive terminal or a notebook only.
-            rows_per_request: the row budget that sizes each request; left
-                at its default, full rows (``keys=None``) use 32,000, since
-                a full row is several times a sampled row's size.
-
-        Returns:
-            Rows of all runs, run after run in collection order, each run's
-            rows in step order. Keys only some runs logged are kept (missing
-            values null/NaN). In every frame format, a column whose values
-            are neither all numbers, all bools nor all text (media dicts,
-            lists, mixtures) is JSON text, so the frame writes to Parquet and
-            CSV as it is (pandas: ``frame.attrs["json_columns"]``).
-
-        Raises:
-            InvalidArgumentError: a bad argument (or polars/pyarrow missing),
-                before any request.
-            IncompleteHistoriesError: a page failed after its retries; it
-                carries the completed run ids and a ``resume_token`` for
-                ``iter_histories(after=...)``.
-        """
+    ) -> Any:
         check_budget(rows_per_request)
         result: Any = await afetch_histories(
             self, samples, keys, x_axis, format, stream,
@@ -192,71 +65,14 @@ class AsyncRunsHistories:
             await arun(self.client, hint)
         return result
 
-    @overload
-    def iter_histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        format: Literal["default"] = "default",
-        stream: Stream = "default",
-        *,
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> AsyncIterator[HistoryBatch[list[dict[str, Any]]]]: ...
+    histories: HistoriesMethod[
+        Answer[list[dict[str, Any]]],
+        Answer[pd.DataFrame],
+        Answer[pl.DataFrame],
+        Answer[pa.Table],
+    ] = as_method(_histories, "histories", RunsHistories.histories.__doc__)
 
-    @overload
-    def iter_histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["pandas"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> AsyncIterator[HistoryBatch[pd.DataFrame]]: ...
-
-    @overload
-    def iter_histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["polars"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> AsyncIterator[HistoryBatch[pl.DataFrame]]: ...
-
-    @overload
-    def iter_histories(
-        self: AsyncRunSource,
-        samples: int = 500,
-        keys: list[str] | None = None,
-        x_axis: str = "_step",
-        *,
-        format: Literal["arrow"],
-        stream: Stream = "default",
-        join: Join = "and",
-        union_schema: bool = False,
-        after: str | None = None,
-        progress: bool | None = None,
-        rows_per_request: int = ROW_BUDGET,
-    ) -> AsyncIterator[HistoryBatch[pa.Table]]: ...
-
-    def iter_histories(
+    def _iter_histories(
         self: AsyncRunSource,
         samples: int = 500,
         keys: list[str] | None = None,
@@ -270,26 +86,6 @@ class AsyncRunsHistories:
         progress: bool | None = None,
         rows_per_request: int = ROW_BUDGET,
     ) -> AsyncIterator[HistoryBatch[Any]]:
-        """The rows of ``histories()``, a page of runs at a time.
-
-        Each ``HistoryBatch`` holds the complete history of ``run_ids`` (in
-        collection order) as ``data`` (list of dicts or one frame per batch)
-        and a ``resume_token``: ``iter_histories(..., after=token)`` with the
-        same arguments goes on with the runs after that batch (the token of
-        ``IncompleteHistoriesError`` works the same way).
-
-        Args:
-            union_schema: give every frame batch the same columns and types,
-                from the runs' ``historyKeys`` (loads the run list first):
-                numbers float64 (``_step`` int64), text, bools; media, lists
-                and keys of mixed types as JSON text. Frame formats only.
-            after: a resume token; the other arguments as in ``histories()``.
-
-        Raises:
-            InvalidArgumentError: a bad argument or token, before any request.
-            IncompleteHistoriesError: from the iterator, when a page fails
-                after its retries.
-        """
         check_budget(rows_per_request)
         batches = aiter_batches(
             self, samples, keys, x_axis, format, stream, join=join,
@@ -299,3 +95,12 @@ class AsyncRunsHistories:
         if keys and stream == "default":  # a KeyWarning after the last batch
             return ahinted_batches(self, batches, [*keys, x_axis])
         return batches
+
+    iter_histories: IterHistoriesMethod[
+        AsyncIterator[HistoryBatch[list[dict[str, Any]]]],
+        AsyncIterator[HistoryBatch[pd.DataFrame]],
+        AsyncIterator[HistoryBatch[pl.DataFrame]],
+        AsyncIterator[HistoryBatch[pa.Table]],
+    ] = as_method(
+        _iter_histories, "iter_histories", RunsHistories.iter_histories.__doc__
+    )

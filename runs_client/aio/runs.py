@@ -13,13 +13,14 @@ what was loaded is kept, as in ``Runs``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 import pandas as pd
 from runs_gql import RunFields
 from runs_gql import SweepByNameProjectSweep as SweepFields
 
+from .. import run_writes
 from ..history.run_rows import Stream, check_scan_args
 from ..run import RunBase, history_frame
 from ..runs_core import RunsCore
@@ -72,7 +73,39 @@ class AsyncSweep(SweepInfo):
 
 
 class AsyncRun(RunBase[AsyncRetryingClient, AsyncSweep]):
-    """A single run (see ``RunBase``) whose history reads are awaited."""
+    """A single run (see ``RunBase``) whose reads and writes are awaited."""
+
+    async def update(
+        self,
+        *,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        notes: str | None = None,
+        name: str | None = None,
+        group: str | None = None,
+    ) -> None:
+        """As ``Run.update``, awaited: the given fields written; this object
+        then shows the run as stored.
+
+        Raises:
+            InvalidArgumentError: a malformed argument; nothing was sent.
+            GraphQLError: the server refused (e.g. the key may not write here).
+        """
+        flow = self._update_flow(
+            config=config, summary=summary, tags=tags, notes=notes, name=name,
+            group=group,
+        )  # fmt: skip
+        await arun(self.client, flow)
+
+    async def delete(self) -> None:
+        """As ``Run.delete``, awaited: the run deleted on the server."""
+        await arun(self.client, run_writes.delete_run(self.storage_id))
+
+    async def stop(self) -> None:
+        """As ``Run.stop``, awaited: the process logging the run is asked to
+        stop it."""
+        await arun(self.client, run_writes.stop_run(self.storage_id))
 
     @overload
     async def history(

@@ -6,8 +6,11 @@ Used when the server advertises ``columnarHistory`` in ``serverInfo.features``
 keep the JSON path), for ``history``, ``events`` and one-spec
 ``sampledHistory``. W&B advertises no such feature, so it gets the JSON path.
 
-The request is the bulk page query's body, sent through a ``RetryingClient``
-aimed at the endpoint, so retries, deadlines and the size cap are the same;
+The request is the bulk page query's body, sent through a retrying client of
+the caller's kind (``RetryingClient``, or ``AsyncRetryingClient`` for
+``AsyncApi``) aimed at the endpoint, so retries, deadlines and the size cap
+are the same; the probe and the page are flows (``transport.flows``), so
+both clients share request building and parsing and only the loop differs;
 its ``decode`` hook reads an Arrow body, and an error comes back as GraphQL
 JSON, raised as from /graphql (a refusal for size halves the page as usual).
 
@@ -36,6 +39,8 @@ from runs_gql.operations import (
 )
 
 from .._exceptions import NotFoundError, RunsClientError
+from ..transport.async_retrying import AsyncRetryingClient
+from ..transport.flows import Flow, call, call_on, run
 from ..transport.retrying import RetryingClient
 from .chunks import Chunk, Kind, chunk_of, concat
 from .frames import RUN_ID, Columns, _integral_steps
@@ -46,8 +51,11 @@ __all__ = [
     "ROW_BUDGET",
     "add_page",
     "columnar_client",
+    "columnar_flow",
+    "form_flow",
     "has_form",
     "joined",
+    "page_flow",
     "reordered",
     "request",
 ]
@@ -57,17 +65,23 @@ PATH = "/columnar/history"
 FEATURES_QUERY = "query ServerFeatures { serverInfo { features { name isEnabled } } }"
 _ARROW_STREAM_START = b"\xff\xff\xff\xff"  # an IPC stream's continuation marker
 
+# The retrying clients that can read Arrow pages.
+Retrying = RetryingClient | AsyncRetryingClient
+RETRYING = (RetryingClient, AsyncRetryingClient)
+
 # Per client: the columnar client to use, or None when not offered.
-_COLUMNAR: weakref.WeakKeyDictionary[object, RetryingClient | None] = (
+_COLUMNAR: weakref.WeakKeyDictionary[object, Retrying | None] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _offered(client: RetryingClient) -> bool:
+def _offered_flow(client: Retrying) -> Flow[bool]:
+    """Whether ``client``'s server advertises the columnar feature."""
     try:
-        data = client.get_data(
-            client.execute(FEATURES_QUERY, operation_name="ServerFeatures")
+        response = yield call(
+            "execute", FEATURES_QUERY, operation_name="ServerFeatures"
         )
+        data = client.get_data(response)
     except RunsClientError:  # a server without serverInfo.features
         return False
     features = (data.get("serverInfo") or {}).get("features") or ()
@@ -77,25 +91,54 @@ def _offered(client: RetryingClient) -> bool:
     )
 
 
-def columnar_client(client: object) -> RetryingClient | None:
+def columnar_client(client: object) -> Retrying | None:
     """The client for ``client``'s columnar endpoint; None when the server
-    does not offer one (or pyarrow is missing). Asked once per client."""
+    does not offer one (or pyarrow is missing). Asked once per client: a
+    sync client asks here; an async one only reads what its awaited
+    ``columnar_flow`` found (None before)."""
     if client in _COLUMNAR:
         return _COLUMNAR[client]
-    found: RetryingClient | None = None
-    if isinstance(client, RetryingClient) and _has_pyarrow() and _offered(client):
-        base = client.url.rstrip("/")
-        base = base.removesuffix("/graphql")
-        found = RetryingClient(
-            base + PATH,
-            client.http_client,
-            client.headers,
-            max_retries=client.max_retries,
-            deadline=client.deadline,
-            max_response_bytes=client.max_response_bytes,
-        )
+    if not isinstance(client, RetryingClient):
+        return None
+    return run(client, columnar_flow(client))
+
+
+def columnar_flow(client: object) -> Flow[Retrying | None]:
+    """``columnar_client`` as a flow, for a sync or an async client: the
+    ``ServerFeatures`` probe (once per client), then a client of the same
+    kind aimed at the endpoint (it shares the pool and settings)."""
+    if client in _COLUMNAR:
+        return _COLUMNAR[client]
+    found: Retrying | None = None
+    if isinstance(client, RETRYING) and _has_pyarrow():
+        offered = yield from _offered_flow(client)
+        found = _aimed(client) if offered else None
     _COLUMNAR[client] = found
     return found
+
+
+def _aimed(client: Retrying) -> Retrying:
+    """A client of ``client``'s kind at the endpoint, with its pool, headers,
+    settings, sleep and clock; it shares its byte budget (and, async, its
+    bound on requests in flight), so the client's bounds hold for both."""
+    url = client.url.rstrip("/").removesuffix("/graphql") + PATH
+    policy = client.policy
+    settings: dict[str, Any] = {
+        "max_retries": client.max_retries,
+        "deadline": client.deadline,
+        "max_response_bytes": client.max_response_bytes,
+        "jitter": policy.jitter,
+        "clock": policy.clock,
+        "sleep": client._sleep,
+    }
+    aimed: Retrying
+    if isinstance(client, AsyncRetryingClient):
+        aimed = AsyncRetryingClient(url, client.http_client, client.headers, **settings)
+        aimed._slots = client._slots
+    else:
+        aimed = RetryingClient(url, client.http_client, client.headers, **settings)
+    aimed.policy.in_flight_bytes = policy.in_flight_bytes
+    return aimed
 
 
 def _has_pyarrow() -> bool:
@@ -128,10 +171,19 @@ ROW_BUDGET = 200_000
 
 
 def has_form(client: object, query: HistoryQuery) -> bool:
-    """Whether pages of ``query`` come from the columnar endpoint."""
+    """Whether pages of ``query`` come from the columnar endpoint (for an
+    async client: as its awaited ``form_flow`` found)."""
     if query.keys is not None and query.join != "and":
         return False
     return columnar_client(client) is not None
+
+
+def form_flow(client: object, query: HistoryQuery) -> Flow[bool]:
+    """``has_form`` as a flow: probes the server (once per client) when the
+    query could use the endpoint; what an async client awaits first."""
+    if query.keys is not None and query.join != "and":
+        return False
+    return (yield from columnar_flow(client)) is not None
 
 
 def request(
@@ -140,10 +192,20 @@ def request(
     variables: dict[str, Any],
     advanced: Callable[[str | None, bool, list[str], int], list[bool]] | None,
 ) -> Page:
+    """``page_flow`` sent on a sync client."""
+    return run(client, page_flow(client, query, variables, advanced))
+
+
+def page_flow(
+    client: object,
+    query: HistoryQuery,
+    variables: dict[str, Any],
+    advanced: Callable[[str | None, bool, list[str], int], list[bool]] | None,
+) -> Flow[Page]:
     """One page of the bulk page query of ``variables`` from the columnar
-    endpoint (``has_form`` said there is one). ``advanced(end_cursor,
-    has_next, names, rows)`` as soon as the body is read; the runs it says
-    are not new are dropped."""
+    endpoint (``has_form`` said there is one), sent on its client (sync or
+    async). ``advanced(end_cursor, has_next, names, rows)`` as soon as the
+    body is read; the runs it says are not new are dropped."""
     columnar = columnar_client(client)
     assert columnar is not None
     variables = {k: v for k, v in variables.items() if v is not UNSET}
@@ -156,9 +218,10 @@ def request(
     else:
         operation, text = "RunsSampledHistoryPage", RUNS_SAMPLED_HISTORY_PAGE_GQL
         variables["specs"] = query.specs
-    response = columnar.execute(
-        text, operation_name=operation, variables=variables, decode=_decode
-    )
+    response = yield call_on(
+        columnar, "execute", text, operation_name=operation, variables=variables,
+        decode=_decode,
+    )  # fmt: skip
     table = columnar.get_data(response).get("table")
     if table is None:
         where = f"{variables['entity']}/{variables['project']}"

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 from .._exceptions import InvalidArgumentError, NotFoundError, RunsClientError
+from ..transport.flows import arun
+from . import arrow_pages
 from .async_bulk import apages
 from .frames import Columns
 from .histories import (
@@ -68,6 +70,8 @@ async def _pages(
         total = await runs.count()
     bar = _Progress(show, lambda: total)
     try:
+        if format != "default":  # frames: Arrow pages, if the server has them
+            await arun(runs.client, arrow_pages.form_flow(runs.client, query))
         fetcher = _fetcher(runs, query, rows_per_request, format)
         async for page, position in apages(fetcher, start):
             data = convert(page)

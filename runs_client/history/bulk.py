@@ -304,7 +304,8 @@ class BulkFetcher:
         }
         if self.row_objects and arrow_pages.has_form(self.client, query):
             self.requests += 1  # frames: Arrow pages from the columnar endpoint
-            return arrow_pages.request(self.client, query, variables, advanced)
+            flow = arrow_pages.page_flow(self.client, query, variables, advanced)
+            return (yield from flow)
         if query.stream == "system":
             operation, text = "RunsEventsPage", RUNS_EVENTS_PAGE_GQL
             field_name = "events"

@@ -9,6 +9,9 @@ calls on ``RetryingClient``; ``arun`` and ``aiterate`` await them on
 ``yield``, so the flow's own ``try``/``except`` (halving a refused page, say)
 works the same under both loops. Request building, page parsing and paging
 decisions thus live in the flow; only these four loops differ.
+
+A ``Call`` may name its own client (``call_on``): one of the same kind,
+aimed elsewhere (the columnar endpoint, say); it is sent there instead.
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["Call", "Flow", "Steps", "aiterate", "arun", "call", "iterate", "run"]
+__all__ = [
+    "Call",
+    "Flow",
+    "Steps",
+    "aiterate",
+    "arun",
+    "call",
+    "call_on",
+    "iterate",
+    "run",
+]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -30,10 +43,17 @@ class Call:
     operation: str
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # The client to send it on; None: the one running the flow.
+    client: object | None = None
 
 
 def call(operation: str, *args: Any, **kwargs: Any) -> Call:
     return Call(operation, args, kwargs)
+
+
+def call_on(client: object, operation: str, *args: Any, **kwargs: Any) -> Call:
+    """A ``Call`` sent on ``client`` (of the kind the loop awaits or not)."""
+    return Call(operation, args, kwargs, client)
 
 
 # A flow that returns T; the value sent back for each Call is its result.
@@ -43,7 +63,7 @@ Steps = Generator["Call | Item", Any, None]
 
 
 def _method(client: object, step: Call) -> Any:
-    return getattr(client, step.operation)
+    return getattr(client if step.client is None else step.client, step.operation)
 
 
 def run(client: object, flow: Flow[T]) -> T:

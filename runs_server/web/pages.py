@@ -5,14 +5,15 @@ Routes (GET and HEAD only; anything else is not ours and gets the app's 404):
 - ``/{entity}/{project}``: the runs table (``project.html``),
 - ``/{entity}/{project}/runs/{run_id}``: a run page (``run.html``), the link
   ``run.url`` gives for a local server,
-- ``/graphql`` asked for ``text/html`` (a browser): the query page,
+- ``/graphql`` asked for ``text/html`` (a browser): GraphiQL (vendored, see
+  ``static/vendor/graphiql/README.md``), started by ``graphql.js``,
 - ``/static/runs-web/{file}``: the scripts, styles and vendored files.
 
 The HTML is the same for every project and run: the scripts read the entity,
 project and run id from the address, so no value is ever templated into a
-page. Files are read once, at start-up, from the package (they are small:
-about 80 kB in all) and sent with an ETag, revalidated on every load
-(``no-cache``), so an upgraded server is never hidden behind a stale script.
+page. Files are read once, at start-up, from the package (about 1.7 MB, all
+but 80 kB of it GraphiQL and React) and sent with an ETag, revalidated on
+every load (``no-cache``), so an upgraded server is never hidden behind a stale script.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # importlib.resources.abc from 3.11 on; only a type here
     from importlib.abc import Traversable
 
-__all__ = ["CONTENT_SECURITY_POLICY", "STATIC_PREFIX", "WebPages", "WebReply"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "GRAPHIQL_CONTENT_SECURITY_POLICY",
+    "STATIC_PREFIX",
+    "WebPages",
+    "WebReply",
+]
 
 STATIC_PREFIX = "/static/runs-web/"
 
@@ -36,6 +43,23 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+# GraphiQL's page only, two relaxations, scripts untouched (self only, no
+# inline script, no eval):
+# - style-src-elem 'unsafe-inline': its dialogs (Radix, through
+#   react-remove-scroll) lock page scrolling by adding a <style> element whose
+#   text depends on the scrollbar's width, so no hash can name it, and the
+#   bundle takes no nonce from outside. Style attributes stay blocked
+#   (style-src 'self'); React and CodeMirror set styles through the DOM, which
+#   no CSP governs. A browser without style-src-elem falls back to
+#   style-src 'self' and blocks only that scroll lock.
+# - font-src data:: GraphiQL's stylesheet carries its fonts as data: URLs.
+GRAPHIQL_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "style-src-elem 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self' data:; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_POLICIES = {"graphql.html": GRAPHIQL_CONTENT_SECURITY_POLICY}
 
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -112,6 +136,7 @@ class WebPages:
     ) -> WebReply | None:
         if method not in ("GET", "HEAD"):
             return None
+        page = None
         if path.startswith(STATIC_PREFIX):
             name = path[len(STATIC_PREFIX) :]
             found = self.files.get(name)
@@ -134,9 +159,8 @@ class WebPages:
             (b"referrer-policy", b"no-referrer"),
         ]
         if found.content_type.startswith("text/html"):
-            headers.append(
-                (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
-            )
+            policy = _POLICIES.get(page or "", CONTENT_SECURITY_POLICY)
+            headers.append((b"content-security-policy", policy.encode()))
             headers.append((b"x-frame-options", b"DENY"))
         if if_none_match is not None and found.etag in (
             tag.strip().removeprefix("W/") for tag in if_none_match.split(",")

@@ -117,8 +117,14 @@ def test_wheel_works_outside_the_source_tree(tmp_path: Path) -> None:
             cwd=outside, capture_output=True, text=True, env=env_vars, timeout=60,
         )  # fmt: skip
         assert check.returncode == 0, check.stdout + check.stderr  # operations ship
-        # The web pages and the vendored chart library ship in the wheel.
-        for path in ("/demo/mnist", "/static/runs-web/vendor/uPlot.iife.min.js"):
+        # The web pages and the vendored chart library and GraphiQL ship in
+        # the wheel.
+        for path in (
+            "/demo/mnist",
+            "/static/runs-web/vendor/uPlot.iife.min.js",
+            "/static/runs-web/vendor/graphiql/graphiql.min.js",
+            "/static/runs-web/vendor/graphiql/graphiql.LICENSE",
+        ):
             page = httpx.get(url + path, timeout=30)
             assert page.status_code == 200 and len(page.content) > 1000, path
     finally:

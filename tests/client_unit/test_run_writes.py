@@ -1,6 +1,7 @@
 """Run writes against a respx fake: what update, delete, stop and create_run
 send (operation, variables with the SDKs' names), what they return, and the
-mistakes refused before anything is sent."""
+mistakes refused before anything is sent; every case for ``Api`` and for
+``AsyncApi`` (respx's async mocks, through ``either_api``'s sync view)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,14 @@ import httpx
 import pytest
 import respx
 
-from runs_client import Api, GraphQLError, InvalidArgumentError
+from runs_client import (
+    AuthenticationError,
+    GraphQLError,
+    InvalidArgumentError,
+    ServerError,
+)
 from tests.client_unit.runs_fake_server import make_run
+from tests.e2e.either_api import make_either
 
 URL = "https://api.test/graphql"
 
@@ -35,6 +42,8 @@ class Fake:
         op, variables = body["operationName"], body.get("variables") or {}
         if op == "RunByName":
             return httpx.Response(200, json={"data": {"project": {"run": self.node}}})
+        if op == "UpsertBucket" and variables.get("entity") == "nokey":
+            return httpx.Response(401, json={"errors": [{"message": "no key"}]})
         if op == "UpsertBucket":
             if variables.get("entity") == "forbidden":
                 error = {"message": "user 'ada' is not a member of entity 'forbidden'"}
@@ -53,6 +62,11 @@ class Fake:
                     self.node[key] = variables[variable]
             payload = {"bucket": self.node, "inserted": bool(variables.get("name"))}
             return httpx.Response(200, json={"data": {"upsertBucket": payload}})
+        if op == "DeleteRun" and variables.get("id") == "storage-gone":
+            error = {"message": "run not found", "path": ["deleteRun"]}
+            return httpx.Response(200, json={"data": None, "errors": [error]})
+        if op == "StopRun" and variables.get("id") == "storage-busy":
+            return httpx.Response(503, json={"errors": [{"message": "busy"}]})
         if op == "DeleteRun":
             result = {"deleteRun": {"clientMutationId": None}}
             return httpx.Response(200, json={"data": result})
@@ -69,14 +83,18 @@ def fake() -> Iterator[Fake]:
         yield server
 
 
-@pytest.fixture
-def api() -> Iterator[Api]:
-    with Api(api_key="k" * 40, base_url="https://api.test", max_retries=0) as client:
-        yield client
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """An ``Api``, or an ``AsyncApi`` whose every call is awaited."""
+    client = make_either(
+        request.param, api_key="k" * 40, base_url="https://api.test", max_retries=0
+    )
+    yield client
+    client.close()
 
 
 def test_update_sends_upsert_bucket_by_storage_id_and_shows_the_result(
-    fake: Fake, api: Api
+    fake: Fake, api: Any
 ) -> None:
     run = api.run("ada/mnist/abc123")
     run.update(
@@ -108,7 +126,7 @@ def test_update_sends_upsert_bucket_by_storage_id_and_shows_the_result(
     assert math.isnan(run.summary["loss"]) and run.summary["extra"] == 1
 
 
-def test_update_sends_only_what_is_given(fake: Fake, api: Api) -> None:
+def test_update_sends_only_what_is_given(fake: Fake, api: Any) -> None:
     run = api.run("ada/mnist/abc123")
     run.update(tags=[])
     (sent,) = fake.sent("UpsertBucket")
@@ -128,7 +146,7 @@ def test_update_sends_only_what_is_given(fake: Fake, api: Api) -> None:
     ],
 )
 def test_update_mistakes_are_refused_before_sending(
-    fake: Fake, api: Api, kwargs: dict[str, Any], words: str
+    fake: Fake, api: Any, kwargs: dict[str, Any], words: str
 ) -> None:
     run = api.run("ada/mnist/abc123")
     with pytest.raises(InvalidArgumentError, match=words):
@@ -136,7 +154,7 @@ def test_update_mistakes_are_refused_before_sending(
     assert fake.sent("UpsertBucket") == []
 
 
-def test_delete_and_stop_send_the_storage_id(fake: Fake, api: Api) -> None:
+def test_delete_and_stop_send_the_storage_id(fake: Fake, api: Any) -> None:
     run = api.run("ada/mnist/abc123")
     run.stop()
     run.delete()
@@ -145,7 +163,7 @@ def test_delete_and_stop_send_the_storage_id(fake: Fake, api: Api) -> None:
 
 
 def test_create_run_sends_what_the_sdk_sends_and_returns_the_run(
-    fake: Fake, api: Api
+    fake: Fake, api: Any
 ) -> None:
     run = api.create_run(
         run_id="fresh1",
@@ -172,7 +190,7 @@ def test_create_run_sends_what_the_sdk_sends_and_returns_the_run(
 
 
 def test_create_run_defaults_to_uncategorized_and_a_random_id(
-    fake: Fake, api: Api
+    fake: Fake, api: Any
 ) -> None:
     api.create_run(entity="ada", state="pending")
     (sent,) = fake.sent("UpsertBucket")
@@ -189,7 +207,7 @@ def test_create_run_defaults_to_uncategorized_and_a_random_id(
     ],
 )
 def test_create_run_mistakes_are_refused_before_sending(
-    fake: Fake, api: Api, kwargs: dict[str, Any], words: str
+    fake: Fake, api: Any, kwargs: dict[str, Any], words: str
 ) -> None:
     with pytest.raises(InvalidArgumentError, match=words):
         api.create_run(entity="ada", **kwargs)
@@ -197,7 +215,30 @@ def test_create_run_mistakes_are_refused_before_sending(
 
 
 def test_a_refused_write_is_a_graphql_error_with_the_servers_message(
-    fake: Fake, api: Api
+    fake: Fake, api: Any
 ) -> None:
     with pytest.raises(GraphQLError, match="not a member of entity 'forbidden'"):
         api.create_run(entity="forbidden", project="p")
+
+
+def test_refused_deletes_and_stops_raise_and_change_nothing_here(
+    fake: Fake, api: Any
+) -> None:
+    fake.node = make_run("gone")
+    gone = api.run("ada/mnist/gone")
+    with pytest.raises(GraphQLError, match="run not found"):
+        gone.delete()
+    fake.node = make_run("busy")
+    busy = api.run("ada/mnist/busy")
+    with pytest.raises(ServerError):
+        busy.stop()  # 503, max_retries=0: one attempt
+    assert fake.sent("StopRun") == [{"id": "storage-busy"}]
+    assert (gone.id, busy.id) == ("gone", "busy")
+
+
+def test_a_write_without_a_valid_key_is_an_authentication_error(
+    fake: Fake, api: Any
+) -> None:
+    with pytest.raises(AuthenticationError):
+        api.create_run(entity="nokey", project="p", run_id="r")
+    assert len(fake.sent("UpsertBucket")) == 1  # 401 is never retried

@@ -107,11 +107,10 @@ def test_120_runs_500_samples_is_one_request(make_api: ApiFactory) -> None:
     assert frame["run_id"].nunique() > 120
     # 64,000 rows // 500 samples = 128 runs in the first request; later pages
     # grow, since most demo runs hold fewer than 500 rows with "loss".
-    # Besides the pages: one ServerFeatures probe per sync client (columnar
-    # pages?); AsyncApi reads JSON pages and asks nothing more.
-    probes = 1 if isinstance(api, runs_client.Api) else 0
+    # Besides the pages: one ServerFeatures probe (columnar pages?), for
+    # Api and AsyncApi alike.
     assert set(requests.operations) - {"ServerFeatures"} == {"RunsSampledHistoryPage"}
-    assert requests.count("ServerFeatures") == probes
+    assert requests.count("ServerFeatures") == 1
     assert requests.count("RunsSampledHistoryPage") < math.ceil(total / 128)
 
 

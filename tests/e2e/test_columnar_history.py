@@ -15,7 +15,9 @@ past 64 bits exactly only on a line that also holds a bare NaN token.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import math
 from typing import Any
 
@@ -234,3 +236,64 @@ def test_columnar_endpoint_under_auth_and_limits() -> None:
         assert table.column("loss").to_pylist() == [0.0, 5.0, 10.0, 15.0, 19.0]
     finally:
         live.stop()
+
+
+def test_async_api_reads_the_columnar_endpoint_as_api_does(server: Server) -> None:
+    """AsyncApi probes the server once, reads frames from /columnar/history
+    and gets the frames of the JSON path (a sync client told there is no
+    endpoint); dict rows keep the JSON path."""
+    project = _log(
+        server,
+        [
+            [[{"loss": 0.5, "txt": "a"}, {"loss": math.nan, "n": 2**40}]],
+            [[{"loss": math.inf, "media": {"_type": "image-file", "path": "p"}}]],
+            [],
+        ],
+    )
+    plain = runs_client.Api(api_key=E2E_KEY, base_url=server.url)
+    arrow_pages._COLUMNAR[plain.client] = None  # as a server without the feature
+    paths: list[str] = []
+    operations: list[str] = []
+
+    async def main() -> list[Any]:
+        async with runs_client.AsyncApi(api_key=E2E_KEY, base_url=server.url) as api:
+
+            async def hook(request: httpx.Request) -> None:
+                paths.append(request.url.path)
+                operations.append(json.loads(request.content)["operationName"])
+
+            api.client.http_client.event_hooks = {"request": [hook]}
+            runs = api.runs(f"e2e/{project}", per_page=2)
+            frames = [
+                await runs.histories(samples=10, format="pandas"),
+                await runs.histories(samples=10, keys=["loss"], format="pandas"),
+                await runs.histories(stream="system", format="pandas"),
+            ]
+            assert "/columnar/history" in paths
+            paths.clear()
+            frames.append(await runs.histories(samples=10))  # dict rows
+            assert "/columnar/history" not in paths
+            # The endpoint's client is the AsyncApi's pool and bounds: one
+            # connection limit, one budget of answer bytes in flight.
+            columnar = arrow_pages.columnar_client(api.client)
+            assert isinstance(columnar, runs_client.AsyncRetryingClient)
+            assert columnar.http_client is api.client.http_client
+            assert columnar._slots is api.client._slots
+            assert columnar.in_flight_bytes is api.client.in_flight_bytes
+            return frames
+
+    try:
+        got = asyncio.run(main())
+        want = [
+            _frame(plain, project, samples=10, format="pandas"),
+            _frame(plain, project, samples=10, keys=["loss"], format="pandas"),
+            _frame(plain, project, stream="system", format="pandas"),
+            _frame(plain, project, samples=10),
+        ]
+    finally:
+        plain.close()
+    for got_frame, want_frame in zip(got[:3], want[:3], strict=True):
+        pd.testing.assert_frame_equal(got_frame, want_frame)
+    assert len(got[0]) == 3 and got[0]["loss"].tolist()[0] == 0.5
+    assert str(got[3]) == str(want[3])  # NaN != NaN: compared as text
+    assert operations.count("ServerFeatures") == 1

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import selectors
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -238,14 +239,45 @@ def test_a_file_this_process_cannot_write_is_served_read_only(
     assert _digest(db) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a 0444 file")
+@contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """``path`` made unwritable for this process: mode 0444, and for root,
+    who writes any mode, the immutable attribute as well (``chattr +i``,
+    which needs CAP_LINUX_IMMUTABLE and a filesystem that keeps it: a
+    container without them skips, saying so)."""
+    path.chmod(0o444)
+    if os.geteuid() != 0:
+        yield
+        return
+    chattr = shutil.which("chattr")
+    made = (
+        subprocess.run(
+            [chattr, "+i", str(path)], capture_output=True, text=True, timeout=30
+        )
+        if chattr
+        else None
+    )
+    if made is None or made.returncode != 0:
+        why = made.stderr.strip() if made else "chattr is not installed"
+        pytest.skip(f"root writes a 0444 file, and chattr +i failed: {why}")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True, timeout=30)
+
+
 def test_a_read_only_file_opens_read_only(tmp_path: Path) -> None:
     db = tmp_path / "kept.db"
     with Store(db) as store:
         add_exact_project(store)
-    db.chmod(0o444)
-    with Store(db) as store:
-        assert store.read_only and store.projects.find("test", "exact") is not None
+    before = _digest(db)
+    with unwritable(db):
+        assert not os.access(db, os.W_OK)  # for root too: the file is immutable
+        with Store(db) as store:
+            assert store.read_only and store.projects.find("test", "exact") is not None
+            with pytest.raises(StoreWriteError, match="read-only"):
+                store.set_meta("written", "yes")
+    assert _digest(db) == before
 
 
 def test_a_full_disk_while_seeding_leaves_no_demo_and_says_so(

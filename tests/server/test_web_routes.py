@@ -10,7 +10,11 @@ import httpx
 import pytest
 
 import runs_server.web
-from runs_server.web.pages import CONTENT_SECURITY_POLICY, STATIC_PREFIX
+from runs_server.web.pages import (
+    CONTENT_SECURITY_POLICY,
+    GRAPHIQL_CONTENT_SECURITY_POLICY,
+    STATIC_PREFIX,
+)
 from tests.server.conftest import Live
 
 STATIC = Path(runs_server.web.__file__).parent / "static"
@@ -36,15 +40,56 @@ def test_page_paths_serve_their_page(http: httpx.Client, path: str, page: str) -
     assert response.headers["x-frame-options"] == "DENY"
 
 
-def test_graphql_in_a_browser_is_the_query_page_and_stays_an_api_otherwise(
+def test_graphql_in_a_browser_is_graphiql_and_stays_an_api_otherwise(
     http: httpx.Client,
 ) -> None:
     page = http.get("/graphql", headers=HTML)
     assert page.status_code == 200
     assert page.content == (STATIC / "graphql.html").read_bytes()
+    assert b"vendor/graphiql/graphiql.min.js" in page.content
+    policy = page.headers["content-security-policy"]
+    assert policy == GRAPHIQL_CONTENT_SECURITY_POLICY
     assert http.get("/graphql").status_code == 405  # GET without text/html
     answer = http.post("/graphql", json={"query": "{ viewer { username } }"})
     assert answer.json() == {"data": {"viewer": {"username": "demo"}}}
+
+
+def directives(policy: str) -> dict[str, str]:
+    pairs = (part.strip().partition(" ") for part in policy.split(";"))
+    return {name: value for name, _, value in pairs}
+
+
+def test_graphiqls_policy_relaxes_only_style_elements_and_data_fonts() -> None:
+    """Scripts stay self only (no inline, no eval) on every page; GraphiQL's
+    page differs from the others in style-src-elem and font-src alone."""
+    strict = directives(CONTENT_SECURITY_POLICY)
+    graphiql = directives(GRAPHIQL_CONTENT_SECURITY_POLICY)
+    assert strict["script-src"] == graphiql["script-src"] == "'self'"
+    assert graphiql["style-src"] == "'self'"  # style attributes stay blocked
+    assert graphiql["style-src-elem"] == "'self' 'unsafe-inline'"
+    assert graphiql["font-src"] == "'self' data:"
+    differ = {
+        k for k in strict.keys() | graphiql.keys() if strict.get(k) != graphiql.get(k)
+    }
+    assert differ == {"style-src-elem", "font-src"}
+
+
+def test_graphiqls_files_are_served_with_their_licences(http: httpx.Client) -> None:
+    page = (STATIC / "graphql.html").read_text()
+    linked = [part.split('"')[0] for part in page.split('"' + STATIC_PREFIX)[1:]]
+    assert {
+        "vendor/graphiql/react.production.min.js",
+        "vendor/graphiql/react-dom.production.min.js",
+        "vendor/graphiql/graphiql.min.js",
+        "vendor/graphiql/graphiql.min.css",
+    } <= set(linked)
+    for name in linked:
+        response = http.get(STATIC_PREFIX + name)
+        assert response.status_code == 200, name
+        assert response.content == (STATIC / name).read_bytes()
+    for licence in ("graphiql", "react", "react-dom"):
+        text = http.get(f"{STATIC_PREFIX}vendor/graphiql/{licence}.LICENSE").text
+        assert text.startswith("MIT License\n"), licence
 
 
 def test_no_page_inline_script_or_style_and_nothing_from_elsewhere() -> None:
@@ -67,6 +112,8 @@ def test_no_page_inline_script_or_style_and_nothing_from_elsewhere() -> None:
         ("vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8"),
         ("vendor/uPlot.min.css", "text/css; charset=utf-8"),
         ("vendor/uPlot.LICENSE", "text/plain; charset=utf-8"),
+        ("vendor/graphiql/graphiql.min.js", "text/javascript; charset=utf-8"),
+        ("vendor/graphiql/graphiql.min.css", "text/css; charset=utf-8"),
         ("favicon.svg", "image/svg+xml"),
     ],
 )

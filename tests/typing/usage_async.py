@@ -43,6 +43,11 @@ async def main() -> None:
             assert_type(batch, HistoryBatch[pd.DataFrame])
         assert_type(await api.projects(), list[Project])
         assert_type(await aruns_frame(runs), pd.DataFrame)
+        made = await api.create_run(project="p", config={"lr": 0.1}, tags=["a"])
+        assert_type(made, AsyncRun)
+        await made.update(summary={"loss": 0.5}, name="n")
+        await made.stop()
+        await made.delete()
         try:
             await api.run("entity/project/run_id")
         except RunsClientError as exc:

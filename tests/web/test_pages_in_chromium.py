@@ -264,22 +264,6 @@ def test_run_page_draws_every_key_and_compares_in_one_bulk_request(
     assert console_errors(browser) == []
 
 
-def test_graphql_in_the_browser_is_a_query_page_that_answers(
-    browser: Any, server: tuple[BackgroundServer, Recorded, str]
-) -> None:
-    running, _, _ = server
-    browser.get(running.url + "/graphql")
-    query = browser.find_element("id", "query")
-    query.clear()
-    query.send_keys("{ viewer { username } }")
-    browser.find_element("id", "variables").clear()
-    browser.find_element("id", "run-query").click()
-    wait_for(browser, "document.getElementById('result').textContent")
-    answer = json.loads(browser.find_element("id", "result").text)
-    assert answer == {"viewer": {"username": "demo"}}
-    assert console_errors(browser) == []
-
-
 def test_a_server_that_requires_a_key_gets_it_from_the_form_not_the_address(
     browser: Any,
 ) -> None:

@@ -50,9 +50,11 @@ const RunsWeb = (() => {
     return keyPrompt;
   }
 
-  // POSTs one operation to this server's /graphql; the data, or an Error with
-  // the server's messages. credentials "omit": no browser login dialog on 401.
-  async function gql(query, variables) {
+  // POSTs one request body ({query, variables, operationName}) to this
+  // server's /graphql and gives the whole JSON answer, errors included (what
+  // GraphiQL shows). A 401 asks for the key and sends again. credentials
+  // "omit": no browser login dialog on 401.
+  async function post(request) {
     for (let attempt = 0; attempt < 5; attempt++) {
       const headers = { "Content-Type": "application/json" };
       const key = sessionStorage.getItem(KEY_ITEM);
@@ -62,7 +64,7 @@ const RunsWeb = (() => {
         headers,
         credentials: "omit",
         cache: "no-store",
-        body: JSON.stringify({ query, variables }),
+        body: JSON.stringify(request),
       });
       let body = null;
       try {
@@ -70,16 +72,26 @@ const RunsWeb = (() => {
       } catch (_) {
         throw new Error(`the server answered ${response.status} without JSON`);
       }
-      const messages = (body.errors || []).map((e) => e.message).join("; ");
       if (response.status === 401) {
         sessionStorage.removeItem(KEY_ITEM);
-        await askKey(messages || "this server requires an API key");
+        await askKey(messagesOf(body) || "this server requires an API key");
         continue;
       }
-      if (messages) throw new Error(messages);
-      return body.data;
+      return body;
     }
     throw new Error("no accepted API key after 5 tries; reload the page to try again");
+  }
+
+  function messagesOf(body) {
+    return ((body && body.errors) || []).map((e) => e.message).join("; ");
+  }
+
+  // One operation's data, or an Error with the server's messages.
+  async function gql(query, variables) {
+    const body = await post({ query, variables });
+    const messages = messagesOf(body);
+    if (messages) throw new Error(messages);
+    return body.data;
   }
 
   // The page is drawn: the tests wait for this; the benchmark reads the time
@@ -134,5 +146,5 @@ const RunsWeb = (() => {
     return JSON.stringify(value);
   }
 
-  return { el, pathParts, gql, markReady, showError, clearError, parseJson, configValue, show };
+  return { el, pathParts, post, gql, markReady, showError, clearError, parseJson, configValue, show };
 })();

@@ -1,47 +1,49 @@
-// A minimal query page for /graphql in a browser: a query, its variables and
-// the answer (errors included), sent with the same key handling as the pages.
+// GraphiQL (vendored: vendor/graphiql/README.md) for /graphql in a browser.
+// Every request goes through RunsWeb.post: this server's /graphql only, the
+// API key from the page's form (kept in sessionStorage, sent as Basic auth,
+// never in an address). GraphiQL's headers editor is off, so a key is never
+// typed into GraphiQL's own storage (localStorage) either.
 "use strict";
 
 (() => {
-  const EXAMPLE = `query Projects($entity: String!) {
+  // The viewer's projects (models: the viewer's entity by default), with no
+  // variables, so it runs as it stands on any server.
+  const EXAMPLE = `# Ctrl+Enter runs it; Ctrl+Space completes.
+{
   viewer { username }
-  models(entityName: $entity, first: 10) {
+  models(first: 10) {
     edges { node { name entityName runCount } }
   }
-}`;
-  const query = document.getElementById("query");
-  const variables = document.getElementById("variables");
-  const result = document.getElementById("result");
-  query.value = sessionStorage.getItem("runs_web_query") || EXAMPLE;
-  variables.value = sessionStorage.getItem("runs_web_variables") || '{"entity": "demo"}';
+}
+`;
 
-  async function run() {
-    RunsWeb.clearError();
-    sessionStorage.setItem("runs_web_query", query.value);
-    sessionStorage.setItem("runs_web_variables", variables.value);
-    let vars = {};
+  async function fetcher(request) {
     try {
-      vars = variables.value.trim() ? JSON.parse(variables.value) : {};
-    } catch (error) {
-      RunsWeb.showError("variables are not JSON: " + error.message);
-      return;
-    }
-    document.body.dataset.state = "loading";
-    try {
-      result.textContent = JSON.stringify(await RunsWeb.gql(query.value, vars), null, 2);
+      RunsWeb.clearError();
+      return await RunsWeb.post(request);
     } catch (error) {
       RunsWeb.showError(error);
-      result.textContent = "";
+      throw error;
     }
-    document.body.dataset.state = "ready";
   }
 
-  document.getElementById("run-query").onclick = run;
-  for (const area of [query, variables])
-    area.onkeydown = (event) => {
-      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        run();
-      }
-    };
+  const root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(
+    React.createElement(GraphiQL, {
+      fetcher,
+      defaultQuery: EXAMPLE,
+      defaultHeaders: "",
+      isHeadersEditorEnabled: false,
+      shouldPersistHeaders: false,
+      defaultEditorToolsVisibility: "variables",
+    }),
+  );
+  // The tests wait for the editor: GraphiQL renders after this script ends.
+  const deadline = Date.now() + 20000;
+  const ready = () => {
+    if (document.querySelector(".graphiql-container")) document.body.dataset.state = "ready";
+    else if (Date.now() < deadline) requestAnimationFrame(ready);
+    else RunsWeb.showError("GraphiQL did not start");
+  };
+  requestAnimationFrame(ready);
 })();
