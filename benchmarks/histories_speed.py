@@ -207,11 +207,20 @@ def demo_names(url: str) -> list[str]:
         return [r.id for r in api.runs(DEMO, per_page=1000, include_sweeps=False)]
 
 
+def _values(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A column's values; JSON-text columns (media, mixed types: our frames'
+    ``attrs["json_columns"]``) decoded, as the official client holds them."""
+    values: list[Any] = frame[name].tolist()
+    if name in frame.attrs.get("json_columns", ()):
+        return [None if v is None else json.loads(v) for v in values]
+    return values
+
+
 def same_frames(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     if list(a.columns) != list(b.columns) or len(a) != len(b):
         return False
     for name in a.columns:
-        x, y = a[name].tolist(), b[name].tolist()
+        x, y = _values(a, name), _values(b, name)
         for u, v in zip(x, y, strict=True):
             nu = u is None or (isinstance(u, float) and math.isnan(u))
             nv = v is None or (isinstance(v, float) and math.isnan(v))

@@ -58,6 +58,8 @@ def select_runs(
 
 def _default_columns(frame: pd.DataFrame) -> list[str]:
     def scalar(name: str) -> bool:
+        if name in frame.attrs.get("json_columns", ()):
+            return False  # lists, dicts, mixed values (as JSON text)
         values = frame[name].dropna()
         return bool(len(values)) and all(
             isinstance(v, (int, float, str, bool)) for v in values

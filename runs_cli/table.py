@@ -16,9 +16,9 @@ from rich.table import Table
 __all__ = [
     "OutputFormat",
     "cell",
-    "json_text_columns",
     "make_console",
     "print_frame",
+    "python_values",
     "write_frame",
 ]
 
@@ -44,40 +44,33 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def _json_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def json_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with each column of Python objects that is not all text or
-    all booleans (tags, lists, media, mixed types) as JSON text, the rule
-    polars frames follow: CSV gets ``["a","b"]``, not a Python repr, and
-    Parquet a string column rather than a type error on mixed values."""
+def python_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its JSON-text columns (``frame.attrs["json_columns"]``:
+    tags, lists, media, mixed types) decoded back to values, for a table
+    cell or a JSON document; CSV and Parquet take the frame as it is."""
+    names = [n for n in frame.attrs.get("json_columns", ()) if n in frame.columns]
+    if not names:
+        return frame
     out: pd.DataFrame = frame.copy(deep=False)
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype != object:
-            continue
-        kinds = {type(v) for v in column.tolist() if v is not None}
-        if kinds <= {str} or kinds <= {bool}:
-            continue
-        out[name] = pd.Series(
-            [_json_text(v) for v in column.tolist()], index=frame.index, dtype=object
-        )
+    for name in names:
+        values = [None if v is None else json.loads(v) for v in frame[name].tolist()]
+        out[name] = pd.Series(values, index=frame.index, dtype=object)
     return out
 
 
+def _json_records(frame: pd.DataFrame) -> str:
+    return python_values(frame).to_json(orient="records", date_format="iso")
+
+
 def write_frame(frame: pd.DataFrame, fmt: OutputFormat, path: Path) -> None:
-    """A runs table to a file: CSV, JSON (records) or Parquet."""
-    data = json_text_columns(frame)
+    """A runs table to a file: CSV, JSON (records) or Parquet. Lists, dicts
+    and mixed values are already JSON text in the frame."""
     if fmt == "parquet":
-        data.to_parquet(path, index=False)
+        frame.to_parquet(path, index=False)
     elif fmt == "csv":
-        data.to_csv(path, index=False)
+        frame.to_csv(path, index=False)
     else:
-        path.write_text(frame.to_json(orient="records", date_format="iso") + "\n")
+        path.write_text(_json_records(frame) + "\n")
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -97,11 +90,12 @@ def print_frame(
     console: Console | None = None,
 ) -> None:
     if fmt == "csv":
-        json_text_columns(frame).to_csv(sys.stdout, index=False)
+        frame.to_csv(sys.stdout, index=False)
         return
     if fmt == "json":
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
+        sys.stdout.write(_json_records(frame) + "\n")
         return
+    frame = python_values(frame)
     console = console or make_console()
     table = Table(title=title, title_justify="left")
     for name in frame.columns:

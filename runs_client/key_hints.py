@@ -14,14 +14,14 @@ from __future__ import annotations
 import difflib
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import runs_gql
 
 from ._exceptions import RunsClientError
-from .transport.flows import Flow, call, run
+from .transport.flows import Flow, arun, call, run
 
 __all__ = [
     "RUN_FIELDS",
@@ -29,10 +29,12 @@ __all__ = [
     "KeyWarning",
     "Kind",
     "ProjectKeys",
+    "ahinted_batches",
     "columns_of",
     "fetch_project_keys",
     "filter_fields",
     "has_path",
+    "hinted_batches",
     "history_hint_flow",
     "order_field",
     "project_keys_flow",
@@ -144,6 +146,29 @@ def history_hint_flow(
     if found is not None:
         wanted: list[tuple[Kind, str]] = [("history", k) for k in keys if k not in got]
         warn_missing(wanted, found, f"{entity}/{project}", "keys")
+
+
+def hinted_batches(runs: Any, batches: Iterator[Any], keys: list[str]) -> Iterator[Any]:
+    """``iter_histories``' batches as they come; once the last is out,
+    ``history_hint_flow`` over the keys every batch held (one request, only
+    when an asked key was in none)."""
+    got: set[str] = set()
+    for batch in batches:
+        got |= columns_of(batch.data)
+        yield batch
+    run(runs.client, history_hint_flow(runs.entity, runs.project, keys, got))
+
+
+async def ahinted_batches(
+    runs: Any, batches: AsyncIterator[Any], keys: list[str]
+) -> AsyncIterator[Any]:
+    """``hinted_batches`` for ``AsyncRuns.iter_histories``."""
+    got: set[str] = set()
+    async for batch in batches:
+        got |= columns_of(batch.data)
+        yield batch
+    hint = history_hint_flow(runs.entity, runs.project, keys, got)
+    await arun(runs.client, hint)
 
 
 def _split(field: str) -> tuple[Kind, str] | None:

@@ -86,10 +86,10 @@ def runs_frame(
     Columns: ``RUN_COLUMNS`` (``created_at`` as UTC datetimes), then every
     ``config.*`` and ``summary.*`` key any run has, flattened with dots; a
     key some runs lack is null there. Numeric, boolean and text columns keep
-    their types. Other columns (``tags``, lists, media, mixed types) keep
-    their Python values in pandas and are JSON text in polars, so a polars
-    frame writes to Parquet and CSV as it is (``runs-client runs --format
-    csv|parquet`` writes the same JSON text).
+    their types. Other columns (``tags``, lists, media, mixed types) are
+    JSON text in pandas and polars alike (pandas lists them in
+    ``frame.attrs["json_columns"]``), so the frame writes to Parquet and CSV
+    as it is (``runs-client runs --format csv|parquet`` writes the same).
 
     Raises:
         InvalidArgumentError: an unknown ``format``, or polars not installed

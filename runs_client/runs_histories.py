@@ -28,7 +28,7 @@ from .history.histories import (
 from .history.pages import Join
 from .history.policy import ROW_BUDGET
 from .history.run_rows import Stream
-from .key_hints import columns_of, history_hint_flow
+from .key_hints import columns_of, hinted_batches, history_hint_flow
 from .transport.flows import run
 
 if TYPE_CHECKING:
@@ -277,10 +277,10 @@ class RunsHistories:
         Returns:
             Rows of all runs, run after run in collection order, each run's
             rows in step order. Keys only some runs logged are kept (missing
-            values null/NaN). In polars and arrow, a column whose values are
-            neither all numbers, all bools nor all text (media dicts, lists,
-            mixtures) is JSON text, so the frame writes to Parquet and CSV
-            as it is; pandas keeps the Python values.
+            values null/NaN). In every frame format, a column whose values
+            are neither all numbers, all bools nor all text (media dicts,
+            lists, mixtures) is JSON text, so the frame writes to Parquet and
+            CSV as it is (pandas: ``frame.attrs["json_columns"]``).
 
         Raises:
             InvalidArgumentError: a bad argument (or polars/pyarrow missing),
@@ -340,11 +340,14 @@ class RunsHistories:
                 after its retries.
         """
         check_budget(rows_per_request)
-        return iter_batches(
+        batches = iter_batches(
             self, samples, keys, x_axis, format, stream, join=join,
             union_schema_=union_schema, after=after, progress=progress,
             rows_per_request=rows_per_request,
         )  # fmt: skip
+        if keys and stream == "default":  # a KeyWarning after the last batch
+            return hinted_batches(self, batches, [*keys, x_axis])
+        return batches
 
     iter_histories: IterHistoriesMethod[
         Iterator[HistoryBatch[list[dict[str, Any]]]],

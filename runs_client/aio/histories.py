@@ -16,7 +16,7 @@ from ..history.histories import Format, HistoryBatch
 from ..history.pages import Join
 from ..history.policy import ROW_BUDGET
 from ..history.run_rows import Stream
-from ..key_hints import columns_of, history_hint_flow
+from ..key_hints import ahinted_batches, columns_of, history_hint_flow
 from ..runs_histories import (
     HistoriesMethod,
     IterHistoriesMethod,
@@ -87,11 +87,14 @@ class AsyncRunsHistories:
         rows_per_request: int = ROW_BUDGET,
     ) -> AsyncIterator[HistoryBatch[Any]]:
         check_budget(rows_per_request)
-        return aiter_batches(
+        batches = aiter_batches(
             self, samples, keys, x_axis, format, stream, join=join,
             union_schema_=union_schema, after=after, progress=progress,
             rows_per_request=rows_per_request,
         )  # fmt: skip
+        if keys and stream == "default":  # a KeyWarning after the last batch
+            return ahinted_batches(self, batches, [*keys, x_axis])
+        return batches
 
     iter_histories: IterHistoriesMethod[
         AsyncIterator[HistoryBatch[list[dict[str, Any]]]],

@@ -9,11 +9,13 @@ and no concat of frames.
 
 Column types: a column whose values are all numbers stays numeric (NaN and
 +/-inf kept; missing values NaN in pandas, null in polars and arrow); all-bool
-stays bool; all-text stays text; anything else (media dicts, lists, mixtures)
-keeps its Python values as ``object`` in pandas (as the official SDK does) and
-is JSON text in polars and arrow, so that those frames write to Parquet and
-CSV as they are (a ``pl.Object`` column writes to neither). Columns are sorted
-by name with ``run_id`` first, as the official SDK sorts them.
+stays bool; all-text stays text; anything else (media dicts, lists, mixtures,
+integers past 64 bits) is JSON text, one string per value, in pandas, polars
+and arrow alike, so that every frame writes to Parquet and CSV as it is (a
+``pl.Object`` column writes to neither; a pandas object column of lists writes
+Python reprs to CSV and fails Parquet on mixed values). pandas frames name
+those columns in ``frame.attrs["json_columns"]``. Columns are sorted by name
+with ``run_id`` first, as the official SDK sorts them.
 """
 
 from __future__ import annotations
@@ -226,12 +228,18 @@ class Columns:
         empty afterwards), so that the data is held about once at a time.
         """
         length = self._length
-        data = {n: _pandas_column(c) for n, c in self._joined(schema, release=release)}
+        data: dict[str, Any] = {}
+        json_columns: list[str] = []
+        for name, chunk in self._joined(schema, release=release):
+            data[name] = _pandas_column(chunk)
+            if chunk.kind == "object" or (schema and schema.get(name) == "json"):
+                json_columns.append(name)
         # Released arrays are the frame's alone: taken as they are, not
         # copied into one block per dtype.
         frame: pd.DataFrame = pd.DataFrame(
             data, index=pd.RangeIndex(length), copy=not release
         )
+        frame.attrs["json_columns"] = json_columns
         return frame
 
     def to_polars(
@@ -307,6 +315,8 @@ def _pandas_column(chunk: Chunk) -> Any:
     if chunk.kind == "bool" and chunk.valid is None:
         return chunk.data
     data = chunk.as_kind("object").data if chunk.kind == "bool" else chunk.data
+    if chunk.kind == "object":  # as in polars and arrow: JSON text
+        data = object_array(map(json_text, chunk.data), n)
     # An explicit object Series: pandas 3 would otherwise infer its str dtype
     # for text columns and turn None into NaN.
     return pd.Series(data, dtype=object, copy=False)

@@ -57,9 +57,11 @@ def test_runs_format_parquet(cli: Any, live: Live, tmp_path: Path) -> None:
     assert done.out.startswith(f"wrote 320 runs to {out}")
     table = pd.read_parquet(out)
     with Api(base_url=live.url) as api:
-        frame = runs_frame(api.runs("demo/mnist", per_page=500))
+        runs = api.runs("demo/mnist", per_page=500)
+        frame = runs_frame(runs)
     assert table["id"].tolist() == frame["id"].tolist()
-    assert [json.loads(t) for t in table["tags"]] == frame["tags"].tolist()
+    assert table["tags"].tolist() == frame["tags"].tolist()  # JSON text in both
+    assert [json.loads(t) for t in table["tags"]] == [list(r.tags) for r in runs]
     assert table["summary.loss"].equals(frame["summary.loss"])
     missing = cli("runs", "demo/mnist", "--format", "parquet")
     assert missing.code == 2 and "add -o runs.parquet" in missing.err

@@ -55,10 +55,20 @@ def test_missing_keys_filled_and_order_kept() -> None:
     ],
 )
 def test_pandas_dtypes(values: list[Any], dtype: Any) -> None:
+    """Uniform columns keep their type (text, bools with gaps and all-null
+    columns as objects); any other is JSON text, named in
+    ``attrs["json_columns"]`` (changed from Python values, which pandas
+    writes to CSV as reprs and to Parquet not at all when mixed)."""
     frame = columns_of(("r", [{"v": v} for v in values])).to_pandas()
     assert frame["v"].dtype == dtype
     if dtype is object:
-        assert frame["v"].tolist() == values  # values untouched, lists not exploded
+        got = frame["v"].tolist()
+        uniform = {type(v) for v in values} - {type(None)} in ({str}, {bool}, set())
+        assert frame.attrs["json_columns"] == ([] if uniform else ["v"])
+        if not uniform:
+            assert all(isinstance(g, str) for g in got)
+            got = [json.loads(g) for g in got]
+        assert got == values  # lists not exploded
 
 
 @pytest.mark.parametrize(

@@ -178,8 +178,9 @@ def test_pandas_one_frame_all_columns(client: runs_gql.Client, fake: FakeWandb) 
     assert frame["val.acc"].isna().tolist() == [True, True, True, False, True]
     assert frame["note"].dtype == object
     assert frame["note"].tolist() == ["start", "mid", None, None, None]
-    assert frame["img"][0] == IMG
-    assert frame["lst"][4] == [1, 2]
+    assert json.loads(frame["img"][0]) == IMG  # JSON text (was the dict)
+    assert frame["lst"][4] == "[1,2]"
+    assert frame.attrs["json_columns"] == ["img", "lst"]
     assert list(frame.index) == [0, 1, 2, 3, 4]
 
 
@@ -237,8 +238,9 @@ def test_polars_mixed_types_in_one_column(
         1.5, "text", IMG, [1, "x"], True
     ]  # fmt: skip
     frame_pd = runs_of(client).histories(format="pandas")
-    assert frame_pd["v"].dtype == object
-    assert frame_pd["v"].tolist() == [1.5, "text", IMG, [1, "x"], True]
+    assert frame_pd["v"].dtype == object  # JSON text too (was Python values)
+    assert frame_pd["v"].tolist() == frame["v"].to_list()
+    assert frame_pd.attrs["json_columns"] == ["v"]
 
 
 def test_polars_missing_says_how_to_install(

@@ -81,13 +81,18 @@ def frames_match_dict_rows(keys: list[str]) -> None:
         want = [r.get(name) for r in rows]
         got_pl = polars[name].to_list()
         got_pa = arrow.column(name).to_pylist()
+        got_pd = frame[name].tolist()
+        json_text = False
         if arrow.schema.field(name).type == "string" and name not in ("run_id",):
             texts = [w for w in want if w is not None]
             if texts and not all(isinstance(w, str) for w in texts):
-                # JSON text in arrow, and in polars too (was pl.Object).
+                # JSON text in every frame (was pl.Object, and Python values
+                # in pandas).
+                json_text = True
                 got_pa = [None if v is None else json.loads(v) for v in got_pa]
                 got_pl = [None if v is None else json.loads(v) for v in got_pl]
-        got_pd = frame[name].tolist()
+                got_pd = [None if v is None else json.loads(v) for v in got_pd]
+        assert (name in frame.attrs["json_columns"]) == json_text, name
         for got in (got_pl, got_pa, got_pd):
             assert [_norm(g) for g in got] == [_norm(w) for w in want], name
 
@@ -143,10 +148,12 @@ def test_frames_hold_orjsons_numbers_for_integers_beyond_64_bits(
     nodes = [e["node"] for e in want["data"]["project"]["runs"]["edges"]]
     big = [r.get("big") for n in nodes for r in n["sampledHistory"][0]]
     order = [0, 2, 1, 3, 4, 5, 6, 9, 7, 8]  # each run's rows in step order
-    assert [_norm(v) for v in frame["big"].tolist()] == [_norm(big[i]) for i in order]
-    assert frame["big"].tolist()[4] == 2**63 + 1  # within u64: an int
-    assert frame["big"].tolist()[5] == float(-(2**64))
-    assert frame["big"].tolist()[3] == float(2**70)
+    # JSON text, as every column beyond int64 (was Python values).
+    got = [None if v is None else json.loads(v) for v in frame["big"].tolist()]
+    assert [_norm(v) for v in got] == [_norm(big[i]) for i in order]
+    assert got[4] == 2**63 + 1  # within u64: an int
+    assert got[5] == float(-(2**64))
+    assert got[3] == float(2**70)
 
 
 @pytest.mark.parametrize(

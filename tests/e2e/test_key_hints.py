@@ -100,6 +100,33 @@ def test_history_keys_no_run_logged(make_api: ApiFactory) -> None:
     ]
 
 
+@pytest.mark.parametrize("fmt", ["default", "pandas", "polars"])
+def test_iter_histories_names_a_key_no_run_logged(
+    make_api: ApiFactory, fmt: str
+) -> None:
+    """As histories(): one KeyWarning once the batches are out, naming the
+    closest key; the batches are as the server gave them."""
+    api = make_api()
+    requests = record_requests(api)
+    runs = api.runs(DEMO, filters={"state": "finished"}, per_page=500)
+    batches: list[object] = []
+
+    def read() -> None:
+        keys = ["loss", "val_acc"]
+        batches.extend(runs.iter_histories(samples=5, keys=keys, format=fmt))
+
+    hints = _hints(read)
+    assert batches and all(len(b.data) == 0 for b in batches)  # type: ignore[attr-defined]
+    assert [(h.kind, h.key, h.where, h.closest[0]) for h in hints] == [
+        ("history", "val_acc", "keys", "val.acc")
+    ]
+    assert requests.operations.count("ProjectRunKeys") == 1
+    requests.operations.clear()
+    fine = runs.iter_histories(samples=5, keys=["loss", "val.acc"], format=fmt)
+    assert _hints(lambda: list(fine)) == []
+    assert "ProjectRunKeys" not in requests.operations
+
+
 def test_no_hint_and_no_extra_request_when_all_is_well(make_api: ApiFactory) -> None:
     api = make_api()
     requests = record_requests(api)
