@@ -40,6 +40,7 @@ __all__ = [
     "column_records",
     "exact_text",
     "joined",
+    "records_of_columns",
     "steps_of",
     "values",
 ]
@@ -162,8 +163,21 @@ def column_records(
                 column = columns[key] = ([], [])
             column[0].append(step)
             column[1].append(value)
+    return records_of_columns(run, columns)
+
+
+def records_of_columns(
+    run: int, columns: Mapping[str, tuple[list[int], list[Any]]]
+) -> list[ColumnRecord]:
+    """``history_columns`` rows of ``columns`` (per key: its steps, increasing,
+    and its values there), as ``column_records``. Keys sharing one steps list
+    (rows of one shape) share its JSON text."""
     records: list[ColumnRecord] = []
+    step_texts: dict[int, str] = {}  # id of a steps list: its JSON text
     for key, (steps, vals) in columns.items():
+        steps_text = step_texts.get(id(steps))
+        if steps_text is None:
+            steps_text = step_texts[id(steps)] = orjson.dumps(steps).decode()
         strict = jsonrows.value_text(vals)
         records.append(
             (
@@ -171,7 +185,7 @@ def column_records(
                 key,
                 steps[0],
                 steps[-1],
-                orjson.dumps(steps).decode(),
+                steps_text,
                 strict,
                 *binary_forms(steps, vals, strict),
             )

@@ -60,8 +60,11 @@ def _chunk(name: str, value: Any) -> Chunk:
             f"files[{name!r}].offset must be a whole number >= 0, got {offset!r}"
         )
     lines = value.get("content", [])
-    if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+    # Checked by C-level maps: a post may carry tens of thousands of lines.
+    if not isinstance(lines, list) or not set(map(type, lines)) <= {str}:
         raise _bad(f"files[{name!r}].content must be a list of strings")
+    if max(map(len, lines), default=0) <= MAX_STREAM_LINE_CHARS:
+        return Chunk(offset, lines)
     for i, line in enumerate(lines):
         if len(line) > MAX_STREAM_LINE_CHARS:
             raise WriteError(
