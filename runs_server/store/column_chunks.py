@@ -67,6 +67,10 @@ def binary_forms(steps: Sequence[int], vals: Sequence[Any], strict: str) -> Bina
             return step_bin, "i8", np.asarray(vals, dtype=_I8).tobytes(), None
         except OverflowError:  # past 64 bits: JSON keeps them exact
             pass
+    if "NaN" not in strict and "Infinity" not in strict:
+        # No non-finite float (strict writes them as "NaN"/"Infinity"
+        # strings): the exact text would hold no NaN token either.
+        return step_bin, None, None, None
     exact = jsonrows.dumps(vals)
     if exact == strict or ("NaN" not in exact and "Infinity" not in exact):
         return step_bin, None, None, None
