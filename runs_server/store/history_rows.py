@@ -95,6 +95,21 @@ class HistoryRows:
                 )
             return len(steps)
 
+    def last_step(self, run: int) -> int | None:
+        """The step of run ``run``'s last history row (None: no rows)."""
+        with self._db.transaction() as c:
+            row = c.execute("SELECT last_step FROM runs WHERE id=?", (run,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def texts(self, run: int, first: int, last: int) -> dict[int, str]:
+        """The stored row texts of run ``run`` from step ``first`` to ``last``."""
+        with self._db.transaction() as c:
+            rows = c.execute(
+                "SELECT step, row FROM history WHERE run_id=? AND step BETWEEN ? AND ?",
+                (run, first, last),
+            ).fetchall()
+        return {int(step): str(text) for step, text in rows}
+
     def clear(self, run: int, *, history: bool = True, events: bool = True) -> None:
         """Delete run ``run``'s history rows (its keys and counts too) and/or
         its events; its summary and system metrics stay as they are."""
