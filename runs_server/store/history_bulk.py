@@ -9,9 +9,11 @@ history in one post at ``finish()``), and the SDK waits for the reply. So:
   with numpy, instead of row by row; anything else (NaN tokens, a missing or
   float step, steps out of order) returns None and takes the row-by-row path,
   which also words the errors.
-* ``split_columns``: rows are grouped by their key tuple (a training loop
-  logs a few shapes of row), each group split into columns by one
-  ``zip(*values)``; a key's parts from several groups are merged by step.
+* ``split_columns``: when every row holds the same keys (in any order:
+  wandb-core's order varies from row to row), one ``itemgetter`` map per key;
+  else rows are grouped by their key tuple (a training loop logs a few
+  shapes of row), each group split into columns by one ``zip(*values)``, and
+  a key's parts from several groups merged by step.
 * ``type_counts``: each column's historyKeys type counts from one
   ``Counter(map(type, ...))``.
 """

@@ -6,7 +6,11 @@ line: ``wandb-history.jsonl`` (a JSON row per line), ``wandb-events.jsonl``
 wins) and ``output.log`` (console lines; a line sent again replaces the old
 one). The store remembers how many lines of each file it took, so a retried
 chunk (same offset) adds nothing twice and a chunk that would leave a gap is
-refused; a post's lines, state and heartbeat land in one transaction.
+refused (409: SDK 0.31 then stops streaming the run; ``wandb sync`` of its
+folder completes it). History lines are also known by their ``_step``: one
+at a step the run holds is a resend, taken once if it equals the stored row
+(``_fresh_history``). A post's lines, state and heartbeat land in one
+transaction.
 """
 
 from __future__ import annotations
