@@ -137,7 +137,7 @@ def logged_rows(url: str, run_id: str) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     if not SDK_PYTHON.exists():
         print(f"{SDK_PYTHON} is missing: run `make sdk31-venv`", file=sys.stderr)
