@@ -189,7 +189,8 @@ def main() -> int:
         figures = (
             f"{ratio:.2f}x (median of {args.repeats} pairs; best against best "
             f"{best_ratio:.2f}x: {online:.2f} s online, {offline:.2f} s offline; "
-            f"CPU {cpu_ratio:.2f}x)."
+            f"CPU {cpu_ratio:.2f}x; load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} cores)."
         )
         for path in write_block("sdk_logging", figures):
             print(f"wrote this run's figures into {path.relative_to(ROOT)}")
