@@ -40,6 +40,7 @@ __all__ = [
     "column_records",
     "exact_text",
     "joined",
+    "records_of_columns",
     "steps_of",
     "values",
 ]
@@ -66,6 +67,10 @@ def binary_forms(steps: Sequence[int], vals: Sequence[Any], strict: str) -> Bina
             return step_bin, "i8", np.asarray(vals, dtype=_I8).tobytes(), None
         except OverflowError:  # past 64 bits: JSON keeps them exact
             pass
+    if "NaN" not in strict and "Infinity" not in strict:
+        # No non-finite float (strict writes them as "NaN"/"Infinity"
+        # strings): the exact text would hold no NaN token either.
+        return step_bin, None, None, None
     exact = jsonrows.dumps(vals)
     if exact == strict or ("NaN" not in exact and "Infinity" not in exact):
         return step_bin, None, None, None
@@ -162,8 +167,21 @@ def column_records(
                 column = columns[key] = ([], [])
             column[0].append(step)
             column[1].append(value)
+    return records_of_columns(run, columns)
+
+
+def records_of_columns(
+    run: int, columns: Mapping[str, tuple[list[int], list[Any]]]
+) -> list[ColumnRecord]:
+    """``history_columns`` rows of ``columns`` (per key: its steps, increasing,
+    and its values there), as ``column_records``. Keys sharing one steps list
+    (rows of one shape) share its JSON text."""
     records: list[ColumnRecord] = []
+    step_texts: dict[int, str] = {}  # id of a steps list: its JSON text
     for key, (steps, vals) in columns.items():
+        steps_text = step_texts.get(id(steps))
+        if steps_text is None:
+            steps_text = step_texts[id(steps)] = orjson.dumps(steps).decode()
         strict = jsonrows.value_text(vals)
         records.append(
             (
@@ -171,7 +189,7 @@ def column_records(
                 key,
                 steps[0],
                 steps[-1],
-                orjson.dumps(steps).decode(),
+                steps_text,
                 strict,
                 *binary_forms(steps, vals, strict),
             )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 from typing import Any, cast
 
-from runs_server.store import column_chunks, jsonrows
+from runs_server.store import column_chunks, history_bulk, jsonrows
 from runs_server.store.database import Database
 from runs_server.store.errors import StoreError
 
@@ -51,41 +51,28 @@ class HistoryRows:
             counts = _type_counts(jsonrows.loads(state[0]))
             last: int | None = state[1]
             summary: dict[str, Any] = jsonrows.loads(state[2])
-            records: list[tuple[int, int, str]] = []
-            seen: Counter[tuple[str, str]] = Counter()  # (key, type): count
-            logged: list[dict[str, Any]] = []  # for the summary and the columns
-            steps: list[int] = []
-            for row in rows:
-                text = row if isinstance(row, str) else None
-                obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
-                if not isinstance(obj, dict):
-                    raise StoreError(
-                        f"a history row must be a JSON object, got {row!r:.80}"
-                    )
-                if obj.get("_step") is None:
-                    obj["_step"] = 0 if last is None else last + 1
-                    text = None
-                step = _as_step(obj["_step"])
-                if last is not None and step <= last:
-                    raise StoreError(
-                        f"history steps must increase: step {step} after step {last}"
-                    )
-                seen.update(zip(obj, _kinds(obj), strict=True))
-                logged.append(obj)
-                steps.append(step)
-                records.append((run, step, text or jsonrows.dumps(obj)))
-                last = step
-            for (key, kind), n in seen.items():
+            rows = rows if isinstance(rows, list) else list(rows)
+            batch = None
+            if set(map(type, rows)) == {str}:
+                batch = history_bulk.text_batch(cast("list[str]", rows), last)
+            if batch is None:
+                batch = _row_by_row(rows, last)
+            logged, steps = batch.objs, batch.steps
+            if steps:
+                last = steps[-1]
+            columns = history_bulk.split_columns(steps, logged)
+            for key, (_, vals) in columns.items():
                 per_key = counts.setdefault(key, {})
-                per_key[kind] = per_key.get(kind, 0) + n
+                for kind, n in history_bulk.type_counts(vals).items():
+                    per_key[kind] = per_key.get(kind, 0) + n
             if update_summary:
                 _update_summary(summary, logged)
             c.executemany(
                 "INSERT INTO history (run_id, step, row) VALUES (?, ?, ?)",
-                records,
+                zip(repeat(run), steps, batch.texts),
             )
-            columns = column_chunks.column_records(run, zip(steps, logged, strict=True))
-            c.executemany(column_chunks.INSERT_SQL, _onto_small_tails(c, run, columns))
+            records = column_chunks.records_of_columns(run, columns)
+            c.executemany(column_chunks.INSERT_SQL, _onto_small_tails(c, run, records))
             keys_text = jsonrows.dumps(
                 {
                     k: {
@@ -99,14 +86,29 @@ class HistoryRows:
             c.execute(
                 "UPDATE runs SET history_keys=?, last_step=?, "
                 "history_line_count=history_line_count+? WHERE id=?",
-                (keys_text, last, len(records), run),
+                (keys_text, last, len(steps), run),
             )
-            if update_summary and records:
+            if update_summary and steps:
                 c.execute(
                     "UPDATE runs SET summary_metrics=?, summary_metrics_q=? WHERE id=?",
                     (jsonrows.dumps(summary), jsonrows.dumps_query(summary), run),
                 )
-            return len(records)
+            return len(steps)
+
+    def last_step(self, run: int) -> int | None:
+        """The step of run ``run``'s last history row (None: no rows)."""
+        with self._db.transaction() as c:
+            row = c.execute("SELECT last_step FROM runs WHERE id=?", (run,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def texts(self, run: int, first: int, last: int) -> dict[int, str]:
+        """The stored row texts of run ``run`` from step ``first`` to ``last``."""
+        with self._db.transaction() as c:
+            rows = c.execute(
+                "SELECT step, row FROM history WHERE run_id=? AND step BETWEEN ? AND ?",
+                (run, first, last),
+            ).fetchall()
+        return {int(step): str(text) for step, text in rows}
 
     def clear(self, run: int, *, history: bool = True, events: bool = True) -> None:
         """Delete run ``run``'s history rows (its keys and counts too) and/or
@@ -161,6 +163,32 @@ class HistoryRows:
             return len(records)
 
 
+def _row_by_row(rows: Iterable[Row], last: int | None) -> history_bulk.Batch:
+    """``rows`` decoded one by one: mapping rows, NaN tokens, rows without
+    ``_step`` (they get the next step); the errors name the row at fault."""
+    objs: list[dict[str, Any]] = []
+    steps: list[int] = []
+    texts: list[str] = []
+    for row in rows:
+        text = row if isinstance(row, str) else None
+        obj = jsonrows.loads(row) if isinstance(row, str) else dict(row)
+        if not isinstance(obj, dict):
+            raise StoreError(f"a history row must be a JSON object, got {row!r:.80}")
+        if obj.get("_step") is None:
+            obj["_step"] = 0 if last is None else last + 1
+            text = None
+        step = _as_step(obj["_step"])
+        if last is not None and step <= last:
+            raise StoreError(
+                f"history steps must increase: step {step} after step {last}"
+            )
+        objs.append(obj)
+        steps.append(step)
+        texts.append(text or jsonrows.dumps(obj))
+        last = step
+    return history_bulk.Batch(objs, steps, texts)
+
+
 # A key's last chunk shorter than this (its steps' JSON text) takes the next
 # log call's values instead of a new chunk, so a run logged a row at a time
 # keeps few chunks per key (each read by sampledHistory) instead of one a row.
@@ -205,25 +233,6 @@ def _onto_small_tails(
         vals = tail_vals[:-1] + "," + vals[1:]
         merged.append((run_id, key, first, last, steps, vals, *forms))
     return merged
-
-
-_TYPE_KINDS: dict[type, str] = {
-    float: "number",
-    int: "number",
-    str: "string",
-    bool: "boolean",
-    type(None): "nil",
-    list: "list",
-}
-
-
-def _kinds(row: Mapping[str, Any]) -> list[str]:
-    """``jsonrows.type_name`` of each value of ``row``, in order; a lookup by
-    type (no Python call per value) unless a value needs a closer look."""
-    kinds = list(map(_TYPE_KINDS.get, map(type, row.values())))
-    if None in kinds:  # maps (media carry _type), tuples, subclasses
-        return [jsonrows.type_name(v) for v in row.values()]
-    return cast("list[str]", kinds)
 
 
 def _update_summary(summary: dict[str, Any], logged: list[dict[str, Any]]) -> None:

@@ -6,11 +6,16 @@ line: ``wandb-history.jsonl`` (a JSON row per line), ``wandb-events.jsonl``
 wins) and ``output.log`` (console lines; a line sent again replaces the old
 one). The store remembers how many lines of each file it took, so a retried
 chunk (same offset) adds nothing twice and a chunk that would leave a gap is
-refused; a post's lines, state and heartbeat land in one transaction.
+refused (409: SDK 0.31 then stops streaming the run; ``wandb sync`` of its
+folder completes it). History lines are also known by their ``_step``: one
+at a step the run holds is a resend, taken once if it equals the stored row
+(``_fresh_history``). A post's lines, state and heartbeat land in one
+transaction.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +65,11 @@ def _chunk(name: str, value: Any) -> Chunk:
             f"files[{name!r}].offset must be a whole number >= 0, got {offset!r}"
         )
     lines = value.get("content", [])
-    if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+    # Checked by C-level maps: a post may carry tens of thousands of lines.
+    if not isinstance(lines, list) or not set(map(type, lines)) <= {str}:
         raise _bad(f"files[{name!r}].content must be a list of strings")
+    if max(map(len, lines), default=0) <= MAX_STREAM_LINE_CHARS:
+        return Chunk(offset, lines)
     for i, line in enumerate(lines):
         if len(line) > MAX_STREAM_LINE_CHARS:
             raise WriteError(
@@ -121,7 +129,10 @@ def _take(store: Store, run: RunRef, name: str, chunk: Chunk) -> None:
             f"taken {taken} lines of {name})",
         )
     end = chunk.offset + len(chunk.lines)
-    fresh = chunk.lines[taken - chunk.offset :]
+    if name == HISTORY:
+        fresh = _fresh_history(store, run.id, chunk, taken)
+    else:
+        fresh = chunk.lines[taken - chunk.offset :]
     try:
         if name == CONSOLE:
             store.streams.put_console(run.id, chunk.offset, chunk.lines)
@@ -135,6 +146,75 @@ def _take(store: Store, run: RunRef, name: str, chunk: Chunk) -> None:
         raise _bad(f"{name}: {exc}") from None
     if end > taken:
         store.streams.set_offset(run.id, name, end)
+
+
+def _step_of(line: str) -> int | None:
+    """The ``_step`` of a history line (None: none, or not a whole number)."""
+    try:
+        row = jsonrows.loads(line)
+    except ValueError:
+        return None
+    step = row.get("_step") if isinstance(row, dict) else None
+    if isinstance(step, float) and step.is_integer():
+        step = int(step)
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+def _same_row(a: str, b: str) -> bool:
+    """The two row texts hold the same keys and values (in any order; the
+    SDK's key order varies from send to send; NaN equal to NaN)."""
+    try:
+        x, y = jsonrows.loads(a), jsonrows.loads(b)
+    except ValueError:
+        return False
+    return _sorted(x) == _sorted(y)
+
+
+def _sorted(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, allow_nan=True)
+
+
+def _fresh_history(store: Store, run: int, chunk: Chunk, taken: int) -> list[str]:
+    """The lines of a history chunk not stored yet.
+
+    A line is identified by its ``_step``: the leading lines whose step the
+    run already holds are sent again, by a retried request (at an offset
+    before ``taken``) or by ``wandb sync`` replaying a run from its first row
+    (at ``taken``, after a stream that stopped); each must equal the stored
+    row, else the post is refused (409) as a conflict. Lines without a step
+    fall back to offsets: those before ``taken`` were taken."""
+    lines = chunk.lines
+    last = store.history.last_step(run)
+    skip = max(0, taken - chunk.offset)
+    if last is None or not lines:
+        return lines[skip:]
+    first = _step_of(lines[0])
+    if first is not None and first > last:  # the usual post: all new
+        return lines
+    held = 0  # leading lines at steps the run holds
+    steps: list[int] = []
+    while held < len(lines):
+        step = _step_of(lines[held])
+        if step is None or step > last:
+            break
+        steps.append(step)
+        held += 1
+    if held < len(lines) and _step_of(lines[held]) is None:
+        held = max(held, skip)  # step-less lines: offsets decide
+    if steps:
+        stored = store.history.texts(run, min(steps), max(steps))
+        for i, step in enumerate(steps):
+            if i < skip:
+                continue  # taken by offset: a retried request's own lines
+            if step not in stored or not _same_row(stored[step], lines[i]):
+                held_as = "holds as a different row" if step in stored else "passed"
+                raise WriteError(
+                    409,
+                    f"{HISTORY}: line {chunk.offset + i} has step {step}, which "
+                    f"this run {held_as} (its last step is {last}); a line sent "
+                    "again must equal the stored row, and new steps must increase",
+                )
+    return lines[held:]
 
 
 def apply_post(store: Store, run: RunRef, post: StreamPost) -> dict[str, Any]:
