@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import runs_gql
-from runs_gql import RunFields
+from runs_gql import RunFields, RunListFields
 from runs_gql import SweepByNameProjectSweep as SweepFields
 from runs_gql.base_model import UNSET
 
@@ -27,6 +27,7 @@ from .key_hints import (
     project_keys_flow,
     warn_missing,
 )
+from .run_listing import DEFAULT_PAGE, next_page_size, page_cap_flow, run_bytes
 from .sweep import sweep_flow
 from .transport.flows import Flow, call
 from .transport.jsonio import dumps_compact
@@ -101,18 +102,29 @@ class RunsCore(Generic[RunT, SweepT]):
         project: str,
         filters: dict[str, Any] | None = None,
         order: str | None = None,
-        per_page: int = 50,
+        per_page: int | None = 50,
         include_sweeps: bool = True,
+        *,
+        lazy: bool = False,
     ) -> None:
-        _check_per_page(per_page)
+        if per_page is not None:
+            _check_per_page(per_page)
+        if not isinstance(lazy, bool):
+            raise InvalidArgumentError(f"lazy must be True or False; got {lazy!r}.")
         filters_json = _filters_json(filters)
         self.client = client
         self.entity = entity
         self.project = project
         self.filters = filters
         self.order = order
-        self.per_page = per_page
+        # per_page=None: each page sized by run_listing's byte budget.
+        self._auto = per_page is None
+        self.per_page = DEFAULT_PAGE if per_page is None else per_page
         self.include_sweeps = include_sweeps
+        self.lazy = lazy
+        # The config and summary keys asked of each run; None: all of them.
+        self._keys: tuple[list[str], list[str]] | None = ([], []) if lazy else None
+        self._largest_run = 0  # bytes of the largest run read, for page sizes
         self.variables: dict[str, Any] = {
             "entity": entity,
             "project": project,
@@ -121,10 +133,10 @@ class RunsCore(Generic[RunT, SweepT]):
         }
         self.objects: list[RunT] = []
         self.index = -1
-        self.last_response: runs_gql.RunsPage | None = None
+        self.last_response: runs_gql.RunsPage | runs_gql.RunsPageSelected | None = None
         self._count: int | None = None
         self._more = True
-        self._guard = PageGuard(f"run pager for {entity}/{project}", per_page)
+        self._guard = PageGuard(f"run pager for {entity}/{project}", self.per_page)
         self._sweeps: dict[str, SweepT | None] = {}
         self._hinted = False
 
@@ -133,6 +145,30 @@ class RunsCore(Generic[RunT, SweepT]):
 
     def _make_sweep(self, fields: SweepFields) -> SweepT:
         raise NotImplementedError
+
+    def _make_listed_run(self, fields: RunListFields, sweep: SweepT | None) -> RunT:
+        """A run of a lean page (named keys, or lazy): sync collections only."""
+        raise NotImplementedError("this collection lists only whole runs")
+
+    def _page_built(self, runs: list[RunT]) -> None:
+        """Called with each page's new runs (lazy collections attach loaders)."""
+
+    def selecting(self, config_keys: list[str], summary_keys: list[str]) -> Any:
+        """A new collection of the same runs (same filters, order and page
+        size; no sweeps) whose pages hold only ``config_keys`` of each run's
+        config and ``summary_keys`` of its summary (top-level keys)."""
+        per_page = None if self._auto else self.per_page
+        clone = type(self)(
+            self.client,
+            self.entity,
+            self.project,
+            self.filters,
+            self.order,
+            per_page,
+            False,
+        )
+        clone._keys = (list(config_keys), list(summary_keys))
+        return clone
 
     @property
     def cursor(self) -> str | None:
@@ -149,6 +185,17 @@ class RunsCore(Generic[RunT, SweepT]):
     def update_variables(self) -> None:
         """Set the page size and cursor of the next page request."""
         self.variables.update({"perPage": self.per_page, "cursor": self.cursor})
+        self._guard.per_page = self.per_page
+
+    def _size_flow(self) -> Flow[None]:
+        """Size the next page when the caller left it to us (``per_page=None``):
+        lean pages up to the server's advertised cap, full ones up to
+        ``DEFAULT_PAGE``, either within ``run_listing.PAGE_BYTES``."""
+        ceiling = DEFAULT_PAGE
+        if self._keys is not None:
+            cap = yield from page_cap_flow(self.client)
+            ceiling = cap or DEFAULT_PAGE
+        self.per_page = next_page_size(ceiling, self._largest_run)
 
     def _convert_flow(self) -> Flow[list[RunT]]:
         """The runs of the last loaded page, with their sweeps attached."""
@@ -169,7 +216,11 @@ class RunsCore(Generic[RunT, SweepT]):
                     made = None if fields is None else self._make_sweep(fields)
                     self._sweeps[name] = made
                 sweep = self._sweeps[name]
-            runs.append(self._make_run(edge.node, sweep))
+            node = edge.node
+            if isinstance(node, RunFields):
+                runs.append(self._make_run(node, sweep))
+            else:
+                runs.append(self._make_listed_run(node, sweep))
         return runs
 
     def _hint_flow(self, first_page: list[RunT] | None) -> Flow[None]:
@@ -183,7 +234,8 @@ class RunsCore(Generic[RunT, SweepT]):
         wanted = []
         if not first_page:
             wanted += list(filter_fields(self.filters))
-        order = order_field(self.order)
+        # A lean page holds only some config and summary keys, if any.
+        order = order_field(self.order) if self._keys is None else None
         if order is not None and first_page:
             kind, key = order
             runs: list[Any] = list(first_page)
@@ -207,17 +259,28 @@ class RunsCore(Generic[RunT, SweepT]):
         """Load the next page; False when there is none."""
         if not self._more:
             return False
+        if self._auto:
+            yield from self._size_flow()
         self.update_variables()
         v = self.variables
-        response: runs_gql.RunsPage = yield call(
-            "runs_page",
-            self.entity,
-            self.project,
-            cursor=v["cursor"] if v["cursor"] is not None else UNSET,
-            per_page=v["perPage"],
-            order=v["order"] if v["order"] is not None else UNSET,
-            filters=v["filters"] if v["filters"] is not None else UNSET,
-        )
+        page_args: dict[str, Any] = {
+            "cursor": v["cursor"] if v["cursor"] is not None else UNSET,
+            "per_page": v["perPage"],
+            "order": v["order"] if v["order"] is not None else UNSET,
+            "filters": v["filters"] if v["filters"] is not None else UNSET,
+        }
+        response: runs_gql.RunsPage | runs_gql.RunsPageSelected
+        if self._keys is None:
+            response = yield call("runs_page", self.entity, self.project, **page_args)
+        else:
+            response = yield call(
+                "runs_page_selected",
+                self.entity,
+                self.project,
+                config_keys=self._keys[0],
+                summary_keys=self._keys[1],
+                **page_args,
+            )
         project = response.project
         if project is None:
             raise NotFoundError(f"Project {self.entity}/{self.project} not found.")
@@ -243,7 +306,13 @@ class RunsCore(Generic[RunT, SweepT]):
         self._guard.record(ids, fresh, end)
         first = not self.objects
         # A run the server listed again is skipped (the guard warned).
-        self.objects.extend(r for r, new in zip(runs, fresh, strict=True) if new)
+        added = [r for r, new in zip(runs, fresh, strict=True) if new]
+        self.objects.extend(added)
+        self._page_built(added)
+        if self._auto and project.runs:
+            nodes = [e.node for e in project.runs.edges or () if e and e.node]
+            sizes = [run_bytes(node) for node in nodes]
+            self._largest_run = max([self._largest_run, *sizes])
         if first:
             yield from self._hint_flow(runs)
         self._more = has_next

@@ -58,5 +58,40 @@ class RunFieldsUser(BaseModel):
     username: Optional[str]
 
 
+class RunListFields(BaseModel):
+    id: str
+    name: str
+    display_name: Optional[str] = Field(alias="displayName")
+    state: Optional[str]
+    history_keys: Optional[Any] = Field(alias="historyKeys")
+    history_line_count: Optional[int] = Field(alias="historyLineCount")
+    tags: Optional[list[str]]
+    group: Optional[str]
+    job_type: Optional[str] = Field(alias="jobType")
+    commit: Optional[str]
+    host: Optional[str]
+    notes: Optional[str]
+    description: Optional[str]
+    sweep_name: Optional[str] = Field(alias="sweepName")
+    read_only: Optional[bool] = Field(alias="readOnly")
+    project_id: Optional[int] = Field(alias="projectId")
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
+        alias="createdAt"
+    )
+    heartbeat_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = (
+        Field(alias="heartbeatAt")
+    )
+    updated_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+        alias="updatedAt"
+    )
+    user: Optional["RunListFieldsUser"]
+
+
+class RunListFieldsUser(BaseModel):
+    name: str
+    username: Optional[str]
+
+
 ProjectFields.model_rebuild()
 RunFields.model_rebuild()
+RunListFields.model_rebuild()

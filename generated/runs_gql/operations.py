@@ -8,10 +8,12 @@ __all__ = [
     "PROJECT_BY_NAME_GQL",
     "PROJECT_RUN_KEYS_GQL",
     "RUNS_EVENTS_PAGE_GQL",
+    "RUNS_HEAVY_FIELDS_GQL",
     "RUNS_HISTORY_PAGE_GQL",
     "RUNS_HISTORY_WINDOW_PAGE_GQL",
     "RUNS_MIRROR_PAGE_GQL",
     "RUNS_PAGE_GQL",
+    "RUNS_PAGE_SELECTED_GQL",
     "RUNS_SAMPLED_HISTORY_PAGE_GQL",
     "RUN_BY_NAME_GQL",
     "RUN_COUNT_GQL",
@@ -20,6 +22,7 @@ __all__ = [
     "RUN_HISTORY_KEYS_GQL",
     "RUN_HISTORY_WINDOW_GQL",
     "RUN_SAMPLED_HISTORY_GQL",
+    "SERVER_PAGE_CAP_GQL",
     "STOP_RUN_GQL",
     "SWEEP_BY_NAME_GQL",
     "UPSERT_BUCKET_GQL",
@@ -366,6 +369,80 @@ fragment RunFields on Run {
   user {
     name
     username
+  }
+}
+"""
+
+RUNS_PAGE_SELECTED_GQL = """
+query RunsPageSelected($entity: String!, $project: String!, $cursor: String, $perPage: Int = 50, $order: String, $filters: JSONString, $configKeys: [String!]!, $summaryKeys: [String!]!) {
+  project(name: $project, entityName: $entity) {
+    runCount(filters: $filters)
+    readOnly
+    runs(filters: $filters, after: $cursor, first: $perPage, order: $order) {
+      edges {
+        node {
+          ...RunListFields
+          config(keys: $configKeys)
+          summaryMetrics(keys: $summaryKeys)
+        }
+        cursor
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+    }
+  }
+}
+
+fragment RunListFields on Run {
+  id
+  name
+  displayName
+  state
+  historyKeys
+  historyLineCount
+  tags
+  group
+  jobType
+  commit
+  host
+  notes
+  description
+  sweepName
+  readOnly
+  projectId
+  createdAt
+  heartbeatAt
+  updatedAt
+  user {
+    name
+    username
+  }
+}
+"""
+
+RUNS_HEAVY_FIELDS_GQL = """
+query RunsHeavyFields($entity: String!, $project: String!, $filters: JSONString!, $perPage: Int!) {
+  project(name: $project, entityName: $entity) {
+    runs(filters: $filters, first: $perPage) {
+      edges {
+        node {
+          name
+          config
+          summaryMetrics
+          systemMetrics
+        }
+      }
+    }
+  }
+}
+"""
+
+SERVER_PAGE_CAP_GQL = """
+query ServerPageCap {
+  serverInfo {
+    maxPageSize
   }
 }
 """
