@@ -110,7 +110,9 @@ def selecting(
         if split is not None:
             keys[split[0]].append(split[1])
     selected: Runs = runs.selecting(
-        top_level_keys(keys["config"]), top_level_keys(keys["summary"])
+        top_level_keys(keys["config"]),
+        top_level_keys(keys["summary"]),
+        run_fields=any(name in RUN_COLUMNS and name != "id" for name in wanted),
     )
     return selected
 

@@ -4,11 +4,11 @@ A listing of named columns asks each run for only those config and summary
 keys (``Run.config(keys:)``, ``Run.summaryMetrics(keys:)``); a lazy listing
 asks for none, and loads config, summary and system metrics for a whole page
 of runs in one request the first time one of them is read. Pages left to the
-client's choice (``per_page=None``) are sized by a byte budget: a lean page
-grows to the page cap the server advertises (``serverInfo.maxPageSize``,
-runs_server only; against W&B the page stays at 50), a full page stays at 50
-runs, and either shrinks when the runs already read say that a page would
-exceed ``PAGE_BYTES``.
+client's choice (``per_page=None``, ``Api.runs``'s default) hold as many runs
+as a byte budget (``PAGE_BYTES``) allows, up to the page cap the server
+advertises (``serverInfo.maxPageSize``, runs_server only, asked once per
+client); against a server that advertises none (W&B) pages stay at 50 runs,
+fewer if runs are large.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from .transport.flows import Flow, call
 from .transport.jsonio import dumps_compact
 
 __all__ = [
+    "ASSUMED_RUN_BYTES",
     "DEFAULT_PAGE",
+    "LEAN_RUN_BYTES",
     "MAX_NAMES_PER_REQUEST",
     "PAGE_BYTES",
     "HeavyFields",
@@ -43,6 +45,12 @@ DEFAULT_PAGE = 50
 PAGE_BYTES = 8 * 1024 * 1024
 #: Run fields besides config, summary and system metrics, per run (generous).
 RUN_OVERHEAD_BYTES = 1024
+#: The bytes of a run assumed before the first page says: a whole run (16 KiB:
+#: the first full page is 512 runs), a lean one (the first lean page is the
+#: server's cap, up to 8,192 runs). A page the server refuses as too large is
+#: asked again at half the size.
+ASSUMED_RUN_BYTES = 16 * 1024
+LEAN_RUN_BYTES = RUN_OVERHEAD_BYTES
 #: Bytes counted per history key a run lists in ``historyKeys``.
 HISTORY_KEY_BYTES = 64
 #: Run ids in one ``$in`` filter of a lazy page's load (runs_server's list cap).

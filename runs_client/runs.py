@@ -23,7 +23,7 @@ from .runs_histories import RunsHistories
 from .sweep import Sweep
 from .transport.flows import run
 
-__all__ = ["Runs", "fetch_run"]
+__all__ = ["LazyPage", "Runs", "fetch_run"]
 
 
 class Runs(RunsCore[Run, Sweep], RunsHistories):

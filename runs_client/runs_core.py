@@ -18,7 +18,8 @@ from runs_gql import RunFields, RunListFields
 from runs_gql import SweepByNameProjectSweep as SweepFields
 from runs_gql.base_model import UNSET
 
-from ._exceptions import InvalidArgumentError, NotFoundError
+from ._exceptions import GraphQLError, InvalidArgumentError, NotFoundError
+from .history.policy import is_too_large
 from .key_hints import (
     ProjectKeys,
     filter_fields,
@@ -27,7 +28,14 @@ from .key_hints import (
     project_keys_flow,
     warn_missing,
 )
-from .run_listing import DEFAULT_PAGE, next_page_size, page_cap_flow, run_bytes
+from .run_listing import (
+    ASSUMED_RUN_BYTES,
+    DEFAULT_PAGE,
+    LEAN_RUN_BYTES,
+    next_page_size,
+    page_cap_flow,
+    run_bytes,
+)
 from .sweep import sweep_flow
 from .transport.flows import Flow, call
 from .transport.jsonio import dumps_compact
@@ -124,6 +132,7 @@ class RunsCore(Generic[RunT, SweepT]):
         self.lazy = lazy
         # The config and summary keys asked of each run; None: all of them.
         self._keys: tuple[list[str], list[str]] | None = ([], []) if lazy else None
+        self._run_fields = True  # lean pages: the run fields besides the ids
         self._largest_run = 0  # bytes of the largest run read, for page sizes
         self.variables: dict[str, Any] = {
             "entity": entity,
@@ -153,10 +162,13 @@ class RunsCore(Generic[RunT, SweepT]):
     def _page_built(self, runs: list[RunT]) -> None:
         """Called with each page's new runs (lazy collections attach loaders)."""
 
-    def selecting(self, config_keys: list[str], summary_keys: list[str]) -> Any:
+    def selecting(
+        self, config_keys: list[str], summary_keys: list[str], run_fields: bool
+    ) -> Any:
         """A new collection of the same runs (same filters, order and page
         size; no sweeps) whose pages hold only ``config_keys`` of each run's
-        config and ``summary_keys`` of its summary (top-level keys)."""
+        config and ``summary_keys`` of its summary (top-level keys), and,
+        unless ``run_fields``, no run field but the ids."""
         per_page = None if self._auto else self.per_page
         clone = type(self)(
             self.client,
@@ -168,6 +180,7 @@ class RunsCore(Generic[RunT, SweepT]):
             False,
         )
         clone._keys = (list(config_keys), list(summary_keys))
+        clone._run_fields = run_fields
         return clone
 
     @property
@@ -189,13 +202,47 @@ class RunsCore(Generic[RunT, SweepT]):
 
     def _size_flow(self) -> Flow[None]:
         """Size the next page when the caller left it to us (``per_page=None``):
-        lean pages up to the server's advertised cap, full ones up to
-        ``DEFAULT_PAGE``, either within ``run_listing.PAGE_BYTES``."""
-        ceiling = DEFAULT_PAGE
-        if self._keys is not None:
-            cap = yield from page_cap_flow(self.client)
-            ceiling = cap or DEFAULT_PAGE
-        self.per_page = next_page_size(ceiling, self._largest_run)
+        as many runs as ``run_listing.PAGE_BYTES`` holds, at most the page cap
+        the server advertises (``DEFAULT_PAGE`` when it advertises none)."""
+        cap = yield from page_cap_flow(self.client)
+        if cap is None:
+            self.per_page = next_page_size(DEFAULT_PAGE, self._largest_run)
+            return
+        assumed = LEAN_RUN_BYTES if self._keys is not None else ASSUMED_RUN_BYTES
+        self.per_page = next_page_size(cap, self._largest_run or assumed)
+
+    def _request_flow(self) -> Flow[runs_gql.RunsPage | runs_gql.RunsPageSelected]:
+        """Ask the next page; a page the caller did not size that the server
+        refuses as too large is asked again at half the size."""
+        while True:  # each refusal halves per_page: at most log2(cap) rounds
+            self.update_variables()
+            v = self.variables
+            page_args: dict[str, Any] = {
+                "cursor": v["cursor"] if v["cursor"] is not None else UNSET,
+                "per_page": v["perPage"],
+                "order": v["order"] if v["order"] is not None else UNSET,
+                "filters": v["filters"] if v["filters"] is not None else UNSET,
+            }
+            try:
+                if self._keys is None:
+                    page: runs_gql.RunsPage = yield call(
+                        "runs_page", self.entity, self.project, **page_args
+                    )
+                    return page
+                selected: runs_gql.RunsPageSelected = yield call(
+                    "runs_page_selected",
+                    self.entity,
+                    self.project,
+                    config_keys=self._keys[0],
+                    summary_keys=self._keys[1],
+                    with_run_fields=self._run_fields,
+                    **page_args,
+                )
+                return selected
+            except GraphQLError as exc:
+                if not (self._auto and self.per_page > 1 and is_too_large(exc)):
+                    raise
+                self.per_page //= 2
 
     def _convert_flow(self) -> Flow[list[RunT]]:
         """The runs of the last loaded page, with their sweeps attached."""
@@ -261,26 +308,7 @@ class RunsCore(Generic[RunT, SweepT]):
             return False
         if self._auto:
             yield from self._size_flow()
-        self.update_variables()
-        v = self.variables
-        page_args: dict[str, Any] = {
-            "cursor": v["cursor"] if v["cursor"] is not None else UNSET,
-            "per_page": v["perPage"],
-            "order": v["order"] if v["order"] is not None else UNSET,
-            "filters": v["filters"] if v["filters"] is not None else UNSET,
-        }
-        response: runs_gql.RunsPage | runs_gql.RunsPageSelected
-        if self._keys is None:
-            response = yield call("runs_page", self.entity, self.project, **page_args)
-        else:
-            response = yield call(
-                "runs_page_selected",
-                self.entity,
-                self.project,
-                config_keys=self._keys[0],
-                summary_keys=self._keys[1],
-                **page_args,
-            )
+        response = yield from self._request_flow()
         project = response.project
         if project is None:
             raise NotFoundError(f"Project {self.entity}/{self.project} not found.")

@@ -462,6 +462,7 @@ class AsyncClient(AsyncBaseClient):
         project: str,
         config_keys: list[str],
         summary_keys: list[str],
+        with_run_fields: bool,
         cursor: Union[Optional[str], UnsetType] = UNSET,
         per_page: Union[Optional[int], UnsetType] = UNSET,
         order: Union[Optional[str], UnsetType] = UNSET,
@@ -477,6 +478,7 @@ class AsyncClient(AsyncBaseClient):
             "filters": filters,
             "configKeys": config_keys,
             "summaryKeys": summary_keys,
+            "withRunFields": with_run_fields,
         }
         response = await self.execute(
             query=RUNS_PAGE_SELECTED_GQL,

@@ -374,7 +374,7 @@ fragment RunFields on Run {
 """
 
 RUNS_PAGE_SELECTED_GQL = """
-query RunsPageSelected($entity: String!, $project: String!, $cursor: String, $perPage: Int = 50, $order: String, $filters: JSONString, $configKeys: [String!]!, $summaryKeys: [String!]!) {
+query RunsPageSelected($entity: String!, $project: String!, $cursor: String, $perPage: Int = 50, $order: String, $filters: JSONString, $configKeys: [String!]!, $summaryKeys: [String!]!, $withRunFields: Boolean! = true) {
   project(name: $project, entityName: $entity) {
     runCount(filters: $filters)
     readOnly
@@ -385,7 +385,6 @@ query RunsPageSelected($entity: String!, $project: String!, $cursor: String, $pe
           config(keys: $configKeys)
           summaryMetrics(keys: $summaryKeys)
         }
-        cursor
       }
       pageInfo {
         endCursor
@@ -398,24 +397,24 @@ query RunsPageSelected($entity: String!, $project: String!, $cursor: String, $pe
 fragment RunListFields on Run {
   id
   name
-  displayName
-  state
-  historyKeys
-  historyLineCount
-  tags
-  group
-  jobType
-  commit
-  host
-  notes
-  description
-  sweepName
-  readOnly
-  projectId
-  createdAt
-  heartbeatAt
-  updatedAt
-  user {
+  displayName @include(if: $withRunFields)
+  state @include(if: $withRunFields)
+  historyKeys @include(if: $withRunFields)
+  historyLineCount @include(if: $withRunFields)
+  tags @include(if: $withRunFields)
+  group @include(if: $withRunFields)
+  jobType @include(if: $withRunFields)
+  commit @include(if: $withRunFields)
+  host @include(if: $withRunFields)
+  notes @include(if: $withRunFields)
+  description @include(if: $withRunFields)
+  sweepName @include(if: $withRunFields)
+  readOnly @include(if: $withRunFields)
+  projectId @include(if: $withRunFields)
+  createdAt @include(if: $withRunFields)
+  heartbeatAt @include(if: $withRunFields)
+  updatedAt @include(if: $withRunFields)
+  user @include(if: $withRunFields) {
     name
     username
   }

@@ -29,7 +29,6 @@ class RunsPageSelectedProjectRuns(BaseModel):
 
 class RunsPageSelectedProjectRunsEdges(BaseModel):
     node: "RunsPageSelectedProjectRunsEdgesNode"
-    cursor: str
 
 
 class RunsPageSelectedProjectRunsEdgesNode(RunListFields):
