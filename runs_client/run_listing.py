@@ -20,7 +20,7 @@ from typing import Any
 
 import runs_gql
 
-from ._exceptions import GraphQLError, RunsClientError, ServerError
+from ._exceptions import GraphQLError, ServerError
 from .history.policy import is_too_large
 from .transport.flows import Flow, call
 from .transport.jsonio import dumps_compact
@@ -76,7 +76,9 @@ def page_cap_flow(client: object) -> Flow[int | None]:
     cap: int | None = None
     try:
         result: runs_gql.ServerPageCap = yield call("server_page_cap")
-    except RunsClientError:
+    except Exception:  # any failure: no cap, pages of 50
+        # W&B refuses the field (a GraphQL error); a transport failure here
+        # shows again, with its own message, on the page request that follows.
         cap = None
     else:
         found = result.server_info.max_page_size if result.server_info else None

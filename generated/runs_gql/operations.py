@@ -333,7 +333,6 @@ query RunsPage($entity: String!, $project: String!, $cursor: String, $perPage: I
         node {
           ...RunFields
         }
-        cursor
       }
       pageInfo {
         endCursor
