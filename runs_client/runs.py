@@ -23,7 +23,7 @@ from .runs_histories import RunsHistories
 from .sweep import Sweep
 from .transport.flows import run
 
-__all__ = ["LazyPage", "Runs", "fetch_run"]
+__all__ = ["Runs", "fetch_run"]
 
 
 class Runs(RunsCore[Run, Sweep], RunsHistories):
@@ -86,7 +86,7 @@ class Runs(RunsCore[Run, Sweep], RunsHistories):
 
     def _page_built(self, runs: list[Run]) -> None:
         if self.lazy and runs:
-            LazyPage(self.client, self.entity, self.project, runs).attach()
+            _LazyPage(self.client, self.entity, self.project, runs).attach()
 
     def _make_sweep(self, fields: SweepFields) -> Sweep:
         return _sweep(self.client, self.entity, self.project, fields)
@@ -146,7 +146,7 @@ class Runs(RunsCore[Run, Sweep], RunsHistories):
         return f"<Runs {self.entity}/{self.project}>"
 
 
-class LazyPage:
+class _LazyPage:
     """The runs of one lazy page: their config, summary and system metrics
     are loaded together, in one request, at the first read of any of them."""
 
