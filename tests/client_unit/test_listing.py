@@ -124,7 +124,7 @@ def test_a_loaded_listing_is_used_as_it_is(
 ) -> None:
     seed(fake, 3)
     runs = listing(client)
-    runs[0]  # noqa: B018  (loads the first page, whole)
+    assert runs[0].id == "r000"  # loads the first page, whole
     frame = runs_frame(runs, columns=["config.lr"])
     assert fake.calls["RunsPageSelected"] == 0 and fake.calls["RunsPage"] == 1
     assert frame["config.lr"].tolist() == [0.0, 0.01, 0.02]
@@ -164,7 +164,8 @@ def test_lazy_pages_load_config_for_a_page_at_first_read(
     assert (lean["configKeys"], lean["summaryKeys"]) == ([], [])
     assert lean["withRunFields"] is True
 
-    assert runs[4].config == {"lr": 0.04, "opt": {"name": "o1", "beta": 0.9}, "extra": 4}
+    want = {"lr": 0.04, "opt": {"name": "o1", "beta": 0.9}, "extra": 4}
+    assert runs[4].config == want
     (heavy,) = sent(fake, "RunsHeavyFields")
     assert json.loads(heavy["filters"]) == {"name": {"$in": names[3:6]}}
     assert heavy["perPage"] == 3
@@ -285,11 +286,11 @@ def test_a_fixed_page_refused_as_too_large_raises(
 
 def test_api_runs_sizes_pages_by_default(fake: FakeWandb) -> None:
     seed(fake, 3)
-    with Api(base_url=URL.removesuffix("/graphql"), api_key="k" * 40) as api:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            runs = api.runs(f"{ENTITY}/{PROJECT}", include_sweeps=False, lazy=True)
-            assert runs.lazy and [r.id for r in runs] == ["r000", "r001", "r002"]
+    base = URL.removesuffix("/graphql")
+    with Api(base_url=base, api_key="k" * 40) as api, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runs = api.runs(f"{ENTITY}/{PROJECT}", include_sweeps=False, lazy=True)
+        assert runs.lazy and [r.id for r in runs] == ["r000", "r001", "r002"]
     assert sent(fake, "RunsPageSelected")[0]["perPage"] == 50
 
 
