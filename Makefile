@@ -88,4 +88,5 @@ bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/sdk_logging.py
 	$(BIN)/python benchmarks/columnar_speed.py
 	$(BIN)/python benchmarks/async_speed.py
+	$(BIN)/python benchmarks/listing_speed.py
 	$(BIN)/python benchmarks/web_speed.py

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from runs_cli.errors import EXIT_ERROR, CliError
 from runs_cli.export import ExportResult, Stream, check_keys_logged, export_histories
-from runs_cli.options import resolve_column
+from runs_cli.options import named_columns_frame, resolve_column
 from runs_cli.table import OutputFormat, cell, make_console, print_frame, write_frame
 from runs_client import Api, Runs, runs_frame
 from runs_client.run_table import RUN_COLUMNS, run_row
@@ -48,10 +48,11 @@ def select_runs(
     still a ``Runs`` whose histories come a page of runs per request.
     """
     per_page = min(limit, 500) if limit else 100
-    runs = api.runs(path, filters=filters, order=order, per_page=per_page)
     if limit is None:
-        return runs
-    names = {"name": {"$in": [run.id for run in runs[:limit]]}}
+        return api.runs(path, filters=filters, order=order, per_page=per_page)
+    # Lazy: the first ``limit`` run ids, without their config or summary.
+    listed = api.runs(path, filters=filters, order=order, per_page=per_page, lazy=True)
+    names = {"name": {"$in": [run.id for run in listed[:limit]]}}
     narrowed = {"$and": [filters, names]} if filters else names
     return api.runs(path, filters=narrowed, order=order, per_page=per_page)
 
@@ -92,22 +93,22 @@ def show_runs(
     output: str | None = None,
     console: Console | None = None,
 ) -> pd.DataFrame:
-    """Print the runs table (or write it to ``output``); returns the full
-    frame it was cut from."""
+    """Print the runs table (or write it to ``output``); returns the frame it
+    was cut from (every column, or with ``columns`` the columns asked)."""
     if fmt == "parquet" and output is None:
         raise CliError("--format parquet writes a file: add -o runs.parquet.")
     if fmt == "table" and output is not None:
         raise CliError("-o writes csv, json or parquet: add --format csv (or json).")
     runs = select_runs(api, path, filters=filters, order=order, limit=limit)
-    frame = runs_frame(runs)
     if columns:
-        chosen = [*BASE_COLUMNS]
-        chosen += [resolve_column(c, list(frame.columns), "--columns") for c in columns]
-        shown = frame[list(dict.fromkeys(chosen))]
+        # Only the columns asked are fetched (config and summary cut to them).
+        frame = named_columns_frame(runs, columns, BASE_COLUMNS)
+        shown = frame
     elif fmt == "table":
+        frame = runs_frame(runs)
         shown = frame[_default_columns(frame)]
     else:
-        shown = frame
+        frame = shown = runs_frame(runs)
     if output is not None:
         target = Path(output)
         try:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import shlex
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
+import pandas as pd
 
 from runs_cli.errors import CliError
-from runs_client import Api, __version__
+from runs_client import (
+    Api,
+    InvalidArgumentError,
+    KeyWarning,
+    Runs,
+    __version__,
+    runs_frame,
+)
+from runs_client.key_hints import fetch_project_keys
+from runs_client.run_table import RUN_COLUMNS
 
 __all__ = [
     "HELP_EXAMPLES",
@@ -191,6 +203,47 @@ def parse_filters(
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _candidates(name: str) -> list[str]:
+    """The columns ``--columns NAME`` may mean: itself, or a config or summary
+    key without its prefix (config first)."""
+    if name in RUN_COLUMNS or name.startswith(("config.", "summary.")):
+        return [name]
+    return [f"config.{name}", f"summary.{name}"]
+
+
+def named_columns_frame(
+    runs: Runs, names: Sequence[str], base: Sequence[str]
+) -> pd.DataFrame:
+    """The runs table of ``base`` then ``names`` (``--columns``), asking the
+    server for only those config and summary keys; CliError naming the
+    closest keys for a name no run has."""
+    asked = [*base, *(c for name in names for c in _candidates(name))]
+    with warnings.catch_warnings():  # a name no run has is told below
+        warnings.simplefilter("ignore", KeyWarning)
+        try:
+            frame = runs_frame(runs, columns=list(dict.fromkeys(asked)))
+        except InvalidArgumentError as exc:
+            raise CliError(f"--columns: {exc}") from exc
+    chosen = list(base)
+    for name in names:
+        found = [c for c in _candidates(name) if frame[c].notna().any()]
+        if found or frame.empty:
+            chosen.append((found or _candidates(name))[0])
+            continue
+        keys = fetch_project_keys(runs.client, runs.entity, runs.project)
+        known = [] if keys is None else [
+            *sorted(keys.config), *(f"summary.{k}" for k in sorted(keys.summary))
+        ]  # fmt: skip
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"closest: {', '.join(close)}" if close else "no key is close"
+        raise CliError(
+            f"--columns {name!r} is not a column of these runs ({hint}); config "
+            "keys are named bare or config.KEY, summary keys summary.KEY."
+        )
+    narrowed: pd.DataFrame = frame[list(dict.fromkeys(chosen))]
+    return narrowed
 
 
 def resolve_column(name: str, columns: Sequence[str], option: str) -> str:

@@ -88,8 +88,9 @@ def _graphql_files() -> Any:
 
 # Operations a server may lack without harm: runs_server's own extensions,
 # which the client asks only for a hint and skips when refused (W&B has no
-# Project.runKeys), so schema-check against W&B must not fail on them.
-OPTIONAL_OPERATIONS = frozenset({"ProjectRunKeys"})
+# Project.runKeys nor ServerInfo.maxPageSize), so schema-check against W&B
+# must not fail on them.
+OPTIONAL_OPERATIONS = frozenset({"ProjectRunKeys", "ServerPageCap"})
 
 
 def operations() -> DocumentNode:

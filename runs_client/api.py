@@ -180,8 +180,9 @@ class Api:
         path: str | None = None,
         filters: dict[str, Any] | None = None,
         order: str = "+created_at",
-        per_page: int = 50,
+        per_page: int | None = None,
         include_sweeps: bool = True,
+        lazy: bool = False,
     ) -> Runs:
         """The runs of a project, lazily paged, optionally filtered and ordered.
 
@@ -189,8 +190,14 @@ class Api:
             path: ``"entity/project"`` or ``"project"``; ``WANDB_PROJECT`` if None.
             filters: a MongoDB-style query, e.g. ``{"state": "finished"}``.
             order: ``+`` or ``-`` then a field, e.g. ``"-summary_metrics.loss"``.
-            per_page: runs per request (at least 1).
+            per_page: runs per request (at least 1); None sizes pages by a
+                byte budget: 50 runs, up to the server's advertised page cap
+                for lazy runs (see ``runs_client.run_listing``).
             include_sweeps: fetch each distinct sweep once and set ``run.sweep``.
+            lazy: list runs without config, summary and system metrics; the
+                first read of one of them loads them for the run's whole page
+                in one request (as the SDK's ``lazy=True``, which loads them
+                run by run).
 
         Raises:
             InvalidArgumentError: a malformed argument; nothing was sent.
@@ -214,6 +221,7 @@ class Api:
             order=order,
             per_page=per_page,
             include_sweeps=include_sweeps,
+            lazy=lazy,
         )
 
     def run(self, path: str) -> Run:

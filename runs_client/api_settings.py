@@ -207,9 +207,12 @@ def check_runs_args(
             f"order={order!r} is not accepted; pass a field with an optional "
             "'+' or '-' prefix, e.g. '+created_at' or '-summary_metrics.loss'."
         )
-    if not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1:
+    if per_page is not None and (
+        not isinstance(per_page, int) or isinstance(per_page, bool) or per_page < 1
+    ):
         raise InvalidArgumentError(
-            f"per_page={per_page!r} is not accepted; pass an int >= 1."
+            f"per_page={per_page!r} is not accepted; pass an int >= 1, or None "
+            "to let the client size pages."
         )
     if not isinstance(include_sweeps, bool):
         raise InvalidArgumentError(

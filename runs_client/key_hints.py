@@ -226,8 +226,8 @@ def has_path(values: Mapping[str, Any], dotted: str) -> bool:
     return bool(dot) and isinstance(child, Mapping) and has_path(child, rest)
 
 
-def _shown(kind: Kind, key: str) -> str:
-    return {"config": "config.", "summary": "summary_metrics."}.get(kind, "") + key
+def _shown(kind: Kind, key: str, summary_prefix: str = "summary_metrics.") -> str:
+    return {"config": "config.", "summary": summary_prefix}.get(kind, "") + key
 
 
 def _user_stacklevel() -> int:
@@ -244,22 +244,29 @@ def _user_stacklevel() -> int:
 
 
 def warn_missing(
-    wanted: Iterable[tuple[Kind, str]], keys: ProjectKeys, path: str, where: str
+    wanted: Iterable[tuple[Kind, str]],
+    keys: ProjectKeys,
+    path: str,
+    where: str,
+    *,
+    summary_prefix: str = "summary_metrics.",
 ) -> list[KeyWarning]:
-    """Warn once for each of ``wanted`` that ``keys`` lack; returns the warnings."""
+    """Warn once for each of ``wanted`` that ``keys`` lack; returns the warnings.
+    Summary keys are shown with ``summary_prefix`` (``summary.`` for the
+    columns of a runs table)."""
     issued: list[KeyWarning] = []
     for kind, key in dict.fromkeys(wanted):
         known = keys.of(kind)
         if key in known:
             continue
         # Bare key -> the form to show (a run field shows bare, for config).
-        shown = {k: _shown(kind, k) for k in sorted(known)}
+        shown = {k: _shown(kind, k, summary_prefix) for k in sorted(known)}
         if kind == "config":
             shown.update({f: f for f in RUN_FIELDS if f not in shown})
         matches = difflib.get_close_matches(key, list(shown), n=3)
         closest = tuple(shown[m] for m in matches)
         what = "state" if kind == "state" else f"{kind} key"
-        named = f"{what} {_shown(kind, key)!r}"
+        named = f"{what} {_shown(kind, key, summary_prefix)!r}"
         hint = (
             "closest: " + ", ".join(closest)
             if closest

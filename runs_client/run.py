@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 import pandas as pd
 import runs_gql
-from runs_gql import RunFields
+from runs_gql import RunFields, RunListFields
 
 from . import run_writes
 from .history.frames import Columns
@@ -85,10 +85,6 @@ class RunBase(Generic[ClientT, SweepT]):
     name: str | None
     display_name: str | None
     state: str
-    config: dict[str, Any]
-    rawconfig: dict[str, Any]
-    summary: dict[str, Any]
-    system_metrics: dict[str, Any]
     tags: list[str]
     group: str | None
     job_type: str | None
@@ -114,7 +110,7 @@ class RunBase(Generic[ClientT, SweepT]):
         client: ClientT,
         entity: str,
         project: str,
-        fields: RunFields,
+        fields: RunFields | RunListFields,
         *,
         sweep: SweepT | None = None,
     ) -> None:
@@ -122,18 +118,22 @@ class RunBase(Generic[ClientT, SweepT]):
         self.entity = entity
         self.project = project
         self.sweep = sweep
+        # A lazy run's loader of its page's config, summary and system
+        # metrics (``Runs(lazy=True)``); None once they are held.
+        self._heavy_loader: Callable[[], None] | None = None
         self._set_fields(fields)
 
-    def _set_fields(self, fields: RunFields) -> None:
+    def _set_fields(self, fields: RunFields | RunListFields) -> None:
         self.id = fields.name
         self.storage_id = fields.id
         self.name = fields.display_name
         self.display_name = fields.display_name
         self.state = fields.state or "unknown"
-        self.rawconfig = loads_object(fields.config)
-        self.config = _unwrap_config(self.rawconfig)
-        self.summary = loads_object(fields.summary_metrics)
-        self.system_metrics = loads_object(fields.system_metrics)
+        self._set_heavy(
+            getattr(fields, "config", None),
+            getattr(fields, "summary_metrics", None),
+            getattr(fields, "system_metrics", None),
+        )
         self.tags = list(fields.tags or [])
         self.group = fields.group
         self.job_type = fields.job_type
@@ -157,6 +157,66 @@ class RunBase(Generic[ClientT, SweepT]):
         self.history_line_count = fields.history_line_count
         self.read_only = fields.read_only
         self.project_id = fields.project_id
+
+    def _set_heavy(
+        self, config: str | None, summary: str | None, system: str | None
+    ) -> None:
+        """Set config, summary and system metrics from their JSON texts."""
+        self._rawconfig = loads_object(config)
+        self._config = _unwrap_config(self._rawconfig)
+        self._summary = loads_object(summary)
+        self._system_metrics = loads_object(system)
+
+    def _heavy(self) -> None:
+        loader = self._heavy_loader
+        if loader is not None:
+            loader()  # sets every run of the page and clears their loaders
+
+    def load_full_data(self) -> None:
+        """Load a lazy run's config, summary and system metrics now (with
+        those of every run of its page, in one request); nothing for a run
+        that holds them already. As the SDK's ``Run.load_full_data()``."""
+        self._heavy()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The config, without W&B's internal keys and ``value`` wrappers."""
+        self._heavy()
+        return self._config
+
+    @config.setter
+    def config(self, value: dict[str, Any]) -> None:
+        self._config = value
+
+    @property
+    def rawconfig(self) -> dict[str, Any]:
+        """The config as stored: ``{"key": {"value": v, "desc": ...}}``."""
+        self._heavy()
+        return self._rawconfig
+
+    @rawconfig.setter
+    def rawconfig(self, value: dict[str, Any]) -> None:
+        self._rawconfig = value
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The summary metrics."""
+        self._heavy()
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: dict[str, Any]) -> None:
+        self._summary = value
+
+    @property
+    def system_metrics(self) -> dict[str, Any]:
+        """The system metrics."""
+        self._heavy()
+        return self._system_metrics
+
+    @system_metrics.setter
+    def system_metrics(self, value: dict[str, Any]) -> None:
+        self._system_metrics = value
 
     @property
     def last_step(self) -> int | None:

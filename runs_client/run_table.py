@@ -8,7 +8,7 @@ namespaces (media, histograms: dicts with a ``_type`` key), stay whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
@@ -16,24 +16,20 @@ import pandas as pd
 from ._exceptions import InvalidArgumentError
 from .history.frames import Columns, import_polars
 from .run import RunBase
+from .run_columns import (
+    RUN_COLUMNS,
+    RUN_FIELD_VALUES,
+    check_columns,
+    column_rows,
+    hint_missing,
+    selecting,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
 __all__ = ["RUN_COLUMNS", "check_frame_format", "flatten", "run_row", "runs_frame"]
 
-#: The run fields every table starts with, in this order.
-RUN_COLUMNS = (
-    "id",
-    "name",
-    "state",
-    "created_at",
-    "group",
-    "job_type",
-    "tags",
-    "user",
-    "sweep",
-)
 _DATETIME_COLUMNS = ("created_at",)
 
 
@@ -49,17 +45,7 @@ def flatten(prefix: str, values: dict[str, Any], into: dict[str, Any]) -> None:
 
 def run_row(run: RunBase[Any, Any]) -> dict[str, Any]:
     """One run as a flat dict: ``RUN_COLUMNS``, ``config.*``, ``summary.*``."""
-    row: dict[str, Any] = {
-        "id": run.id,
-        "name": run.name,
-        "state": run.state,
-        "created_at": run.created_at,
-        "group": run.group,
-        "job_type": run.job_type,
-        "tags": list(run.tags),
-        "user": run.user.username if run.user else None,
-        "sweep": run.sweep_name,
-    }
+    row = {name: value(run) for name, value in RUN_FIELD_VALUES.items()}
     flatten("config", run.config, row)
     summary = {k: v for k, v in run.summary.items() if k != "_wandb"}
     flatten("summary", summary, row)
@@ -68,18 +54,27 @@ def run_row(run: RunBase[Any, Any]) -> dict[str, Any]:
 
 @overload
 def runs_frame(
-    runs: Iterable[RunBase[Any, Any]], format: Literal["pandas"] = "pandas"
+    runs: Iterable[RunBase[Any, Any]],
+    format: Literal["pandas"] = "pandas",
+    *,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame: ...
 
 
 @overload
 def runs_frame(
-    runs: Iterable[RunBase[Any, Any]], format: Literal["polars"]
+    runs: Iterable[RunBase[Any, Any]],
+    format: Literal["polars"],
+    *,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame: ...
 
 
 def runs_frame(
-    runs: Iterable[RunBase[Any, Any]], format: Literal["pandas", "polars"] = "pandas"
+    runs: Iterable[RunBase[Any, Any]],
+    format: Literal["pandas", "polars"] = "pandas",
+    *,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame | pl.DataFrame:
     """The runs (a ``Runs`` or any iterable of ``Run``) as one DataFrame.
 
@@ -91,33 +86,69 @@ def runs_frame(
     ``frame.attrs["json_columns"]``), so the frame writes to Parquet and CSV
     as it is (``runs-client runs --format csv|parquet`` writes the same).
 
+    ``columns`` names the only columns wanted, in their order: run fields
+    (``RUN_COLUMNS``), ``config.KEY`` and ``summary.KEY`` (dotted for nested
+    keys, as the full frame names them). Given an ``api.runs(...)`` nothing
+    was read from yet, only those keys are asked of the server (each run's
+    config and summary cut to them server-side, pages up to the server's
+    page cap). A key no run has is a column of nulls, and a ``KeyWarning``
+    names the closest keys the project has.
+
     Raises:
-        InvalidArgumentError: an unknown ``format``, or polars not installed
-            for ``format="polars"``, before any request.
+        InvalidArgumentError: an unknown ``format``, polars not installed for
+            ``format="polars"``, or a malformed column name, before any
+            request.
     """
     check_frame_format(format)
-    rows = [run_row(run) for run in runs]
+    if columns is not None:
+        wanted = check_columns(columns)
+        source = selecting(runs, wanted)
+        rows = column_rows(source, wanted)
+        hint_missing(source, wanted, rows)
+        return _frame(rows, format, wanted)
+    return _frame([run_row(run) for run in runs], format, None)
+
+
+def _frame(
+    rows: list[dict[str, Any]],
+    format: Literal["pandas", "polars"],
+    wanted: list[str] | None,
+) -> pd.DataFrame | pl.DataFrame:
+    """The frame of ``rows``: every column they hold in ``_column_order``,
+    or exactly ``wanted`` (a column no row holds is all null)."""
+    dates = [n for n in _DATETIME_COLUMNS if wanted is None or n in wanted]
+    names = RUN_COLUMNS if wanted is None else wanted
     columns = Columns(with_run_id=False)
     # Datetimes are typed here; the columns' rule would make them JSON text.
     columns.add_run([_without(row, _DATETIME_COLUMNS) for row in rows])
     if format == "pandas":
-        frame = columns.to_pandas() if rows else pd.DataFrame(columns=RUN_COLUMNS)
-        for name in _DATETIME_COLUMNS:
+        frame = columns.to_pandas() if rows else pd.DataFrame(columns=names)
+        for name in dates:
             frame[name] = pd.to_datetime([r[name] for r in rows], utc=True)
+        if wanted is not None:
+            chosen_frame: pd.DataFrame = frame.reindex(columns=wanted)
+            return chosen_frame
         result: pd.DataFrame = frame[_column_order(list(frame.columns))]
         return result
     pl_mod = import_polars()
     if not rows:
-        empty: pl.DataFrame = pl_mod.DataFrame({name: [] for name in RUN_COLUMNS})
+        empty: pl.DataFrame = pl_mod.DataFrame({name: [] for name in names})
         return empty
     polars_frame: pl.DataFrame = columns.to_polars().with_columns(
         [
             pl_mod.Series(
                 name, [r[name] for r in rows], dtype=pl_mod.Datetime("us", "UTC")
             )
-            for name in _DATETIME_COLUMNS
+            for name in dates
         ]
     )
+    if wanted is not None:
+        absent = [n for n in wanted if n not in polars_frame.columns]
+        polars_frame = polars_frame.with_columns(
+            [pl_mod.lit(None).alias(n) for n in absent]
+        )
+        chosen: pl.DataFrame = polars_frame.select(wanted)
+        return chosen
     ordered: pl.DataFrame = polars_frame.select(_column_order(polars_frame.columns))
     return ordered
 

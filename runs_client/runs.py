@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any, ClassVar, overload
 
 import runs_gql
-from runs_gql import RunFields
+from runs_gql import RunFields, RunListFields
 from runs_gql import SweepByNameProjectSweep as SweepFields
 from runs_gql.operations import RUNS_PAGE_GQL
 
 from .run import Run
+from .run_listing import heavy_fields_flow
 from .runs_core import RunsCore, run_flow
 from .runs_histories import RunsHistories
 from .sweep import Sweep
@@ -41,9 +42,11 @@ class Runs(RunsCore[Run, Sweep], RunsHistories):
         filters: a MongoDB-style filter, e.g. ``{"state": "finished"}``.
         order: e.g. ``"+created_at"`` or ``"-summary_metrics.loss"``; None
             leaves the server's default (``+created_at``).
-        per_page: runs per request.
+        per_page: runs per request; None sizes pages (``run_listing``).
         include_sweeps: attach each run's sweep as ``run.sweep``; each
             distinct sweep is fetched once.
+        lazy: list runs without config, summary and system metrics, loaded
+            for a whole page at the first read of one of them.
 
     Raises:
         InvalidArgumentError: ``per_page`` < 1 or ``filters`` not a
@@ -59,16 +62,31 @@ class Runs(RunsCore[Run, Sweep], RunsHistories):
         project: str,
         filters: dict[str, Any] | None = None,
         order: str | None = None,
-        per_page: int = 50,
+        per_page: int | None = 50,
         include_sweeps: bool = True,
+        lazy: bool = False,
     ) -> None:
         super().__init__(
-            client, entity, project, filters, order, per_page, include_sweeps
+            client,
+            entity,
+            project,
+            filters,
+            order,
+            per_page,
+            include_sweeps,
+            lazy=lazy,
         )
         self.client: runs_gql.Client = client
 
     def _make_run(self, fields: RunFields, sweep: Sweep | None) -> Run:
         return Run(self.client, self.entity, self.project, fields, sweep=sweep)
+
+    def _make_listed_run(self, fields: RunListFields, sweep: Sweep | None) -> Run:
+        return Run(self.client, self.entity, self.project, fields, sweep=sweep)
+
+    def _page_built(self, runs: list[Run]) -> None:
+        if self.lazy and runs:
+            _LazyPage(self.client, self.entity, self.project, runs).attach()
 
     def _make_sweep(self, fields: SweepFields) -> Sweep:
         return _sweep(self.client, self.entity, self.project, fields)
@@ -126,6 +144,33 @@ class Runs(RunsCore[Run, Sweep], RunsHistories):
 
     def __repr__(self) -> str:
         return f"<Runs {self.entity}/{self.project}>"
+
+
+class _LazyPage:
+    """The runs of one lazy page: their config, summary and system metrics
+    are loaded together, in one request, at the first read of any of them."""
+
+    def __init__(
+        self, client: runs_gql.Client, entity: str, project: str, runs: list[Run]
+    ) -> None:
+        self.client = client
+        self.entity = entity
+        self.project = project
+        self.runs = runs
+
+    def attach(self) -> None:
+        for r in self.runs:
+            r._heavy_loader = self.load
+
+    def load(self) -> None:
+        found = run(
+            self.client,
+            heavy_fields_flow(self.entity, self.project, [r.id for r in self.runs]),
+        )
+        for r in self.runs:
+            # A run deleted since it was listed has none: empty, as W&B's "{}".
+            r._set_heavy(*found.get(r.id, (None, None, None)))
+            r._heavy_loader = None
 
 
 def _sweep(

@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import runs_gql
-from runs_gql import RunFields
+from runs_gql import RunFields, RunListFields
 from runs_gql import SweepByNameProjectSweep as SweepFields
 from runs_gql.base_model import UNSET
 
-from ._exceptions import InvalidArgumentError, NotFoundError
+from ._exceptions import GraphQLError, InvalidArgumentError, NotFoundError
+from .history.policy import is_too_large
 from .key_hints import (
     ProjectKeys,
     filter_fields,
@@ -26,6 +27,14 @@ from .key_hints import (
     order_field,
     project_keys_flow,
     warn_missing,
+)
+from .run_listing import (
+    ASSUMED_RUN_BYTES,
+    DEFAULT_PAGE,
+    LEAN_RUN_BYTES,
+    next_page_size,
+    page_cap_flow,
+    run_bytes,
 )
 from .sweep import sweep_flow
 from .transport.flows import Flow, call
@@ -101,18 +110,30 @@ class RunsCore(Generic[RunT, SweepT]):
         project: str,
         filters: dict[str, Any] | None = None,
         order: str | None = None,
-        per_page: int = 50,
+        per_page: int | None = 50,
         include_sweeps: bool = True,
+        *,
+        lazy: bool = False,
     ) -> None:
-        _check_per_page(per_page)
+        if per_page is not None:
+            _check_per_page(per_page)
+        if not isinstance(lazy, bool):
+            raise InvalidArgumentError(f"lazy must be True or False; got {lazy!r}.")
         filters_json = _filters_json(filters)
         self.client = client
         self.entity = entity
         self.project = project
         self.filters = filters
         self.order = order
-        self.per_page = per_page
+        # per_page=None: each page sized by run_listing's byte budget.
+        self._auto = per_page is None
+        self.per_page = DEFAULT_PAGE if per_page is None else per_page
         self.include_sweeps = include_sweeps
+        self.lazy = lazy
+        # The config and summary keys asked of each run; None: all of them.
+        self._keys: tuple[list[str], list[str]] | None = ([], []) if lazy else None
+        self._run_fields = True  # lean pages: the run fields besides the ids
+        self._largest_run = 0  # bytes of the largest run read, for page sizes
         self.variables: dict[str, Any] = {
             "entity": entity,
             "project": project,
@@ -121,10 +142,10 @@ class RunsCore(Generic[RunT, SweepT]):
         }
         self.objects: list[RunT] = []
         self.index = -1
-        self.last_response: runs_gql.RunsPage | None = None
+        self.last_response: runs_gql.RunsPage | runs_gql.RunsPageSelected | None = None
         self._count: int | None = None
         self._more = True
-        self._guard = PageGuard(f"run pager for {entity}/{project}", per_page)
+        self._guard = PageGuard(f"run pager for {entity}/{project}", self.per_page)
         self._sweeps: dict[str, SweepT | None] = {}
         self._hinted = False
 
@@ -133,6 +154,34 @@ class RunsCore(Generic[RunT, SweepT]):
 
     def _make_sweep(self, fields: SweepFields) -> SweepT:
         raise NotImplementedError
+
+    def _make_listed_run(self, fields: RunListFields, sweep: SweepT | None) -> RunT:
+        """A run of a lean page (named keys, or lazy): sync collections only."""
+        raise NotImplementedError("this collection lists only whole runs")
+
+    def _page_built(self, runs: list[RunT]) -> None:
+        """Called with each page's new runs (lazy collections attach loaders)."""
+
+    def selecting(
+        self, config_keys: list[str], summary_keys: list[str], run_fields: bool
+    ) -> Any:
+        """A new collection of the same runs (same filters, order and page
+        size; no sweeps) whose pages hold only ``config_keys`` of each run's
+        config and ``summary_keys`` of its summary (top-level keys), and,
+        unless ``run_fields``, no run field but the ids."""
+        per_page = None if self._auto else self.per_page
+        clone = type(self)(
+            self.client,
+            self.entity,
+            self.project,
+            self.filters,
+            self.order,
+            per_page,
+            False,
+        )
+        clone._keys = (list(config_keys), list(summary_keys))
+        clone._run_fields = run_fields
+        return clone
 
     @property
     def cursor(self) -> str | None:
@@ -149,6 +198,51 @@ class RunsCore(Generic[RunT, SweepT]):
     def update_variables(self) -> None:
         """Set the page size and cursor of the next page request."""
         self.variables.update({"perPage": self.per_page, "cursor": self.cursor})
+        self._guard.per_page = self.per_page
+
+    def _size_flow(self) -> Flow[None]:
+        """Size the next page when the caller left it to us (``per_page=None``):
+        as many runs as ``run_listing.PAGE_BYTES`` holds, at most the page cap
+        the server advertises (``DEFAULT_PAGE`` when it advertises none)."""
+        cap = yield from page_cap_flow(self.client)
+        if cap is None:
+            self.per_page = next_page_size(DEFAULT_PAGE, self._largest_run)
+            return
+        assumed = LEAN_RUN_BYTES if self._keys is not None else ASSUMED_RUN_BYTES
+        self.per_page = next_page_size(cap, self._largest_run or assumed)
+
+    def _request_flow(self) -> Flow[runs_gql.RunsPage | runs_gql.RunsPageSelected]:
+        """Ask the next page; a page the caller did not size that the server
+        refuses as too large is asked again at half the size."""
+        while True:  # each refusal halves per_page: at most log2(cap) rounds
+            self.update_variables()
+            v = self.variables
+            page_args: dict[str, Any] = {
+                "cursor": v["cursor"] if v["cursor"] is not None else UNSET,
+                "per_page": v["perPage"],
+                "order": v["order"] if v["order"] is not None else UNSET,
+                "filters": v["filters"] if v["filters"] is not None else UNSET,
+            }
+            try:
+                if self._keys is None:
+                    page: runs_gql.RunsPage = yield call(
+                        "runs_page", self.entity, self.project, **page_args
+                    )
+                    return page
+                selected: runs_gql.RunsPageSelected = yield call(
+                    "runs_page_selected",
+                    self.entity,
+                    self.project,
+                    config_keys=self._keys[0],
+                    summary_keys=self._keys[1],
+                    with_run_fields=self._run_fields,
+                    **page_args,
+                )
+                return selected
+            except GraphQLError as exc:
+                if not (self._auto and self.per_page > 1 and is_too_large(exc)):
+                    raise
+                self.per_page //= 2
 
     def _convert_flow(self) -> Flow[list[RunT]]:
         """The runs of the last loaded page, with their sweeps attached."""
@@ -169,7 +263,11 @@ class RunsCore(Generic[RunT, SweepT]):
                     made = None if fields is None else self._make_sweep(fields)
                     self._sweeps[name] = made
                 sweep = self._sweeps[name]
-            runs.append(self._make_run(edge.node, sweep))
+            node = edge.node
+            if isinstance(node, RunFields):
+                runs.append(self._make_run(node, sweep))
+            else:
+                runs.append(self._make_listed_run(node, sweep))
         return runs
 
     def _hint_flow(self, first_page: list[RunT] | None) -> Flow[None]:
@@ -183,7 +281,8 @@ class RunsCore(Generic[RunT, SweepT]):
         wanted = []
         if not first_page:
             wanted += list(filter_fields(self.filters))
-        order = order_field(self.order)
+        # A lean page holds only some config and summary keys, if any.
+        order = order_field(self.order) if self._keys is None else None
         if order is not None and first_page:
             kind, key = order
             runs: list[Any] = list(first_page)
@@ -207,17 +306,9 @@ class RunsCore(Generic[RunT, SweepT]):
         """Load the next page; False when there is none."""
         if not self._more:
             return False
-        self.update_variables()
-        v = self.variables
-        response: runs_gql.RunsPage = yield call(
-            "runs_page",
-            self.entity,
-            self.project,
-            cursor=v["cursor"] if v["cursor"] is not None else UNSET,
-            per_page=v["perPage"],
-            order=v["order"] if v["order"] is not None else UNSET,
-            filters=v["filters"] if v["filters"] is not None else UNSET,
-        )
+        if self._auto:
+            yield from self._size_flow()
+        response = yield from self._request_flow()
         project = response.project
         if project is None:
             raise NotFoundError(f"Project {self.entity}/{self.project} not found.")
@@ -243,7 +334,13 @@ class RunsCore(Generic[RunT, SweepT]):
         self._guard.record(ids, fresh, end)
         first = not self.objects
         # A run the server listed again is skipped (the guard warned).
-        self.objects.extend(r for r, new in zip(runs, fresh, strict=True) if new)
+        added = [r for r, new in zip(runs, fresh, strict=True) if new]
+        self.objects.extend(added)
+        self._page_built(added)
+        if self._auto and project.runs:
+            nodes = [e.node for e in project.runs.edges or () if e and e.node]
+            sizes = [run_bytes(node) for node in nodes]
+            self._largest_run = max([self._largest_run, *sizes])
         if first:
             yield from self._hint_flow(runs)
         self._more = has_next

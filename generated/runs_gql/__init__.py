@@ -4,7 +4,13 @@ from .base_client import BaseClient
 from .base_model import BaseModel
 from .client import Client
 from .delete_run import DeleteRun, DeleteRunDeleteRun
-from .fragments import ProjectFields, RunFields, RunFieldsUser
+from .fragments import (
+    ProjectFields,
+    RunFields,
+    RunFieldsUser,
+    RunListFields,
+    RunListFieldsUser,
+)
 from .input_types import (
     CreateRunFilesInput,
     DeleteRunInput,
@@ -33,11 +39,14 @@ from .operations import (
     RUN_HISTORY_WINDOW_GQL,
     RUN_SAMPLED_HISTORY_GQL,
     RUNS_EVENTS_PAGE_GQL,
+    RUNS_HEAVY_FIELDS_GQL,
     RUNS_HISTORY_PAGE_GQL,
     RUNS_HISTORY_WINDOW_PAGE_GQL,
     RUNS_MIRROR_PAGE_GQL,
     RUNS_PAGE_GQL,
+    RUNS_PAGE_SELECTED_GQL,
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
+    SERVER_PAGE_CAP_GQL,
     STOP_RUN_GQL,
     SWEEP_BY_NAME_GQL,
     UPSERT_BUCKET_GQL,
@@ -83,6 +92,13 @@ from .runs_events_page import (
     RunsEventsPageProjectRunsEdgesNode,
     RunsEventsPageProjectRunsPageInfo,
 )
+from .runs_heavy_fields import (
+    RunsHeavyFields,
+    RunsHeavyFieldsProject,
+    RunsHeavyFieldsProjectRuns,
+    RunsHeavyFieldsProjectRunsEdges,
+    RunsHeavyFieldsProjectRunsEdgesNode,
+)
 from .runs_history_page import (
     RunsHistoryPage,
     RunsHistoryPageProject,
@@ -113,6 +129,14 @@ from .runs_page import (
     RunsPageProjectRunsEdgesNode,
     RunsPageProjectRunsPageInfo,
 )
+from .runs_page_selected import (
+    RunsPageSelected,
+    RunsPageSelectedProject,
+    RunsPageSelectedProjectRuns,
+    RunsPageSelectedProjectRunsEdges,
+    RunsPageSelectedProjectRunsEdgesNode,
+    RunsPageSelectedProjectRunsPageInfo,
+)
 from .runs_sampled_history_page import (
     RunsSampledHistoryPage,
     RunsSampledHistoryPageProject,
@@ -121,6 +145,7 @@ from .runs_sampled_history_page import (
     RunsSampledHistoryPageProjectRunsEdgesNode,
     RunsSampledHistoryPageProjectRunsPageInfo,
 )
+from .server_page_cap import ServerPageCap, ServerPageCapServerInfo
 from .stop_run import StopRun, StopRunStopRun
 from .sweep_by_name import SweepByName, SweepByNameProject, SweepByNameProjectSweep
 from .upsert_bucket import (
@@ -167,10 +192,12 @@ __all__ = [
     "ProjectsModelsEdgesNode",
     "ProjectsModelsPageInfo",
     "RUNS_EVENTS_PAGE_GQL",
+    "RUNS_HEAVY_FIELDS_GQL",
     "RUNS_HISTORY_PAGE_GQL",
     "RUNS_HISTORY_WINDOW_PAGE_GQL",
     "RUNS_MIRROR_PAGE_GQL",
     "RUNS_PAGE_GQL",
+    "RUNS_PAGE_SELECTED_GQL",
     "RUNS_SAMPLED_HISTORY_PAGE_GQL",
     "RUN_BY_NAME_GQL",
     "RUN_COUNT_GQL",
@@ -198,6 +225,8 @@ __all__ = [
     "RunHistoryWindow",
     "RunHistoryWindowProject",
     "RunHistoryWindowProjectRun",
+    "RunListFields",
+    "RunListFieldsUser",
     "RunSampledHistory",
     "RunSampledHistoryProject",
     "RunSampledHistoryProjectRun",
@@ -207,6 +236,11 @@ __all__ = [
     "RunsEventsPageProjectRunsEdges",
     "RunsEventsPageProjectRunsEdgesNode",
     "RunsEventsPageProjectRunsPageInfo",
+    "RunsHeavyFields",
+    "RunsHeavyFieldsProject",
+    "RunsHeavyFieldsProjectRuns",
+    "RunsHeavyFieldsProjectRunsEdges",
+    "RunsHeavyFieldsProjectRunsEdgesNode",
     "RunsHistoryPage",
     "RunsHistoryPageProject",
     "RunsHistoryPageProjectRuns",
@@ -229,14 +263,23 @@ __all__ = [
     "RunsPageProjectRunsEdges",
     "RunsPageProjectRunsEdgesNode",
     "RunsPageProjectRunsPageInfo",
+    "RunsPageSelected",
+    "RunsPageSelectedProject",
+    "RunsPageSelectedProjectRuns",
+    "RunsPageSelectedProjectRunsEdges",
+    "RunsPageSelectedProjectRunsEdgesNode",
+    "RunsPageSelectedProjectRunsPageInfo",
     "RunsSampledHistoryPage",
     "RunsSampledHistoryPageProject",
     "RunsSampledHistoryPageProjectRuns",
     "RunsSampledHistoryPageProjectRunsEdges",
     "RunsSampledHistoryPageProjectRunsEdgesNode",
     "RunsSampledHistoryPageProjectRunsPageInfo",
+    "SERVER_PAGE_CAP_GQL",
     "STOP_RUN_GQL",
     "SWEEP_BY_NAME_GQL",
+    "ServerPageCap",
+    "ServerPageCapServerInfo",
     "StopRun",
     "StopRunInput",
     "StopRunStopRun",

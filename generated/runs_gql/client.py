@@ -21,11 +21,14 @@ from .operations import (
     RUN_HISTORY_WINDOW_GQL,
     RUN_SAMPLED_HISTORY_GQL,
     RUNS_EVENTS_PAGE_GQL,
+    RUNS_HEAVY_FIELDS_GQL,
     RUNS_HISTORY_PAGE_GQL,
     RUNS_HISTORY_WINDOW_PAGE_GQL,
     RUNS_MIRROR_PAGE_GQL,
     RUNS_PAGE_GQL,
+    RUNS_PAGE_SELECTED_GQL,
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
+    SERVER_PAGE_CAP_GQL,
     STOP_RUN_GQL,
     SWEEP_BY_NAME_GQL,
     UPSERT_BUCKET_GQL,
@@ -42,11 +45,14 @@ from .run_history_keys import RunHistoryKeys
 from .run_history_window import RunHistoryWindow
 from .run_sampled_history import RunSampledHistory
 from .runs_events_page import RunsEventsPage
+from .runs_heavy_fields import RunsHeavyFields
 from .runs_history_page import RunsHistoryPage
 from .runs_history_window_page import RunsHistoryWindowPage
 from .runs_mirror_page import RunsMirrorPage
 from .runs_page import RunsPage
+from .runs_page_selected import RunsPageSelected
 from .runs_sampled_history_page import RunsSampledHistoryPage
+from .server_page_cap import ServerPageCap
 from .stop_run import StopRun
 from .sweep_by_name import SweepByName
 from .upsert_bucket import UpsertBucket
@@ -449,6 +455,68 @@ class Client(BaseClient):
         )
         data = self.get_data(response)
         return RunsPage.model_validate(data)
+
+    def runs_page_selected(
+        self,
+        entity: str,
+        project: str,
+        config_keys: list[str],
+        summary_keys: list[str],
+        with_run_fields: bool,
+        cursor: Union[Optional[str], UnsetType] = UNSET,
+        per_page: Union[Optional[int], UnsetType] = UNSET,
+        order: Union[Optional[str], UnsetType] = UNSET,
+        filters: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> RunsPageSelected:
+        variables: dict[str, object] = {
+            "entity": entity,
+            "project": project,
+            "cursor": cursor,
+            "perPage": per_page,
+            "order": order,
+            "filters": filters,
+            "configKeys": config_keys,
+            "summaryKeys": summary_keys,
+            "withRunFields": with_run_fields,
+        }
+        response = self.execute(
+            query=RUNS_PAGE_SELECTED_GQL,
+            operation_name="RunsPageSelected",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RunsPageSelected.model_validate(data)
+
+    def runs_heavy_fields(
+        self, entity: str, project: str, filters: str, per_page: int, **kwargs: Any
+    ) -> RunsHeavyFields:
+        variables: dict[str, object] = {
+            "entity": entity,
+            "project": project,
+            "filters": filters,
+            "perPage": per_page,
+        }
+        response = self.execute(
+            query=RUNS_HEAVY_FIELDS_GQL,
+            operation_name="RunsHeavyFields",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RunsHeavyFields.model_validate(data)
+
+    def server_page_cap(self, **kwargs: Any) -> ServerPageCap:
+        variables: dict[str, object] = {}
+        response = self.execute(
+            query=SERVER_PAGE_CAP_GQL,
+            operation_name="ServerPageCap",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return ServerPageCap.model_validate(data)
 
     def sweep_by_name(
         self, entity: str, project: str, name: str, **kwargs: Any

@@ -58,5 +58,40 @@ class RunFieldsUser(BaseModel):
     username: Optional[str]
 
 
+class RunListFields(BaseModel):
+    id: str
+    name: str
+    display_name: Optional[str] = Field(alias="displayName", default=None)
+    state: Optional[str] = None
+    history_keys: Optional[Any] = Field(alias="historyKeys", default=None)
+    history_line_count: Optional[int] = Field(alias="historyLineCount", default=None)
+    tags: Optional[list[str]] = None
+    group: Optional[str] = None
+    job_type: Optional[str] = Field(alias="jobType", default=None)
+    commit: Optional[str] = None
+    host: Optional[str] = None
+    notes: Optional[str] = None
+    description: Optional[str] = None
+    sweep_name: Optional[str] = Field(alias="sweepName", default=None)
+    read_only: Optional[bool] = Field(alias="readOnly", default=None)
+    project_id: Optional[int] = Field(alias="projectId", default=None)
+    created_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+        alias="createdAt", default=None
+    )
+    heartbeat_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = (
+        Field(alias="heartbeatAt", default=None)
+    )
+    updated_at: Optional[Annotated[datetime, BeforeValidator(parse_datetime)]] = Field(
+        alias="updatedAt", default=None
+    )
+    user: Optional["RunListFieldsUser"] = None
+
+
+class RunListFieldsUser(BaseModel):
+    name: str
+    username: Optional[str]
+
+
 ProjectFields.model_rebuild()
 RunFields.model_rebuild()
+RunListFields.model_rebuild()

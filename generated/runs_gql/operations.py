@@ -8,10 +8,12 @@ __all__ = [
     "PROJECT_BY_NAME_GQL",
     "PROJECT_RUN_KEYS_GQL",
     "RUNS_EVENTS_PAGE_GQL",
+    "RUNS_HEAVY_FIELDS_GQL",
     "RUNS_HISTORY_PAGE_GQL",
     "RUNS_HISTORY_WINDOW_PAGE_GQL",
     "RUNS_MIRROR_PAGE_GQL",
     "RUNS_PAGE_GQL",
+    "RUNS_PAGE_SELECTED_GQL",
     "RUNS_SAMPLED_HISTORY_PAGE_GQL",
     "RUN_BY_NAME_GQL",
     "RUN_COUNT_GQL",
@@ -20,6 +22,7 @@ __all__ = [
     "RUN_HISTORY_KEYS_GQL",
     "RUN_HISTORY_WINDOW_GQL",
     "RUN_SAMPLED_HISTORY_GQL",
+    "SERVER_PAGE_CAP_GQL",
     "STOP_RUN_GQL",
     "SWEEP_BY_NAME_GQL",
     "UPSERT_BUCKET_GQL",
@@ -330,7 +333,6 @@ query RunsPage($entity: String!, $project: String!, $cursor: String, $perPage: I
         node {
           ...RunFields
         }
-        cursor
       }
       pageInfo {
         endCursor
@@ -366,6 +368,79 @@ fragment RunFields on Run {
   user {
     name
     username
+  }
+}
+"""
+
+RUNS_PAGE_SELECTED_GQL = """
+query RunsPageSelected($entity: String!, $project: String!, $cursor: String, $perPage: Int = 50, $order: String, $filters: JSONString, $configKeys: [String!]!, $summaryKeys: [String!]!, $withRunFields: Boolean! = true) {
+  project(name: $project, entityName: $entity) {
+    runCount(filters: $filters)
+    readOnly
+    runs(filters: $filters, after: $cursor, first: $perPage, order: $order) {
+      edges {
+        node {
+          ...RunListFields
+          config(keys: $configKeys)
+          summaryMetrics(keys: $summaryKeys)
+        }
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+    }
+  }
+}
+
+fragment RunListFields on Run {
+  id
+  name
+  displayName @include(if: $withRunFields)
+  state @include(if: $withRunFields)
+  historyKeys @include(if: $withRunFields)
+  historyLineCount @include(if: $withRunFields)
+  tags @include(if: $withRunFields)
+  group @include(if: $withRunFields)
+  jobType @include(if: $withRunFields)
+  commit @include(if: $withRunFields)
+  host @include(if: $withRunFields)
+  notes @include(if: $withRunFields)
+  description @include(if: $withRunFields)
+  sweepName @include(if: $withRunFields)
+  readOnly @include(if: $withRunFields)
+  projectId @include(if: $withRunFields)
+  createdAt @include(if: $withRunFields)
+  heartbeatAt @include(if: $withRunFields)
+  updatedAt @include(if: $withRunFields)
+  user @include(if: $withRunFields) {
+    name
+    username
+  }
+}
+"""
+
+RUNS_HEAVY_FIELDS_GQL = """
+query RunsHeavyFields($entity: String!, $project: String!, $filters: JSONString!, $perPage: Int!) {
+  project(name: $project, entityName: $entity) {
+    runs(filters: $filters, first: $perPage) {
+      edges {
+        node {
+          name
+          config
+          summaryMetrics
+          systemMetrics
+        }
+      }
+    }
+  }
+}
+"""
+
+SERVER_PAGE_CAP_GQL = """
+query ServerPageCap {
+  serverInfo {
+    maxPageSize
   }
 }
 """

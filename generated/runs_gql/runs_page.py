@@ -26,7 +26,6 @@ class RunsPageProjectRuns(BaseModel):
 
 class RunsPageProjectRunsEdges(BaseModel):
     node: "RunsPageProjectRunsEdgesNode"
-    cursor: str
 
 
 RunsPageProjectRunsEdgesNode = RunFields

@@ -51,8 +51,9 @@ OPTIONAL_RUN_FIELDS = frozenset(
 # A selection left with only these reads nothing useful: not droppable there.
 _IDENTIFIERS = frozenset({"id", "name"})
 _MISSING = re.compile(r"""Cannot query field ["'](\w+)["'] on type ["']Run["']""")
-# A field line: the field with optional arguments, nothing else.
-_FIELD_LINE = r"^[ \t]*{name}(\([^()\n]*\))?[ \t]*\n"
+# A field line: the field with optional arguments and directives
+# (``@include(if: $x)``), nothing else.
+_FIELD_LINE = r"^[ \t]*{name}(\([^()\n]*\))?([ \t]+@\w+(\([^()\n]*\))?)*[ \t]*\n"
 
 
 def missing_run_field(error: GraphQLError) -> str | None:

@@ -59,6 +59,8 @@ def resolve_server_info(_root: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
     return {
         "latestLocalVersionInfo": None,
         "features": [{"name": "columnarHistory", "isEnabled": offered}],
+        # runs_server only: clients size listing pages up to it.
+        "maxPageSize": MAX_FIRST,
     }
 
 

@@ -9,12 +9,14 @@ few queries whatever the page size, and never a scan of the project.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 from ariadne import ObjectType
 from graphql import GraphQLError, GraphQLResolveInfo
@@ -142,13 +144,46 @@ def resolve_history_keys(node: RunNode, info: GraphQLResolveInfo) -> orjson.Frag
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _cutter(keys: tuple[str, ...]) -> msgspec.json.Decoder[Any] | None:
+    """A decoder of a JSON object that keeps only ``keys``, as their text,
+    unparsed, and skips the rest without building it (None if msgspec
+    cannot name such fields). Cached per key list: listings repeat theirs."""
+    fields = [
+        (f"f{i}", msgspec.Raw, msgspec.field(default=msgspec.UNSET, name=key))
+        for i, key in enumerate(keys)
+    ]
+    try:
+        return msgspec.json.Decoder(msgspec.defstruct("Cut", fields))
+    except (TypeError, ValueError):
+        return None
+
+
+def _cut(text: str, keys: list[str]) -> str:
+    """``text`` (a JSON object) cut to its top-level ``keys``; any other JSON
+    is kept whole."""
+    wanted = tuple(dict.fromkeys(keys))
+    cutter = _cutter(wanted)
+    try:
+        if cutter is None:
+            raise msgspec.DecodeError("no cutter")
+        found = cutter.decode(text)
+    except msgspec.DecodeError:  # bare NaN/Infinity tokens, or not an object
+        whole = jsonrows.loads(text)
+        if not isinstance(whole, dict):
+            return text
+        return jsonrows.dumps({k: whole[k] for k in wanted if k in whole})
+    kept = (
+        f"{orjson.dumps(key).decode()}:{bytes(raw).decode()}"
+        for key, raw in zip(wanted, msgspec.structs.astuple(found), strict=True)
+        if raw is not msgspec.UNSET
+    )
+    return "{" + ",".join(kept) + "}"
+
+
 def _selected(info: GraphQLResolveInfo, text: str, keys: list[str] | None) -> str:
     """``text`` (a JSON object) cut to its top-level ``keys`` when given."""
-    if keys is not None:
-        whole = jsonrows.loads(text)
-        if isinstance(whole, dict):
-            text = jsonrows.dumps({k: whole[k] for k in keys if k in whole})
-    return str(charged(info, text))
+    return str(charged(info, text if keys is None else _cut(text, keys)))
 
 
 @run_type.field("config")

@@ -93,6 +93,33 @@ def test_columns_limit_and_shorthand(cli: Any) -> None:
     ]
 
 
+def test_columns_ask_only_those_keys_nested_or_bare(cli: Any) -> None:
+    done = cli("runs", EXACT, "--columns", "model.layers,config.lr", "--format", "json")
+    assert done.code == 0, done.err
+    got = {r["id"]: r for r in json.loads(done.out)}
+    assert list(got["cadence"]) == [
+        "id",
+        "name",
+        "state",
+        "created_at",
+        "config.model.layers",
+        "config.lr",
+    ]
+    assert (got["cadence"]["config.model.layers"], got["cadence"]["config.lr"]) == (
+        3,
+        0.1,
+    )
+
+
+def test_an_unknown_column_names_the_closest_keys(cli: Any) -> None:
+    done = cli("runs", EXACT, "--columns", "lrr")
+    assert done.code == 2
+    assert "'lrr' is not a column of these runs (closest: lr" in done.err
+    done = cli("runs", EXACT, "--columns", "config.nope")
+    assert done.code == 2
+    assert "'config.nope' is not a column of these runs (no key is close)" in done.err
+
+
 def test_run_shows_fields_config_and_summary(cli: Any) -> None:
     done = cli("run", f"{EXACT}/cadence", "--format", "json")
     assert done.code == 0, done.err

@@ -46,7 +46,7 @@ def test_a_wandb_like_schema_file_passes() -> None:
 def test_the_command_takes_a_schema_file(tmp_path: Path) -> None:
     done = run_in_process("schema-check", "--schema", str(WANDB_LIKE))
     assert done.code == 0, done.out + done.err
-    assert "all 23 operations and fragments the client sends fit the schema" in done.out
+    assert "all 26 operations and fragments the client sends fit the schema" in done.out
     broken = tmp_path / "broken.graphql"
     broken.write_text(shipped().replace("  host: String\n", ""))
     done = run_in_process("schema-check", "--schema", str(broken))
@@ -81,7 +81,7 @@ def test_harmless_differences_pass(old: str, new: str) -> None:
             "  host: String\n",
             "",
             "Cannot query field 'host' on type 'Run'. (used by RunsMirrorPage, "
-            "RunByName, RunsPage, UpsertBucket)",
+            "RunByName, RunsPage, UpsertBucket, RunsPageSelected)",
         ),
         (
             "history(samples: Int, minStep: Int64, maxStep: Int64)",
@@ -94,33 +94,35 @@ def test_harmless_differences_pass(old: str, new: str) -> None:
             "  historyLineCount: String\n",
             "Run.historyLineCount: the client expects Int, the server serves String "
             "(used by MirrorRunStates, RunsMirrorPage, RunByName, RunsPage, "
-            "UpsertBucket)",
+            "UpsertBucket, RunsPageSelected)",
         ),
         (
             "  sweepName: String\n",
             "  sweepName: [String]\n",
             "Run.sweepName: the client expects String, the server serves [String] "
-            "(used by RunsMirrorPage, RunByName, RunsPage, UpsertBucket)",
+            "(used by RunsMirrorPage, RunByName, RunsPage, UpsertBucket, "
+            "RunsPageSelected)",
         ),
         (
             "  createdAt: DateTime!\n  heartbeatAt",
             "  createdAt: DateTime\n  heartbeatAt",
             "Run.createdAt: the client requires a value (DateTime!), the server may "
             "answer null (DateTime) (used by MirrorRunStates, RunsMirrorPage, "
-            "RunByName, RunsPage, UpsertBucket)",
+            "RunByName, RunsPage, UpsertBucket, RunsPageSelected)",
         ),
         (
             "runCount(filters: JSONString)",
             "runCount(filters: JSONString!)",
             "Project.runCount(filters:): the client sends JSONString, the server "
-            "takes JSONString! (used by RunCount, RunsPage)",
+            "takes JSONString! (used by RunCount, RunsPage, RunsPageSelected)",
         ),
         (
             "    first: Int\n    order: String",
             "    first: String\n    order: String",
             "Project.runs(first:): the client sends Int, the server takes String "
             "(used by RunsHistoryPage, RunsSampledHistoryPage, RunsEventsPage, "
-            "MirrorRunStates, RunsMirrorPage, RunsHistoryWindowPage, RunsPage)",
+            "MirrorRunStates, RunsMirrorPage, RunsHistoryWindowPage, RunsPage, "
+            "RunsPageSelected)",
         ),
     ],
     ids=["missing-field", "missing-argument", "incompatible-scalar", "list-for-scalar",
@@ -140,7 +142,7 @@ def test_a_renamed_type_a_fragment_names_fails() -> None:
     problems = check_schema(build_schema(sdl.replace("type Run {", "type Bucket {")))
     assert (
         "Unknown type 'Run'. (used by RunsMirrorPage, RunByName, RunsPage, "
-        "UpsertBucket)" in problems
+        "UpsertBucket, RunsPageSelected)" in problems
     ), problems
 
 

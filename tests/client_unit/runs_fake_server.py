@@ -71,6 +71,8 @@ def make_run(
 
 
 BULK_OPERATIONS = ("RunsHistoryPage", "RunsSampledHistoryPage", "RunsEventsPage")
+# What a lean listing leaves for later.
+_HEAVY_FIELDS = ("config", "summaryMetrics", "systemMetrics")
 
 
 class _Refusal(Exception):
@@ -123,6 +125,11 @@ class FakeWandb:
     failing_bulk: set[int] = field(default_factory=set)
     # Bulk requests for more than N runs time out (the client sees a timeout).
     timeout_page_runs: int | None = None
+    # Listing knobs: the page cap ServerPageCap answers (None: refused, as
+    # W&B does); RunsPage, RunsPageSelected and RunsHeavyFields asking for
+    # more than N runs are refused as too large.
+    page_cap: int | None = None
+    max_listing_runs: int | None = None
 
     # -- plumbing ---------------------------------------------------------
 
@@ -254,6 +261,7 @@ class FakeWandb:
         return self._bulk(v, "sampledHistory", lambda n: self._sampled(n, v["specs"]))
 
     def _op_RunsPage(self, v: dict[str, Any]) -> dict[str, Any]:
+        self._too_large(v.get("perPage", 50))
         start = self._start(v)
         per_page = v.get("perPage", 50)
         chunk = self.runs[start : start + per_page]
@@ -275,6 +283,55 @@ class FakeWandb:
                 },
             }
         )
+
+    def _op_ServerPageCap(self, v: dict[str, Any]) -> dict[str, Any]:
+        if self.page_cap is None:
+            raise _Refusal({
+                "message": "Cannot query field 'maxPageSize' on type 'ServerInfo'."
+            })  # fmt: skip
+        return {"serverInfo": {"maxPageSize": self.page_cap}}
+
+    def _too_large(self, runs: int) -> None:
+        if self.max_listing_runs is not None and runs > self.max_listing_runs:
+            raise _Refusal({
+                "message": "this response would be larger than 100 bytes",
+                "extensions": {"code": "RESPONSE_TOO_LARGE"},
+            })  # fmt: skip
+
+    def _op_RunsPageSelected(self, v: dict[str, Any]) -> dict[str, Any]:
+        """RunsPage of lean nodes: config and summary cut to the top-level
+        keys asked; without withRunFields, only the ids."""
+        self._too_large(v.get("perPage", 50))
+        data = self._op_RunsPage(v)
+        project = data["project"]
+        if project is None:
+            return data
+        for edge in project["runs"]["edges"]:
+            run = edge.pop("node")
+            node = {k: run[k] for k in ("id", "name")}
+            if v.get("withRunFields", True):
+                node.update(
+                    {k: val for k, val in run.items() if k not in _HEAVY_FIELDS}
+                )
+            for field_name, keys in (
+                ("config", v["configKeys"]),
+                ("summaryMetrics", v["summaryKeys"]),
+            ):
+                whole = json.loads(run[field_name] or "{}")
+                node[field_name] = json.dumps({k: whole[k] for k in keys if k in whole})
+            edge["node"] = node
+            edge.pop("cursor")
+        return data
+
+    def _op_RunsHeavyFields(self, v: dict[str, Any]) -> dict[str, Any]:
+        names = json.loads(v["filters"])["name"]["$in"]
+        self._too_large(len(names))
+        chosen = [r for r in self.runs if r["name"] in names][: v["perPage"]]
+        edges = [
+            {"node": {"name": r["name"], **{k: r[k] for k in _HEAVY_FIELDS}}}
+            for r in chosen
+        ]
+        return self._project({"runs": {"edges": edges}})
 
     def _op_RunCount(self, v: dict[str, Any]) -> dict[str, Any]:
         count = len(self.runs) if self.run_count is None else self.run_count

@@ -506,8 +506,9 @@ def test_every_generated_operation_is_schema_checked() -> None:
         if callable(method) and not name.startswith("_")
     ]
     # 13 + Projects, ProjectByName + the mirror's 3 + the writes' 3
-    # + ProjectRunKeys
-    assert len(operations) == 22
+    # + ProjectRunKeys + the lean listing's RunsPageSelected, RunsHeavyFields
+    # and ServerPageCap
+    assert len(operations) == 25
     for name in operations:
         assert vars(RetryingClient)[name].__wrapped__ is vars(runs_gql.Client)[name]
     from runs_gql.async_client import AsyncClient

@@ -214,7 +214,8 @@ def test_empty_page_claiming_more_is_refused() -> None:
         runs_client.Api(api_key="k", base_url=FAKE) as api,
         pytest.raises(ServerError, match="empty page that claims more"),
     ):
-        list(api.runs("e/p", include_sweeps=False))
+        # A fixed page size: the mock answers pages only (no ServerPageCap).
+        list(api.runs("e/p", per_page=50, include_sweeps=False))
     assert route.call_count == 2
     TALLY["bad_inputs"] += 1
 

@@ -89,6 +89,27 @@ def test_no_keys_is_an_empty_object(post: Any) -> None:
     assert (run["config"], run["summaryMetrics"]) == ("{}", "{}")
 
 
+def test_keys_cut_the_stored_text_keeping_values_as_written(post: Any) -> None:
+    # A summary without NaN takes the raw path: values spliced as stored.
+    run = post(
+        '{ project(name: "p", entityName: "ann") { run(name: "r1") { '
+        'config(keys: ["opt", "lr", "opt", "lr.x"]) } } }'
+    )["data"]["project"]["run"]
+    assert run["config"] == (
+        '{"opt":{"value":{"name":"adam"},"desc":null},"lr":{"value":0.1,"desc":null}}'
+    )
+
+
+def test_server_info_advertises_its_page_cap(post: Any) -> None:
+    body = post("{ serverInfo { maxPageSize } }")
+    assert body["data"]["serverInfo"]["maxPageSize"] == 1000
+    # ... and holds to it: one run more per page is refused.
+    refused = post(
+        '{ project(name: "p", entityName: "ann") { runs(first: 1001) { edges { node { name } } } } }'
+    )
+    assert "first must be between 0 and 1000" in errors_of(refused)
+
+
 def test_compute_seconds_and_user_of_a_run(post: Any) -> None:
     body = post(
         '{ project(name: "p", entityName: "ann") { runs { edges { node { name computeSeconds '
