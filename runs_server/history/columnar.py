@@ -137,7 +137,7 @@ def read_columns(
         page.counts, columns = fast
         whole = np.arange(page.total)
         for key, values in columns.items():
-            page.add(key, 0, whole, values)
+            page.segments[key] = [_Segment(whole, values)]
         return page
     offset = 0
     for run_id in run_ids:
@@ -283,6 +283,9 @@ def _arrow_column(pa: Any, total: int, segments: list[_Segment]) -> tuple[Any, b
     if dtypes <= {"f", "i"}:
         dtype = np.int64 if dtypes == {"i"} else np.float64
         if _covers(total, segments):  # every row, in order: one concatenation
+            only = segments[0].values if len(segments) == 1 else None
+            if isinstance(only, np.ndarray) and only.dtype == dtype:
+                return pa.array(only), False  # no copy: Arrow views it
             return pa.array(np.concatenate([s.values for s in segments],
                                            dtype=dtype)), False  # fmt: skip
         data = np.zeros(total, dtype=dtype)

@@ -138,8 +138,13 @@ def _columns(
     firsts: list[int],
     positions: list[Array],
 ) -> dict[str, Array]:
-    local = np.concatenate(positions)
-    sizes = np.fromiter(map(len, positions), dtype=np.int64, count=len(positions))
+    shared = positions[0]
+    if all(p is shared for p in positions):  # the usual: the same kept rows
+        local = np.tile(shared, len(positions))
+        sizes = np.full(len(positions), len(shared), dtype=np.int64)
+    else:
+        local = np.concatenate(positions)
+        sizes = np.fromiter(map(len, positions), dtype=np.int64, count=len(positions))
     columns: dict[str, Array] = {}
     for key in names:
         if kinds[key] == STEPS:
@@ -152,5 +157,8 @@ def _columns(
         base = np.zeros(len(parts), dtype=np.int64)
         np.cumsum(lengths[:-1] // dtype.itemsize, out=base[1:])
         data = np.frombuffer(b"".join(parts), dtype=dtype)
+        if len(data) == len(local):  # every row of every chunk: all kept
+            columns[key] = data
+            continue
         columns[key] = data[local + np.repeat(base, sizes)]
     return columns
