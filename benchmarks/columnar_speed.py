@@ -12,7 +12,9 @@ Issue 20's targets, ratios measured side by side in one run (exit 1 on a miss):
 The JSON path (the same client told the server offers no columnar pages) is
 timed too, for information. The server runs in its own process
 (``python -m runs_server --db``), no added latency. Each round times ours and
-the floor back to back; the ratio is the median of the rounds' ratios.
+the floor back to back; the ratio is ours' best round against the floor's
+best round (the median of the rounds' ratios is printed too). The full run
+writes its figures into README.md and benchmarks/README.md (``bench:columnar``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from runs_client.history import arrow_pages
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from histories_speed import server
+from readme_figures import ROOT, write_block
 
 KEYS = ("loss", "acc", "lr", "grad_norm")  # with _step: 5 keys per row
 KEY = "bench/columnar"
@@ -154,10 +157,16 @@ def case(url: str, title: str, names: list[str], keys: list[str] | None,
         ours_s.append(wall)
         floors.append(low)
     rows = len(frame)
-    out = {"ratio": statistics.median(ratios), "bytes_per_row": sent / max(rows, 1)}
-    ours_med, floor_med = statistics.median(ours_s), statistics.median(floors)
-    print(f"{title}: {rows:,} rows; columnar {ours_med:.2f} s, Parquet floor "
-          f"{floor_med:.3f} s, ratio {out['ratio']:.2f}x; JSON path {json_s:.2f} s; "
+    # Best of the rounds against best of the rounds: what each costs when the
+    # shared machine's other work leaves it alone (the median of the rounds'
+    # ratios is printed too).
+    best, low = min(ours_s), min(floors)
+    out = {"ratio": best / low, "bytes_per_row": sent / max(rows, 1),
+           "ours": best, "floor": low, "json": json_s, "rows": rows,
+           "median_ratio": statistics.median(ratios)}  # fmt: skip
+    print(f"{title}: {rows:,} rows; columnar {best:.3f} s, Parquet floor "
+          f"{low:.3f} s (best of {rounds}), ratio {out['ratio']:.2f}x (median of "
+          f"the rounds' ratios {out['median_ratio']:.2f}x); JSON path {json_s:.2f} s; "
           f"{out['bytes_per_row']:.1f} bytes/row on the wire")  # fmt: skip
     return out
 
@@ -167,7 +176,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="less data, 1 round")
     args = parser.parse_args()
     runs, every, steps = (1000, 200, 1000) if args.quick else (5000, 1000, 1000)
-    rounds = 1 if args.quick else 3
+    rounds = 2 if args.quick else 5
     from runs_server.store.ddl import SCHEMA_VERSION
 
     name = f"runs_client_columnar_{runs}x{steps}_v{SCHEMA_VERSION}.sqlite"
@@ -187,6 +196,19 @@ def main() -> int:
         sampled = case(url, f"sampled {runs} runs x 500 x 1 key", names, ["loss"],
                        500, rounds, folder)  # fmt: skip
         results.append(("sampled: columnar / Parquet floor", sampled["ratio"], 3.0))
+    if not args.quick:
+        figures = (
+            f"every row of {every:,} runs x {steps:,} steps x 5 keys "
+            f"{full['ratio']:.2f}x the Parquet floor ({full['ours']:.2f} s against "
+            f"{full['floor']:.2f} s; JSON path {full['json']:.1f} s), "
+            f"{full['bytes_per_row']:.1f} bytes per row on the wire; sampled 500 of "
+            f"`loss` for {runs:,} runs {sampled['ratio']:.2f}x "
+            f"({sampled['ours']:.2f} s against {sampled['floor']:.2f} s; "
+            f"JSON path {sampled['json']:.1f} s). "
+            "Targets 3x, 60 bytes."
+        )
+        for written in write_block("columnar", figures):
+            print(f"wrote this run's figures into {written.relative_to(ROOT)}")
     print("\nratio                                          value  target")
     missed = 0
     for label, value, target in results:

@@ -134,9 +134,9 @@ def read_columns(
     wanted = samples if spec is None else spec.samples
     fast = fast_columns(by_run, run_ids, keys, wanted, bounds, check)
     if fast is not None:  # the usual page: no work per run
-        page.counts, columns = fast
+        page.counts, arrays = fast
         whole = np.arange(page.total)
-        for key, values in columns.items():
+        for key, values in arrays.items():
             page.segments[key] = [_Segment(whole, values)]
         return page
     offset = 0

@@ -55,7 +55,7 @@ def sample_positions(count: int, samples: int | None) -> Array:
 
 def _kind(key: str, chunk: tuple[Any, ...]) -> str | None:
     """The chunk's kind when it is the usual one, else None."""
-    first, last, step_bin, num_type, num_bin = chunk[:5]
+    step_bin, num_type, num_bin = chunk[2:5]
     if step_bin:  # not every step of its range
         return None
     if key == "_step" and num_type == "i8" and num_bin is None:
