@@ -136,8 +136,8 @@ def read_columns(
     if fast is not None:  # the usual page: no work per run
         page.counts, arrays = fast
         whole = np.arange(page.total)
-        for key, values in arrays.items():
-            page.segments[key] = [_Segment(whole, values)]
+        for key, array in arrays.items():
+            page.segments[key] = [_Segment(whole, array)]
         return page
     offset = 0
     for run_id in run_ids:
