@@ -21,10 +21,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ._exceptions import InvalidArgumentError
-from .history.policy import ROW_BUDGET
+from .history.chunks import Schema
+from .history.histories import iter_batches
+from .history.pages import HistoryQuery
 from .history.run_rows import Stream
+from .history.union_schema import add_logged_types, schema_from
+from .runs_histories import check_budget
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,7 +39,13 @@ if TYPE_CHECKING:
 __all__ = ["DatasetResult", "write_history_dataset", "write_run_partitions"]
 
 RUN_ID = "run_id"
-PART_NAME = "part-{i}.parquet"
+# History rows per request: a page of runs is written file by file as it
+# comes, so small pages cost little and keep the pages held (the one being
+# written and those in flight) small.
+DATASET_ROW_BUDGET = 20_000
+# A guard on the schema's listing walk: 10^7 runs at 1,000 per page.
+MAX_LISTING_PAGES = 10_000
+PART_NAME = "part-0.parquet"
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,12 @@ class DatasetResult:
 def write_run_partitions(
     table: pa.Table, path: str | os.PathLike[str], compression: str = "zstd"
 ) -> int:
-    """Write ``table`` (rows with a ``run_id`` column) under ``path``, one
-    file per run in ``run_id=<id>/``; returns the files written."""
-    import pyarrow.dataset as ds
+    """Write ``table`` (rows with a ``run_id`` column, each run's rows
+    together, as ``iter_histories`` gives them) under ``path``, one file per
+    run in ``run_id=<id>/`` (the id percent-encoded as hive partitioning
+    reads it); returns the files written. One file open at a time."""
+    import numpy as np
+    import pyarrow.parquet as pq
 
     if RUN_ID not in table.column_names:
         raise InvalidArgumentError(
@@ -64,22 +78,16 @@ def write_run_partitions(
         )
     if not table.num_rows:
         return 0
-    written: list[str] = []
-    runs = len(table.column(RUN_ID).unique())
-    ds.write_dataset(
-        table,
-        os.fspath(path),
-        format="parquet",
-        partitioning=[RUN_ID],
-        partitioning_flavor="hive",
-        basename_template=PART_NAME,
-        existing_data_behavior="overwrite_or_ignore",
-        file_options=ds.ParquetFileFormat().make_write_options(compression=compression),
-        max_partitions=max(runs, 1),
-        max_open_files=max(runs, 1),
-        file_visitor=lambda f: written.append(f.path),
-    )
-    return len(written)
+    ids = table.column(RUN_ID).to_numpy(zero_copy_only=False)
+    starts = [0, *(np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(ids)]
+    rows = table.drop_columns([RUN_ID])
+    for start, end in zip(starts, ends, strict=True):
+        folder = Path(path) / f"{RUN_ID}={quote(str(ids[start]), safe='')}"
+        folder.mkdir(parents=True, exist_ok=True)
+        part = rows.slice(start, end - start)
+        pq.write_table(part, folder / PART_NAME, compression=compression)
+    return len(starts)
 
 
 def write_history_dataset(
@@ -91,7 +99,7 @@ def write_history_dataset(
     *,
     stream: Stream = "default",
     after: str | None = None,
-    rows_per_request: int = ROW_BUDGET,
+    rows_per_request: int = DATASET_ROW_BUDGET,
     progress: bool | None = None,
     compression: str = "zstd",
 ) -> DatasetResult:
@@ -108,12 +116,15 @@ def write_history_dataset(
             f"{folder} is a file; write_history_dataset writes a folder: pass a "
             "folder path (it is created when missing)"
         )
+    check_budget(rows_per_request)
     folder.mkdir(parents=True, exist_ok=True)
     done = rows = files = 0
     token: str | None = None
-    batches: Any = runs.iter_histories(
-        samples, keys, x_axis, format="arrow", stream=stream, union_schema=True,
-        after=after, progress=progress, rows_per_request=rows_per_request,
+    batches: Any = iter_batches(
+        runs, samples, keys, x_axis, "arrow", stream, join="and",
+        union_schema_=True, after=after, progress=progress,
+        rows_per_request=rows_per_request,
+        schema=lambda query: _listed_schema(runs, query),
     )  # fmt: skip
     for batch in batches:
         files += write_run_partitions(batch.data, folder, compression)
@@ -121,3 +132,20 @@ def write_history_dataset(
         rows += batch.num_rows
         token = batch.resume_token
     return DatasetResult(folder, done, rows, files, token)
+
+
+def _listed_schema(runs: Runs, query: HistoryQuery) -> Schema:
+    """``union_schema``'s schema from a listing of ``runs``' query read a page
+    at a time (1,000 runs), only each key's types kept: ``runs`` itself
+    loads no run, so memory does not grow with the number of runs."""
+    from .runs import Runs
+
+    listing = Runs(runs.client, runs.entity, runs.project, filters=runs.filters,
+                   order=runs.order, per_page=1000, include_sweeps=False)  # fmt: skip
+    types: dict[str, set[str]] = {}
+    for _ in range(MAX_LISTING_PAGES):
+        if not listing._load_page():
+            break
+        add_logged_types(types, listing.objects, query)
+        listing.objects.clear()  # the types are all that is kept
+    return schema_from(types, query)
