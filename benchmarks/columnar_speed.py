@@ -12,8 +12,8 @@ Issue 20's targets, ratios measured side by side in one run (exit 1 on a miss):
 The JSON path (the same client told the server offers no columnar pages) is
 timed too, for information. The server runs in its own process
 (``python -m runs_server --db``), no added latency. Each round times ours and
-the floor back to back; the ratio is ours' best round against the floor's
-best round (the median of the rounds' ratios is printed too). The full run
+the floor back to back; the ratio is the median of the rounds' ratios (ours'
+best round against the floor's best is printed too). The full run
 writes its figures into README.md and benchmarks/README.md (``bench:columnar``).
 """
 
@@ -157,16 +157,18 @@ def case(url: str, title: str, names: list[str], keys: list[str] | None,
         ours_s.append(wall)
         floors.append(low)
     rows = len(frame)
-    # Best of the rounds against best of the rounds: what each costs when the
-    # shared machine's other work leaves it alone (the median of the rounds'
-    # ratios is printed too).
+    # The median of the rounds' ratios (each round ours then the floor, back
+    # to back) is what is judged; best against best is printed too. On a
+    # busy machine the floor (tens of ms) finds a quiet moment more often
+    # than ours does, so best against best reads higher there.
     best, low = min(ours_s), min(floors)
-    out = {"ratio": best / low, "bytes_per_row": sent / max(rows, 1),
-           "ours": best, "floor": low, "json": json_s, "rows": rows,
-           "median_ratio": statistics.median(ratios)}  # fmt: skip
-    print(f"{title}: {rows:,} rows; columnar {best:.3f} s, Parquet floor "
-          f"{low:.3f} s (best of {rounds}), ratio {out['ratio']:.2f}x (median of "
-          f"the rounds' ratios {out['median_ratio']:.2f}x); JSON path {json_s:.2f} s; "
+    out = {"ratio": statistics.median(ratios), "bytes_per_row": sent / max(rows, 1),
+           "ours": statistics.median(ours_s), "floor": statistics.median(floors),
+           "json": json_s, "rows": rows, "best_ratio": best / low}  # fmt: skip
+    print(f"{title}: {rows:,} rows; columnar {out['ours']:.3f} s, Parquet floor "
+          f"{out['floor']:.3f} s (medians of {rounds} rounds), ratio "
+          f"{out['ratio']:.2f}x (best against best {best:.3f} s / {low:.3f} s = "
+          f"{out['best_ratio']:.2f}x); JSON path {json_s:.2f} s; "
           f"{out['bytes_per_row']:.1f} bytes/row on the wire")  # fmt: skip
     return out
 

@@ -1,12 +1,14 @@
 """``write_history_dataset``: the histories of any number of runs into a
 Parquet dataset partitioned by run, one page of runs at a time.
 
-Built on ``Runs.iter_histories(format="arrow", union_schema=True)``: a few
-pages are held at a time (each at most the client's row budget), so memory
-stays flat however many runs there are, and every file has the same columns
-and types. Each run's rows go to ``<path>/run_id=<run id>/part-0.parquet``
-(hive partitioning: the run id is the folder name, not a column of the file;
-ids are percent-encoded where a path needs it). DuckDB, Spark, Dask, polars
+Built on ``Runs.iter_histories(format="arrow")`` with ``union_schema``'s
+column types: a few pages are held at a time (``DATASET_ROW_BUDGET`` rows
+each by default), and the schema comes from a listing read a page at a time
+keeping only each key's types, so memory stays flat however many runs there
+are, and every file has the same columns and types. Each run's rows go to
+``<path>/run_id=<run id>/part-0.parquet`` (hive partitioning: the run id
+is the folder name, not a column of the file; ids are percent-encoded where
+a path needs it). DuckDB, Spark, Dask, polars
 and ``pyarrow.dataset`` read the folder as is, and a query that names runs
 opens only their folders.
 
