@@ -139,26 +139,33 @@ def _columns(
     positions: list[Array],
 ) -> dict[str, Array]:
     shared = positions[0]
-    if all(p is shared for p in positions):  # the usual: the same kept rows
-        local = np.tile(shared, len(positions))
-        sizes = np.full(len(positions), len(shared), dtype=np.int64)
-    else:
-        local = np.concatenate(positions)
-        sizes = np.fromiter(map(len, positions), dtype=np.int64, count=len(positions))
+    same = all(p is shared for p in positions)  # the usual: the same kept rows
+    total = len(shared) * len(positions) if same else sum(map(len, positions))
+    sizes = None if same else np.fromiter(map(len, positions), dtype=np.int64)
+    local = None if same else np.concatenate(positions)
+
+    def placed(starts: Array) -> Array:
+        """Each run's kept positions plus its start, run after run."""
+        if same:  # one broadcast addition
+            grid: Array = starts[:, None] + shared[None, :]
+            return grid.reshape(-1)
+        assert local is not None and sizes is not None
+        spread: Array = local + np.repeat(starts, sizes)
+        return spread
+
     columns: dict[str, Array] = {}
     for key in names:
         if kinds[key] == STEPS:
-            starts = np.asarray(firsts, dtype=np.int64)
-            columns[key] = local + np.repeat(starts, sizes)
+            columns[key] = placed(np.asarray(firsts, dtype=np.int64))
             continue
         parts = blobs[key]
         dtype = _DTYPES[kinds[key]]
+        data = np.frombuffer(b"".join(parts), dtype=dtype)
+        if len(data) == total:  # every row of every chunk: all kept
+            columns[key] = data
+            continue
         lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
         base = np.zeros(len(parts), dtype=np.int64)
         np.cumsum(lengths[:-1] // dtype.itemsize, out=base[1:])
-        data = np.frombuffer(b"".join(parts), dtype=dtype)
-        if len(data) == len(local):  # every row of every chunk: all kept
-            columns[key] = data
-            continue
-        columns[key] = data[local + np.repeat(base, sizes)]
+        columns[key] = data[placed(base)]
     return columns
