@@ -178,7 +178,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="less data, 1 round")
     args = parser.parse_args()
     runs, every, steps = (1000, 200, 1000) if args.quick else (5000, 1000, 1000)
-    rounds = 2 if args.quick else 5
+    rounds = 2 if args.quick else 9
     from runs_server.store.ddl import SCHEMA_VERSION
 
     name = f"runs_client_columnar_{runs}x{steps}_v{SCHEMA_VERSION}.sqlite"
