@@ -3,8 +3,8 @@ Parquet dataset partitioned by run, one page of runs at a time.
 
 Built on ``Runs.iter_histories(format="arrow")`` with ``union_schema``'s
 column types: a few pages are held at a time (``DATASET_ROW_BUDGET`` rows
-each by default), and the schema comes from a listing read a page at a time
-keeping only each key's types, so memory stays flat however many runs there
+each by default), and the schema comes from a listing of the runs' logged
+keys read a page at a time keeping only each key's types, so memory stays flat however many runs there
 are, and every file has the same columns and types. Each run's rows go to
 ``<path>/run_id=<run id>/part-0.parquet`` (hive partitioning: the run id
 is the folder name, not a column of the file; ids are percent-encoded where
@@ -25,13 +25,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ._exceptions import InvalidArgumentError
+import orjson
+
+from ._exceptions import InvalidArgumentError, NotFoundError, ServerError
 from .history.chunks import Schema
 from .history.histories import iter_batches
 from .history.pages import HistoryQuery
 from .history.run_rows import Stream
 from .history.union_schema import add_logged_types, schema_from
 from .runs_histories import check_budget
+from .transport.jsonio import dumps_compact
+from .transport.page_guard import PageGuard
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -136,18 +140,73 @@ def write_history_dataset(
     return DatasetResult(folder, done, rows, files, token)
 
 
-def _listed_schema(runs: Runs, query: HistoryQuery) -> Schema:
-    """``union_schema``'s schema from a listing of ``runs``' query read a page
-    at a time (1,000 runs), only each key's types kept: ``runs`` itself
-    loads no run, so memory does not grow with the number of runs."""
-    from .runs import Runs
+LISTING_QUERY = """query RunTypesPage($entity: String!, $project: String!,
+  $cursor: String, $perPage: Int, $order: String, $filters: JSONString) {
+  project(name: $project, entityName: $entity) {
+    runs(filters: $filters, after: $cursor, first: $perPage, order: $order) {
+      edges { node { name historyKeys systemMetrics } }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}"""
+LISTING_PAGE = 1000  # runs per listing request: the server's page cap
 
-    listing = Runs(runs.client, runs.entity, runs.project, filters=runs.filters,
-                   order=runs.order, per_page=1000, include_sweeps=False)  # fmt: skip
+
+@dataclass(frozen=True)
+class _Logged:
+    """What ``union_schema`` reads of a run."""
+
+    history_keys: dict[str, Any]
+    system_metrics: dict[str, Any]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object field, sent as an object or as JSON text."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _listed_schema(runs: Runs, query: HistoryQuery) -> Schema:
+    """``union_schema``'s schema from a listing of ``runs``' query (names,
+    ``historyKeys`` and ``systemMetrics`` only) read a page at a time, only
+    each key's types kept: no run is held, so memory does not grow with the
+    number of runs."""
+    client = runs.client
+    where = f"run listing for {runs.entity}/{runs.project}"
+    guard = PageGuard(where, LISTING_PAGE)
+    variables: dict[str, Any] = {
+        "entity": runs.entity,
+        "project": runs.project,
+        "perPage": LISTING_PAGE,
+        "order": runs.order,
+        "filters": dumps_compact(runs.filters) if runs.filters else None,
+    }
     types: dict[str, set[str]] = {}
+    cursor = None
     for _ in range(MAX_LISTING_PAGES):
-        if not listing._load_page():
-            break
-        add_logged_types(types, listing.objects, query)
-        listing.objects.clear()  # the types are all that is kept
-    return schema_from(types, query)
+        asked = {
+            k: v for k, v in {**variables, "cursor": cursor}.items() if v is not None
+        }
+        response = client.execute(LISTING_QUERY, "RunTypesPage", asked)
+        project = client.get_data(response).get("project")
+        if not isinstance(project, dict):
+            raise NotFoundError(f"Project {runs.entity}/{runs.project} not found.")
+        listed = project.get("runs") or {}
+        nodes = [e["node"] for e in listed.get("edges") or () if e and e.get("node")]
+        info = listed.get("pageInfo") or {}
+        cursor, more = info.get("endCursor"), bool(info.get("hasNextPage"))
+        names = [str(n.get("name")) for n in nodes]
+        fresh = guard.admit(names, has_next=more, end_cursor=cursor)
+        logged = [
+            _Logged(_object(n.get("historyKeys")), _object(n.get("systemMetrics")))
+            for n, new in zip(nodes, fresh, strict=True)
+            if new
+        ]
+        add_logged_types(types, logged, query)
+        if not more:
+            return schema_from(types, query)
+    raise ServerError(f"The server's {where} went past {MAX_LISTING_PAGES} pages.")
