@@ -4,8 +4,9 @@ Parquet dataset partitioned by run, one page of runs at a time.
 Built on ``Runs.iter_histories(format="arrow")`` with ``union_schema``'s
 column types: a few pages are held at a time (``DATASET_ROW_BUDGET`` rows
 each by default), and the schema comes from a listing of the runs' logged
-keys read a page at a time keeping only each key's types, so memory stays flat however many runs there
-are, and every file has the same columns and types. Each run's rows go to
+keys read a page at a time keeping only each key's types, so memory stays
+flat however many runs there are, and every file has the same columns and
+types. Each run's rows go to
 ``<path>/run_id=<run id>/part-0.parquet`` (hive partitioning: the run id
 is the folder name, not a column of the file; ids are percent-encoded where
 a path needs it). DuckDB, Spark, Dask, polars
