@@ -78,7 +78,8 @@ reliability: $(STAMP)
 # read-and-serialize floor, then histories() against the per-run client,
 # then mirroring against scan_history run by run, then the official SDK
 # logging into the server against logging offline, then columnar histories
-# against reading the same rows from Parquet, then AsyncApi against Api (each
+# against reading the same rows from Parquet, then 10^3 and 10^4 runs into a
+# dataset partitioned by run (flat memory), then AsyncApi against Api (each
 # exits non-zero on a missed target), then the web pages in headless Chromium
 # (prints its figures against the issue's targets).
 bench: $(STAMP) sdk31-venv
@@ -87,6 +88,7 @@ bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/mirror_speed.py
 	$(BIN)/python benchmarks/sdk_logging.py
 	$(BIN)/python benchmarks/columnar_speed.py
+	$(BIN)/python benchmarks/dataset_memory.py
 	$(BIN)/python benchmarks/async_speed.py
 	$(BIN)/python benchmarks/listing_speed.py
 	$(BIN)/python benchmarks/web_speed.py

@@ -12,7 +12,9 @@ Issue 20's targets, ratios measured side by side in one run (exit 1 on a miss):
 The JSON path (the same client told the server offers no columnar pages) is
 timed too, for information. The server runs in its own process
 (``python -m runs_server --db``), no added latency. Each round times ours and
-the floor back to back; the ratio is the median of the rounds' ratios.
+the floor back to back; the ratio is the median of the rounds' ratios (ours'
+best round against the floor's best is printed too). The full run
+writes its figures into README.md and benchmarks/README.md (``bench:columnar``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,33 +40,44 @@ from runs_client.history import arrow_pages
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from histories_speed import server
+from readme_figures import ROOT, write_block
 
 KEYS = ("loss", "acc", "lr", "grad_norm")  # with _step: 5 keys per row
 KEY = "bench/columnar"
 
 
 def build_store(path: Path, runs: int, steps: int) -> None:
+    """The bench's store, written in one transaction (one commit, no fsync per
+    run); rows go in as JSON text (``store.history.log`` stores text rows as
+    given, decoding them with msgspec), the fast way in for plain numbers.
+    Built into a temporary name and renamed, so a cut build is not reused."""
     from runs_server.store import Store
 
-    store = Store(str(path))
+    partial = path.with_name(path.name + ".partial")
+    for leftover in (partial, *(Path(f"{partial}-{s}") for s in ("wal", "shm"))):
+        leftover.unlink(missing_ok=True)
+    store = Store(str(partial))
     store.users.create("bench", api_key="b" * 40)
     store.projects.create("bench", "columnar")
     rng = np.random.default_rng(20)
     step = np.arange(steps)
-    for i in range(runs):
-        noise = rng.random(steps)
-        cols = {
-            "loss": (2.0 / (step + 1) + 0.01 * noise).tolist(),
-            "acc": (step / steps * (0.9 + 0.1 * noise)).tolist(),
-            "lr": (0.1 * 0.999**step).tolist(),
-            "grad_norm": (1.0 + noise).tolist(),
-        }
-        rows = [{"_step": s, **{k: cols[k][s] for k in KEYS}} for s in range(steps)]
-        store.runs.add(KEY, f"c{i:05d}")
-        store.history.log(
-            store.runs.id_of(KEY, f"c{i:05d}"), rows, update_summary=False
-        )
+    dumps = orjson.dumps
+    with store.transaction():
+        for i in range(runs):
+            noise = rng.random(steps)
+            cols = (
+                (2.0 / (step + 1) + 0.01 * noise).tolist(),
+                (step / steps * (0.9 + 0.1 * noise)).tolist(),
+                (0.1 * 0.999**step).tolist(),
+                (1.0 + noise).tolist(),
+            )
+            names = ("_step", *KEYS)
+            rows = [dumps(dict(zip(names, row, strict=True))).decode()
+                    for row in zip(range(steps), *cols, strict=True)]  # fmt: skip
+            run = store.runs.add(KEY, f"c{i:05d}")
+            store.history.log(run, rows, update_summary=False)
     store.close()
+    partial.rename(path)
 
 
 class Counting(httpx.BaseTransport):
@@ -143,10 +157,18 @@ def case(url: str, title: str, names: list[str], keys: list[str] | None,
         ours_s.append(wall)
         floors.append(low)
     rows = len(frame)
-    out = {"ratio": statistics.median(ratios), "bytes_per_row": sent / max(rows, 1)}
-    ours_med, floor_med = statistics.median(ours_s), statistics.median(floors)
-    print(f"{title}: {rows:,} rows; columnar {ours_med:.2f} s, Parquet floor "
-          f"{floor_med:.3f} s, ratio {out['ratio']:.2f}x; JSON path {json_s:.2f} s; "
+    # The median of the rounds' ratios (each round ours then the floor, back
+    # to back) is what is judged; best against best is printed too. On a
+    # busy machine the floor (tens of ms) finds a quiet moment more often
+    # than ours does, so best against best reads higher there.
+    best, low = min(ours_s), min(floors)
+    out = {"ratio": statistics.median(ratios), "bytes_per_row": sent / max(rows, 1),
+           "ours": statistics.median(ours_s), "floor": statistics.median(floors),
+           "json": json_s, "rows": rows, "best_ratio": best / low}  # fmt: skip
+    print(f"{title}: {rows:,} rows; columnar {out['ours']:.3f} s, Parquet floor "
+          f"{out['floor']:.3f} s (medians of {rounds} rounds), ratio "
+          f"{out['ratio']:.2f}x (best against best {best:.3f} s / {low:.3f} s = "
+          f"{out['best_ratio']:.2f}x); JSON path {json_s:.2f} s; "
           f"{out['bytes_per_row']:.1f} bytes/row on the wire")  # fmt: skip
     return out
 
@@ -156,7 +178,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="less data, 1 round")
     args = parser.parse_args()
     runs, every, steps = (1000, 200, 1000) if args.quick else (5000, 1000, 1000)
-    rounds = 1 if args.quick else 3
+    rounds = 2 if args.quick else 9
     from runs_server.store.ddl import SCHEMA_VERSION
 
     name = f"runs_client_columnar_{runs}x{steps}_v{SCHEMA_VERSION}.sqlite"
@@ -176,6 +198,19 @@ def main() -> int:
         sampled = case(url, f"sampled {runs} runs x 500 x 1 key", names, ["loss"],
                        500, rounds, folder)  # fmt: skip
         results.append(("sampled: columnar / Parquet floor", sampled["ratio"], 3.0))
+    if not args.quick:
+        figures = (
+            f"every row of {every:,} runs x {steps:,} steps x 5 keys "
+            f"{full['ratio']:.2f}x the Parquet floor ({full['ours']:.2f} s against "
+            f"{full['floor']:.2f} s; JSON path {full['json']:.1f} s), "
+            f"{full['bytes_per_row']:.1f} bytes per row on the wire; sampled 500 of "
+            f"`loss` for {runs:,} runs {sampled['ratio']:.2f}x "
+            f"({sampled['ours']:.2f} s against {sampled['floor']:.2f} s; "
+            f"JSON path {sampled['json']:.1f} s). "
+            "Targets 3x, 60 bytes."
+        )
+        for written in write_block("columnar", figures):
+            print(f"wrote this run's figures into {written.relative_to(ROOT)}")
     print("\nratio                                          value  target")
     missed = 0
     for label, value, target in results:

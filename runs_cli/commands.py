@@ -187,6 +187,7 @@ def export(
     stream: Stream = "default",
     per_page: int | None = None,
     after: str | None = None,
+    partition_by_run: bool = False,
     console: Console | None = None,
 ) -> ExportResult:
     """Export histories with a progress bar (on stderr); print the summary line."""
@@ -209,6 +210,7 @@ def export(
             stream=stream,
             page_runs=per_page,
             after=after,
+            partition_by_run=partition_by_run,
             on_start=lambda total: progress.update(task, total=total),
             on_page=advance,
         )

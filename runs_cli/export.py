@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from runs_cli.aside import aside_path, discard, keep_partial, move_into_place
 from runs_cli.errors import EXIT_ERROR, CliError
-from runs_client import IncompleteHistoriesError, Run, Runs
+from runs_client import IncompleteHistoriesError, Run, Runs, write_run_partitions
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -113,9 +113,15 @@ class _Writer:
     """
 
     def __init__(
-        self, path: Path, kind: OutputKind, schema: pa.Schema | None, shown: Path
+        self,
+        path: Path,
+        kind: OutputKind,
+        schema: pa.Schema | None,
+        shown: Path,
+        by_run: bool = False,
     ):
         self.shown = shown
+        self.by_run = by_run
         try:
             self._open(path, kind, schema)
         except OSError as exc:
@@ -157,7 +163,9 @@ class _Writer:
             self._whole += len(text)
             return
         table: pa.Table = data
-        if self.kind == "folder":
+        if self.kind == "folder" and self.by_run:
+            self.files += write_run_partitions(table, self.path)
+        elif self.kind == "folder":
             import pyarrow.parquet as pq
 
             pq.write_table(
@@ -184,8 +192,8 @@ class _Writer:
 
 
 def _size(path: Path, kind: OutputKind) -> int:
-    if kind == "folder":
-        return sum(p.stat().st_size for p in path.glob("part-*.parquet"))
+    if kind == "folder":  # part-*.parquet, or run_id=*/part-0.parquet
+        return sum(p.stat().st_size for p in path.rglob("part-*.parquet"))
     return path.stat().st_size
 
 
@@ -199,6 +207,7 @@ def export_histories(
     stream: Stream = "default",
     page_runs: int | None = None,
     after: str | None = None,
+    partition_by_run: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_page: Callable[[int, int], None] | None = None,
 ) -> ExportResult:
@@ -212,9 +221,16 @@ def export_histories(
     ``CliError`` for a bad path or key before any history request, when the
     output cannot be written, and when the export stops part-way (Ctrl-C, a
     failed page): then ``output`` is untouched and the pages written stand
-    under the partial name with the token to go on.
+    under the partial name with the token to go on. ``partition_by_run``
+    (folders only): one file per run in ``run_id=<id>/``
+    (``runs_client.write_run_partitions``).
     """
     kind = output_kind(output)
+    if partition_by_run and kind != "folder":
+        raise CliError(
+            f"--partition-by-run writes a folder; end -o {output} with / "
+            "(or drop --partition-by-run)."
+        )
     if stream == "system" and keys:
         raise CliError("--keys cannot be combined with --stream system; drop --keys.")
     after = _token(after)
@@ -245,7 +261,7 @@ def export_histories(
         for batch in batches:
             if writer is None:
                 schema = None if kind == "jsonl" else batch.data.schema
-                writer = _Writer(aside, kind, schema, path)
+                writer = _Writer(aside, kind, schema, path, partition_by_run)
             if batch.num_rows or kind != "folder":
                 writer.write(batch.data)
             rows, done, token = (

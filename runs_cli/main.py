@@ -211,6 +211,12 @@ def stop_command(
     help="Only the runs after this resume token, or @FILE holding it (an export "
     "that stopped names it).",
 )
+@click.option(
+    "--partition-by-run",
+    is_flag=True,
+    help="With a folder/: one Parquet file per run in folder/run_id=ID/ (a "
+    "hive-partitioned dataset), instead of one per page.",
+)
 @_filter_options
 @_order_option
 @click.option("--limit", type=click.IntRange(min=1), help="At most N runs.")
@@ -224,6 +230,7 @@ def histories_command(
     stream: str,
     per_page: int | None,
     after: str | None,
+    partition_by_run: bool,
     filter_json: str | None,
     where: tuple[str, ...],
     order: str,
@@ -249,6 +256,7 @@ def histories_command(
             stream="system" if stream == "system" else "default",
             per_page=per_page,
             after=after,
+            partition_by_run=partition_by_run,
         )
 
 

@@ -36,6 +36,7 @@ from .history.bulk import BulkHistoryWarning
 from .history.chunks import ColumnType, Schema
 from .history.histories import Format, HistoryBatch
 from .history.pages import Join
+from .history_dataset import DatasetResult, write_history_dataset, write_run_partitions
 from .key_hints import KeyWarning
 from .project import Project
 from .run import Run, RunUser
@@ -76,6 +77,7 @@ __all__ = [
     "BulkHistoryWarning",
     "ColumnType",
     "ConnectionError",
+    "DatasetResult",
     "Format",
     "GraphQLError",
     "HistoryBatch",
@@ -105,4 +107,6 @@ __all__ = [
     "__version__",
     "aruns_frame",
     "runs_frame",
+    "write_history_dataset",
+    "write_run_partitions",
 ]

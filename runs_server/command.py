@@ -192,6 +192,7 @@ DEMO_USER = "demo"
 
 
 def _serve(args: argparse.Namespace, prog: str) -> int:
+    from runs_server.http.admission import reuse_large_buffers
     from runs_server.http.app import RunsServerApp, ServerConfig
     from runs_server.http.auth import is_loopback
     from runs_server.http.faults import FaultConfig
@@ -261,6 +262,7 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         store.close()
         return _error(prog, f"cannot bind {args.host}:{args.port}: {exc}")
     url = url_of(sock)
+    reuse_large_buffers()  # this process only: not a library's callers
     app = RunsServerApp(
         store,
         ServerConfig(

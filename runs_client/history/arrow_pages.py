@@ -269,9 +269,12 @@ def _numbers(array: Any) -> Chunk:
     if array.null_count:
         valid = array.is_valid().to_numpy(zero_copy_only=False)
     kind: Kind = "int" if pa.types.is_integer(array.type) else "float"
-    filled = array.fill_null(0) if valid is not None else array
-    data = np.array(filled.to_numpy(zero_copy_only=False), copy=True)
-    if kind == "float" and valid is not None:
+    if valid is None:
+        # A read-only view of the body's buffer, no copy: the frame's column
+        # is one concatenation of the pages' views (``chunks.concat``).
+        return Chunk(kind, n, array.to_numpy(zero_copy_only=False), None)
+    data = np.array(array.fill_null(0).to_numpy(zero_copy_only=False), copy=True)
+    if kind == "float":
         data[~valid] = np.nan
     return Chunk(kind, n, data, valid)
 

@@ -269,7 +269,11 @@ def concat(chunks: list[Chunk]) -> Chunk:
         return Chunk("null", n)
     same = [c.as_kind(kind) for c in chunks]
     if len(same) == 1:
-        return same[0]
+        one = same[0]
+        if one.data is not None and not one.data.flags.writeable:
+            # A view of a columnar page's body: the frame gets its own copy.
+            return Chunk(one.kind, n, one.data.copy(), one.valid)
+        return one
     data = np.concatenate([c.data for c in same if c.data is not None])
     valid = None
     if any(c.valid is not None for c in same):

@@ -427,13 +427,17 @@ def iter_batches(
     after: str | None,
     progress: bool | None,
     rows_per_request: int,
+    schema: Callable[[HistoryQuery], Schema] | None = None,
 ) -> Iterator[HistoryBatch[Any]]:
-    """Checks arguments now; the returned iterator fetches page by page."""
+    """Checks arguments now; the returned iterator fetches page by page.
+    ``schema(query)``: the batches' schema, found by the caller (instead of
+    ``union_schema_``'s, from every run of ``runs`` loaded and held)."""
     query, print_ = prepare_batches(
         runs, samples, keys, x_axis, format, stream, join, union_schema_, after
     )
+    fixed = None if schema is None else schema(query)
     return _batches(runs, query, format, union_schema_, after, print_,
-                    progress, rows_per_request)  # fmt: skip
+                    progress, rows_per_request, fixed)  # fmt: skip
 
 
 def _batches(
@@ -445,10 +449,12 @@ def _batches(
     print_: str,
     progress: bool | None,
     rows_per_request: int,
+    fixed: Schema | None = None,
 ) -> Iterator[HistoryBatch[Any]]:
-    if use_union:
+    if use_union and fixed is None:
         runs._load_through(None)
     schema = schema_of(runs.objects, query) if use_union else None
+    schema = fixed if fixed is not None else schema
     start = _start(runs, after, print_)
     convert = batch_converter(format, query, schema)
     for page, data, position in _pages(

@@ -10,7 +10,7 @@ from .chunks import ColumnType, Schema
 from .frames import RUN_ID
 from .pages import HistoryQuery
 
-__all__ = ["schema_of"]
+__all__ = ["add_logged_types", "schema_from", "schema_of"]
 
 
 class LoggedRun(Protocol):
@@ -32,10 +32,23 @@ def schema_of(objects: Sequence[LoggedRun], query: HistoryQuery) -> Schema:
     maps and lists, is JSON text.
     """
     types: dict[str, set[str]] = {}
+    add_logged_types(types, objects, query)
+    return schema_from(types, query)
+
+
+def add_logged_types(
+    types: dict[str, set[str]], objects: Sequence[LoggedRun], query: HistoryQuery
+) -> None:
+    """Add the runs' logged types of each key to ``types`` (runs may come a
+    page at a time: only the types are kept)."""
     for run in objects:
         logged = _system_types(run) if query.stream == "system" else _history_types(run)
         for key, kinds in logged.items():
             types.setdefault(key, set()).update(kinds)
+
+
+def schema_from(types: dict[str, set[str]], query: HistoryQuery) -> Schema:
+    """The schema of ``schema_of`` from the gathered ``types``."""
     wanted = query.row_keys or (
         [query.x_axis, *(query.keys or ())] if query.keys else sorted(types)
     )

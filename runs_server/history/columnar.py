@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from runs_server.history.columnar_fast import fast_columns, sample_positions
 from runs_server.history.reads import Spec
 from runs_server.history.sampling import sample_indices
 from runs_server.store import column_chunks, jsonrows
@@ -71,7 +72,8 @@ def _chunks_by_run(
         # A _step column of ints holds its own steps: its values are not read.
         "SELECT run_id, key, first_step, last_step, step_bin, num_type, "
         "iif(key = '_step' AND num_type = 'i8', NULL, num_bin), exact, "
-        "iif(key = '_step' AND num_type = 'i8', NULL, vals) "
+        # Nor the JSON text of a chunk whose values are binary.
+        "iif(num_type IS NULL, vals, NULL) "
         f"FROM history_columns WHERE run_id IN ({marks})"
     )
     params: list[object] = list(run_ids)
@@ -128,6 +130,15 @@ def read_columns(
     keys = None if spec is None else list(spec.keys)
     by_run = _chunks_by_run(conn, run_ids, keys)
     page = PageColumns()
+    bounds = (None, None) if spec is None else (spec.min_step, spec.max_step)
+    wanted = samples if spec is None else spec.samples
+    fast = fast_columns(by_run, run_ids, keys, wanted, bounds, check)
+    if fast is not None:  # the usual page: no work per run
+        page.counts, arrays = fast
+        whole = np.arange(page.total)
+        for key, array in arrays.items():
+            page.segments[key] = [_Segment(whole, array)]
+        return page
     offset = 0
     for run_id in run_ids:
         check()
@@ -174,16 +185,10 @@ def read_columns(
 
 
 def _sample(count: int, samples: int | None) -> np.ndarray[Any, Any] | None:
-    """``sampling.sample_indices`` as an array (None: every row), computed
-    by numpy: the same integer rule, ceil(b * (n - 1) / (s - 1))."""
+    """``sampling.sample_indices`` as an array (None: every row)."""
     if samples is None or samples >= count:
         return None
-    if samples == 1:
-        return np.array([count - 1])
-    span, width = count - 1, samples - 1
-    buckets = np.arange(samples, dtype=np.int64)
-    found: np.ndarray[Any, Any] = -(-buckets * span // width)
-    return found
+    return sample_positions(count, samples)
 
 
 def _bounded(
@@ -278,6 +283,9 @@ def _arrow_column(pa: Any, total: int, segments: list[_Segment]) -> tuple[Any, b
     if dtypes <= {"f", "i"}:
         dtype = np.int64 if dtypes == {"i"} else np.float64
         if _covers(total, segments):  # every row, in order: one concatenation
+            only = segments[0].values if len(segments) == 1 else None
+            if isinstance(only, np.ndarray) and only.dtype == dtype:
+                return pa.array(only), False  # no copy: Arrow views it
             return pa.array(np.concatenate([s.values for s in segments],
                                            dtype=dtype)), False  # fmt: skip
         data = np.zeros(total, dtype=dtype)

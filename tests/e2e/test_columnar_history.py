@@ -178,6 +178,12 @@ def test_columnar_requests_go_to_the_endpoint(server: Server, clients: Any) -> N
     frame = _frame(columnar, project, samples=10, format="pandas")
     assert frame["loss"].tolist()[0] == 0.5 and math.isnan(frame["loss"].tolist()[1])
     assert "/columnar/history" in urls
+    # iter_histories' frames take the same pages.
+    urls.clear()
+    runs = columnar.runs(f"e2e/{project}")
+    batches = list(runs.iter_histories(samples=10, format="arrow"))
+    assert [b.num_rows for b in batches] == [2]
+    assert "/columnar/history" in urls
     # Dict rows keep the JSON path.
     urls.clear()
     _frame(columnar, project, samples=10)
