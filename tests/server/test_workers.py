@@ -1,0 +1,287 @@
+"""``serve --workers N``: several processes serve one port and one store file.
+
+The servers are ``python -m runs_server`` processes (their processes, signals
+and crashes are the point); every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import selectors
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from runs_server.command import build_parser
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE_S = 60
+KEY = "k" * 40  # an open loopback server takes any key as its demo user
+UPSERT = """
+mutation Up($name: String, $project: String) {
+  upsertBucket(input: {name: $name, modelName: $project}) { bucket { id } inserted }
+}
+"""
+LIST = """
+query L($project: String!) {
+  project(entityName: "demo", name: $project) {
+    runs(first: 50) { edges { node { name historyLineCount summaryMetrics } } }
+  }
+}
+"""
+
+
+class Server:
+    """A ``python -m runs_server`` process and what it printed so far."""
+
+    def __init__(self, db: Path, *flags: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runs_server", "--db", str(db), "--port", "0"]
+            + list(flags),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            bufsize=0,
+        )
+        self.text = ""
+        self.url = self.wait_for(r"listening on (\S+)").group(1)
+
+    def wait_for(self, pattern: str) -> re.Match[str]:
+        """The first match of ``pattern`` (a whole line) in the output."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + DEADLINE_S
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while True:
+                found = re.search(pattern + r"[^\n]*\n", self.text)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {pattern!r} in {DEADLINE_S} s: {self.text}"
+                if selector.select(left):
+                    chunk = os.read(self.process.stdout.fileno(), 4096)
+                    assert chunk, f"the server exited: {self.text}"
+                    self.text += chunk.decode()
+
+    def worker_pids(self) -> list[int]:
+        found = self.wait_for(r"worker processes \(pids ([0-9, ]+)\)")
+        return [int(pid) for pid in found.group(1).split(", ")]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
+    started: list[Server] = []
+
+    class Tracked(Server):
+        def __init__(self, *flags: str) -> None:
+            super().__init__(tmp_path / "runs.db", *flags)
+            started.append(self)
+
+    yield Tracked
+    for server in started:
+        server.stop()
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left for a reaper counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(_alive(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("0", "0 is too few; give 1 or more"),
+        ("-3", "-3 is too few; give 1 or more"),
+        ("1.5", "'1.5' is not a whole number"),
+        ("two", "'two' is not a whole number"),
+        ("65", "65 is too many; give at most 64"),
+    ],
+)
+def test_bad_worker_counts_are_refused_with_the_fix(
+    value: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--workers", value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --workers: {said}" in err
+    assert "Traceback" not in err
+
+
+def test_worker_count_defaults_to_unset_and_takes_whole_numbers() -> None:
+    parser = build_parser()
+    assert parser.parse_args([]).workers is None  # serve: one per core
+    assert parser.parse_args(["--workers", "3"]).workers == 3
+    assert isinstance(parser, argparse.ArgumentParser)
+
+
+def test_one_worker_serves_in_one_process(server_factory: type[Server]) -> None:
+    server = server_factory("--workers", "1")
+    assert httpx.get(server.url + "/healthz", timeout=10).json() == {"ok": True}
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert children == []
+    assert "worker processes" not in server.text
+
+
+def test_workers_take_concurrent_writes_and_reads_without_loss(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory("--workers", "2")
+    workers = server.worker_pids()
+    ticks = [_cpu_ticks(pid) for pid in workers]
+    runs, posts, lines = 6, 12, 5
+    failures: list[str] = []
+
+    def fresh_client() -> httpx.Client:
+        # No keep-alive: every request is a new connection, taken by whichever
+        # worker accepts it first, so the writes of one run cross processes.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        return httpx.Client(timeout=60, limits=limits, auth=("api", KEY))
+
+    def gql(client: httpx.Client, query: str, **variables: object) -> object:
+        reply = client.post(
+            server.url + "/graphql", json={"query": query, "variables": variables}
+        )
+        body = reply.json()
+        if reply.status_code != 200 or "errors" in body:
+            failures.append(f"{reply.status_code} {reply.text[:300]}")
+        return body
+
+    def create_shared() -> None:  # every thread creates the same run at once
+        with fresh_client() as client:
+            gql(client, UPSERT, name="shared", project="p")
+
+    def write(run: int) -> None:
+        with fresh_client() as client:
+            gql(client, UPSERT, name=f"r{run}", project="p")
+            for post in range(posts):
+                offset = post * lines
+                chunk = [
+                    orjson.dumps({"_step": offset + i, "loss": run + i / 10}).decode()
+                    for i in range(lines)
+                ]
+                body = {
+                    "files": {
+                        "wandb-history.jsonl": {"offset": offset, "content": chunk},
+                        "wandb-summary.json": {"offset": 0, "content": [chunk[-1]]},
+                    }
+                }
+                for _attempt in range(2 if post % 3 == 0 else 1):  # SDK retries
+                    reply = client.post(
+                        f"{server.url}/files/demo/p/r{run}/file_stream", json=body
+                    )
+                    if reply.status_code != 200:
+                        failures.append(f"{reply.status_code} {reply.text[:300]}")
+
+    def read() -> None:
+        with fresh_client() as client:
+            for _ in range(posts):
+                gql(client, LIST, project="p")
+
+    threads = [threading.Thread(target=create_shared) for _ in range(6)]
+    threads += [threading.Thread(target=write, args=(r,)) for r in range(runs)]
+    threads += [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=DEADLINE_S)
+    assert not any(t.is_alive() for t in threads), "writers still running"
+    assert failures == []
+    assert "locked" not in server.text
+    # Both processes did work (each served some of the fresh connections).
+    assert all(_cpu_ticks(pid) > before for pid, before in zip(workers, ticks))
+
+    conn = sqlite3.connect(tmp_path / "runs.db")
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM runs ORDER BY name")]
+        steps = {
+            name: [
+                s
+                for (s,) in conn.execute(
+                    "SELECT step FROM history JOIN runs ON runs.id = run_id "
+                    "WHERE name = ? ORDER BY step",
+                    (name,),
+                )
+            ]
+            for name in names
+        }
+    finally:
+        conn.close()
+    assert names == ["r0", "r1", "r2", "r3", "r4", "r5", "shared"]
+    for run in range(runs):
+        assert steps[f"r{run}"] == list(range(posts * lines))  # none lost or doubled
+    assert steps["shared"] == []
+
+
+def test_stopping_the_parent_stops_every_worker(server_factory: type[Server]) -> None:
+    server = server_factory("--workers", "2")
+    pids = server.worker_pids()
+    assert all(_alive(pid) for pid in pids)
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=20) == 0
+    assert _gone_within(pids, 5)
+
+
+def test_killing_the_parent_kills_every_worker(server_factory: type[Server]) -> None:
+    server = server_factory("--workers", "2")
+    pids = server.worker_pids()
+    server.process.kill()  # no chance to stop them: the kernel must
+    server.process.wait(timeout=20)
+    assert _gone_within(pids, 5)
+
+
+def test_a_crashed_worker_is_replaced_and_reported(
+    server_factory: type[Server],
+) -> None:
+    server = server_factory("--workers", "2")
+    first, second = server.worker_pids()
+    os.kill(first, signal.SIGKILL)
+    said = server.wait_for(
+        rf"worker 1 \(pid {first}\) was killed by SIGKILL; started pid (\d+)"
+    )
+    replacement = int(said.group(1))
+    assert _alive(replacement) and _alive(second)
+    with httpx.Client(timeout=30) as client:
+        for _ in range(4):  # whichever worker answers, the server answers
+            assert client.get(server.url + "/healthz").json() == {"ok": True}
