@@ -375,7 +375,7 @@ def _serve_workers(
         if schema is not None:
             app.graphql.schema = schema
         try:
-            serve_forever(app, sock, args.log_level)
+            serve_forever(app, sock, args.log_level, shared=True)
         finally:
             store.close()
 

@@ -6,6 +6,7 @@ number is known (and printed) before the first request.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -17,6 +18,9 @@ from runs_server.http.app import RunsServerApp
 from runs_server.http.connections import MAX_HEAD_BYTES, guarded_protocol
 from runs_server.http.log_limits import limit_repeats
 
+# The kernel's queue of connections not yet accepted (uvicorn's default).
+LISTEN_BACKLOG = 2048
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -26,7 +30,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -37,7 +41,30 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def _uvicorn_server(app: RunsServerApp, log_level: str) -> uvicorn.Server:
+class SharedListener(socket.socket):
+    """The listening socket the workers of ``serve --workers N`` share, as one
+    worker sees it (a duplicate of its descriptor).
+
+    asyncio accepts up to ``backlog`` connections each time the socket is
+    ready, and also passes ``backlog`` to ``listen``. A worker serves this
+    socket with a backlog of 1: it takes one connection per turn of its event
+    loop and the other workers, woken by the same readiness, take the next
+    ones, so connections arriving together spread over the workers and a
+    busy worker (its loop waiting for the GIL) leaves them to an idle one.
+    ``listen`` keeps the kernel's queue at its full length whatever it is asked.
+    """
+
+    @classmethod
+    def of(cls, sock: socket.socket) -> SharedListener:
+        return cls(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+
+    def listen(self, backlog: int = LISTEN_BACKLOG) -> None:
+        super().listen(LISTEN_BACKLOG)
+
+
+def _uvicorn_server(
+    app: RunsServerApp, log_level: str, backlog: int = LISTEN_BACKLOG
+) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -48,16 +75,25 @@ def _uvicorn_server(app: RunsServerApp, log_level: str) -> uvicorn.Server:
         http=guarded_protocol(app.connections),
         timeout_keep_alive=int(app.config.idle_timeout_s),
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        backlog=backlog,
     )
     limit_repeats()  # after uvicorn configured its loggers
     return uvicorn.Server(config)
 
 
 def serve_forever(
-    app: RunsServerApp, sock: socket.socket, log_level: str = "warning"
+    app: RunsServerApp,
+    sock: socket.socket,
+    log_level: str = "warning",
+    shared: bool = False,
 ) -> None:
-    """Serve until interrupted (Ctrl-C)."""
-    _uvicorn_server(app, log_level).run(sockets=[sock])
+    """Serve until interrupted (Ctrl-C); ``shared``: as one of several worker
+    processes accepting from ``sock`` (see ``SharedListener``)."""
+    if not shared:
+        _uvicorn_server(app, log_level).run(sockets=[sock])
+        return
+    with SharedListener.of(sock) as listener:
+        _uvicorn_server(app, log_level, backlog=1).run(sockets=[listener])
 
 
 class BackgroundServer:

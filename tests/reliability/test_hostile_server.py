@@ -51,7 +51,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int,
     file_store(folder).close()
     db = folder / "runs.db"
     process = subprocess.Popen(
-        [sys.executable, "-m", "runs_server", "--port", "0", "--db", str(db)],
+        [sys.executable, "-m", "runs_server", "--port", "0", "--db", str(db)]
+        + ["--workers", "1"],  # the bounds and RSS measured are one process's
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
