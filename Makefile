@@ -78,8 +78,9 @@ reliability: $(STAMP)
 # read-and-serialize floor, then histories() against the per-run client,
 # then mirroring against scan_history run by run, then the official SDK
 # logging into the server against logging offline, then columnar histories
-# against reading the same rows from Parquet, then AsyncApi against Api (each
-# exits non-zero on a missed target), then the web pages in headless Chromium
+# against reading the same rows from Parquet, then AsyncApi against Api, then
+# serve --workers 2 against 1 under 16 client processes (each exits non-zero
+# on a missed target), then the web pages in headless Chromium
 # (prints its figures against the issue's targets).
 bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/server_speed.py
@@ -88,4 +89,5 @@ bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/sdk_logging.py
 	$(BIN)/python benchmarks/columnar_speed.py
 	$(BIN)/python benchmarks/async_speed.py
+	$(BIN)/python benchmarks/concurrency_speed.py
 	$(BIN)/python benchmarks/web_speed.py
