@@ -23,7 +23,7 @@ import httpx
 import orjson
 import pytest
 
-from runs_server.command import build_parser
+from runs_server.command import build_parser, load_file
 
 pytestmark = pytest.mark.e2e
 
@@ -48,8 +48,16 @@ class Server:
 
     def __init__(self, db: Path, *flags: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "runs_server", "--db", str(db), "--port", "0"]
-            + list(flags),
+            [
+                sys.executable,
+                "-m",
+                "runs_server",
+                "--db",
+                str(db),
+                "--port",
+                "0",
+                *flags,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             bufsize=0,
@@ -219,7 +227,21 @@ def test_workers_take_concurrent_writes_and_reads_without_loss(
             for _ in range(posts):
                 gql(client, LIST, project="p")
 
+    loaded: list[int] = []
+    source = tmp_path / "load.jsonl"
+    jsonl = [{"type": "project", "entity": "me", "name": "mine"}]
+    jsonl += [
+        {"type": "run", "project": "me/mine", "name": f"l{i}",
+         "history": [{"_step": s, "loss": 1.0 / (s + 1)} for s in range(200)]}
+        for i in range(20)
+    ]  # fmt: skip
+    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in jsonl))
+
+    def load() -> None:  # a runs-client load into the file being served
+        loaded.append(load_file(str(tmp_path / "runs.db"), str(source)))
+
     threads = [threading.Thread(target=create_shared) for _ in range(6)]
+    threads.append(threading.Thread(target=load))
     threads += [threading.Thread(target=write, args=(r,)) for r in range(runs)]
     threads += [threading.Thread(target=read) for _ in range(3)]
     for thread in threads:
@@ -230,11 +252,17 @@ def test_workers_take_concurrent_writes_and_reads_without_loss(
     assert failures == []
     assert "locked" not in server.text
     # Both processes did work (each served some of the fresh connections).
-    assert all(_cpu_ticks(pid) > before for pid, before in zip(workers, ticks))
+    assert all(
+        _cpu_ticks(pid) > before for pid, before in zip(workers, ticks, strict=True)
+    )
 
     conn = sqlite3.connect(tmp_path / "runs.db")
     try:
         names = [r[0] for r in conn.execute("SELECT name FROM runs ORDER BY name")]
+        loaded_rows = conn.execute(
+            "SELECT count(DISTINCT run_id), count(*) FROM history "
+            "WHERE run_id IN (SELECT id FROM runs WHERE name LIKE 'l%')"
+        ).fetchone()
         steps = {
             name: [
                 s
@@ -248,7 +276,10 @@ def test_workers_take_concurrent_writes_and_reads_without_loss(
         }
     finally:
         conn.close()
-    assert names == ["r0", "r1", "r2", "r3", "r4", "r5", "shared"]
+    assert loaded == [0]  # the load went in whole, beside the streams
+    assert loaded_rows == (20, 20 * 200)
+    written = ["r0", "r1", "r2", "r3", "r4", "r5", "shared"]
+    assert names == sorted([f"l{i}" for i in range(20)] + written)
     for run in range(runs):
         assert steps[f"r{run}"] == list(range(posts * lines))  # none lost or doubled
     assert steps["shared"] == []
