@@ -24,6 +24,7 @@ import orjson
 import pytest
 
 from runs_server.command import build_parser, load_file
+from runs_server.http.workers import Supervisor
 
 pytestmark = pytest.mark.e2e
 
@@ -316,3 +317,30 @@ def test_a_crashed_worker_is_replaced_and_reported(
     with httpx.Client(timeout=30) as client:
         for _ in range(4):  # whichever worker answers, the server answers
             assert client.get(server.url + "/healthz").json() == {"ok": True}
+
+
+def _exit_at_once(index: int) -> None:
+    sys.exit(3)
+
+
+def test_workers_that_keep_crashing_stop_the_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    supervisor = Supervisor(2, _exit_at_once, restarts_allowed=3)
+    started = time.monotonic()
+    assert supervisor.run() == 1
+    assert time.monotonic() - started < DEADLINE_S
+    err = capsys.readouterr().err
+    assert err.count("exited with code 3; started pid") == 3
+    assert "workers ended 4 times within 60 s, so the server stops" in err
+    assert not any(_alive(pid) for pid in supervisor.pids())
+
+
+def test_an_in_memory_store_is_served_in_one_process(
+    server_factory: type[Server],
+) -> None:
+    server = server_factory("--workers", "2", "--db", ":memory:")
+    server.wait_for("an in-memory store cannot be shared: serving in one process")
+    pid = server.process.pid
+    assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
+    assert httpx.get(server.url + "/healthz", timeout=10).json() == {"ok": True}
