@@ -344,3 +344,40 @@ def test_an_in_memory_store_is_served_in_one_process(
     pid = server.process.pid
     assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
     assert httpx.get(server.url + "/healthz", timeout=10).json() == {"ok": True}
+
+
+EXPORT = """query($run: String!) { project(name: "mnist", entityName: "demo") {
+  run(name: $run) { parquetHistory(liveKeys: ["_step"]) { parquetUrls } } } }"""
+FIRST_RUN = """{ project(name: "mnist", entityName: "demo") {
+  runs(first: 1) { edges { node { name } } } } }"""
+
+
+def test_an_export_link_one_worker_signed_is_served_by_any(
+    server_factory: type[Server],
+) -> None:
+    server = server_factory("--workers", "2", "--demo")
+    workers = server.worker_pids()
+    ticks = [_cpu_ticks(pid) for pid in workers]
+
+    def fresh(method: str, url: str, **kwargs: object) -> httpx.Response:
+        # A connection of its own: whichever worker accepts it answers.
+        with httpx.Client(timeout=60, auth=("api", KEY)) as client:
+            return client.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+    run = fresh("POST", server.url + "/graphql", json={"query": FIRST_RUN}).json()
+    name = run["data"]["project"]["runs"]["edges"][0]["node"]["name"]
+    for _ in range(8):
+        body = fresh(
+            "POST",
+            server.url + "/graphql",
+            json={"query": EXPORT, "variables": {"run": name}},
+        ).json()
+        assert "errors" not in body, body
+        (url,) = body["data"]["project"]["run"]["parquetHistory"]["parquetUrls"]
+        for _ in range(3):
+            got = fresh("GET", url)
+            assert got.status_code == 200, got.text
+            assert got.content[:4] == b"PAR1" and got.content[-4:] == b"PAR1"
+    assert all(
+        _cpu_ticks(pid) > before for pid, before in zip(workers, ticks, strict=True)
+    )
