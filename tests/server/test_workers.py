@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -99,16 +99,20 @@ class Server:
             self.process.stdout.close()
 
 
+Start = Callable[..., Server]
+
+
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
+def server_factory(tmp_path: Path) -> Iterator[Start]:
+    """Start a server on ``tmp_path/runs.db`` with these flags; stopped after."""
     started: list[Server] = []
 
-    class Tracked(Server):
-        def __init__(self, *flags: str) -> None:
-            super().__init__(tmp_path / "runs.db", *flags)
-            started.append(self)
+    def start(*flags: str) -> Server:
+        server = Server(tmp_path / "runs.db", *flags)
+        started.append(server)
+        return server
 
-    yield Tracked
+    yield start
     for server in started:
         server.stop()
 
@@ -164,7 +168,7 @@ def test_worker_count_defaults_to_unset_and_takes_whole_numbers() -> None:
     assert isinstance(parser, argparse.ArgumentParser)
 
 
-def test_one_worker_serves_in_one_process(server_factory: type[Server]) -> None:
+def test_one_worker_serves_in_one_process(server_factory: Start) -> None:
     server = server_factory("--workers", "1")
     assert httpx.get(server.url + "/healthz", timeout=10).json() == {"ok": True}
     pid = server.process.pid
@@ -174,7 +178,7 @@ def test_one_worker_serves_in_one_process(server_factory: type[Server]) -> None:
 
 
 def test_workers_take_concurrent_writes_and_reads_without_loss(
-    server_factory: type[Server], tmp_path: Path
+    server_factory: Start, tmp_path: Path
 ) -> None:
     server = server_factory("--workers", "2")
     workers = server.worker_pids()
@@ -230,7 +234,9 @@ def test_workers_take_concurrent_writes_and_reads_without_loss(
 
     loaded: list[int] = []
     source = tmp_path / "load.jsonl"
-    jsonl = [{"type": "project", "entity": "me", "name": "mine"}]
+    jsonl: list[dict[str, object]] = [
+        {"type": "project", "entity": "me", "name": "mine"}
+    ]
     jsonl += [
         {"type": "run", "project": "me/mine", "name": f"l{i}",
          "history": [{"_step": s, "loss": 1.0 / (s + 1)} for s in range(200)]}
@@ -286,7 +292,7 @@ def test_workers_take_concurrent_writes_and_reads_without_loss(
     assert steps["shared"] == []
 
 
-def test_stopping_the_parent_stops_every_worker(server_factory: type[Server]) -> None:
+def test_stopping_the_parent_stops_every_worker(server_factory: Start) -> None:
     server = server_factory("--workers", "2")
     pids = server.worker_pids()
     assert all(_alive(pid) for pid in pids)
@@ -295,7 +301,7 @@ def test_stopping_the_parent_stops_every_worker(server_factory: type[Server]) ->
     assert _gone_within(pids, 5)
 
 
-def test_killing_the_parent_kills_every_worker(server_factory: type[Server]) -> None:
+def test_killing_the_parent_kills_every_worker(server_factory: Start) -> None:
     server = server_factory("--workers", "2")
     pids = server.worker_pids()
     server.process.kill()  # no chance to stop them: the kernel must
@@ -304,7 +310,7 @@ def test_killing_the_parent_kills_every_worker(server_factory: type[Server]) -> 
 
 
 def test_a_crashed_worker_is_replaced_and_reported(
-    server_factory: type[Server],
+    server_factory: Start,
 ) -> None:
     server = server_factory("--workers", "2")
     first, second = server.worker_pids()
@@ -337,7 +343,7 @@ def test_workers_that_keep_crashing_stop_the_server(
 
 
 def test_an_in_memory_store_is_served_in_one_process(
-    server_factory: type[Server],
+    server_factory: Start,
 ) -> None:
     server = server_factory("--workers", "2", "--db", ":memory:")
     server.wait_for("an in-memory store cannot be shared: serving in one process")
@@ -353,7 +359,7 @@ FIRST_RUN = """{ project(name: "mnist", entityName: "demo") {
 
 
 def test_an_export_link_one_worker_signed_is_served_by_any(
-    server_factory: type[Server],
+    server_factory: Start,
 ) -> None:
     server = server_factory("--workers", "2", "--demo")
     workers = server.worker_pids()
