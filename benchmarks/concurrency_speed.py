@@ -368,6 +368,7 @@ def main() -> int:
     sizes = rss(db, cores, 3)
 
     speedup = rates[2][0] / rates[1][0]
+    per_cpu = {w: rate / max(used, 1e-9) for w, (rate, used) in rates.items()}
     spread = p99 / p50
     growth = sizes[BIG] / sizes[SMALL]
     lines = [
@@ -380,8 +381,9 @@ def main() -> int:
         f"`--workers 2` / `--workers 1` | {rates[2][0]:.0f} / {rates[1][0]:.0f} = "
         f"**{speedup:.2f}x** | >= {THROUGHPUT_TARGET}x |",
         f"| the same: CPU cores the server got, `--workers 2` / `--workers 1` "
-        f"(load average {load:.1f} on {cores} cores) | {rates[2][1]:.2f} / "
-        f"{rates[1][1]:.2f} | (context) |",
+        f"(load average {load:.1f} on {cores} cores); requests per CPU second "
+        f"| {rates[2][1]:.2f} / {rates[1][1]:.2f} cores; {per_cpu[2]:.0f} / "
+        f"{per_cpu[1]:.0f} | (context) |",
         f"| {PAGE}-run listing page: p99 with {FEW_CLIENTS} clients / p50 alone "
         f"(`--workers {cores}`) | {p99 * 1000:.0f} ms / {p50 * 1000:.0f} ms = "
         f"**{spread:.2f}x** (p50 with {FEW_CLIENTS}: {p50_few * 1000:.0f} ms; "
