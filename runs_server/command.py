@@ -7,7 +7,12 @@ import os
 import sqlite3
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for annotations: importing them loads the server
+    import socket
+
+    from runs_server.http.config import ServerConfig
 
 # Only argparse at import time: ``runs-client`` builds its parser from this
 # module and must not pay for the server (ariadne, uvicorn) unless it serves.
@@ -349,7 +354,11 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
 
 
 def _serve_workers(
-    args: argparse.Namespace, sock: Any, config: Any, schema: Any, count: int
+    args: argparse.Namespace,
+    sock: socket.socket,
+    config: ServerConfig,
+    schema: Any,
+    count: int,
 ) -> int:
     """Serve from ``count`` forked processes (runs_server.http.workers)."""
     from pathlib import Path
