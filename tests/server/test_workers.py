@@ -387,3 +387,30 @@ def test_an_export_link_one_worker_signed_is_served_by_any(
     assert all(
         _cpu_ticks(pid) > before for pid, before in zip(workers, ticks, strict=True)
     )
+
+
+PAGE = """query($after: String) { project(name: "mnist", entityName: "demo") {
+  runCount runs(first: 50, after: $after) {
+    edges { node { name } } pageInfo { endCursor hasNextPage } } } }"""
+
+
+def test_pages_walked_across_workers_hold_every_run_once(
+    server_factory: Start,
+) -> None:
+    server = server_factory("--workers", "2", "--demo")
+    limits = httpx.Limits(max_keepalive_connections=0)  # each page: any worker
+    names: list[str] = []
+    after = None
+    with httpx.Client(timeout=60, limits=limits, auth=("api", KEY)) as client:
+        for _page in range(20):  # 320 runs: 7 pages; the guard is generous
+            body = client.post(
+                server.url + "/graphql",
+                json={"query": PAGE, "variables": {"after": after}},
+            ).json()
+            runs = body["data"]["project"]["runs"]
+            names += [edge["node"]["name"] for edge in runs["edges"]]
+            if not runs["pageInfo"]["hasNextPage"]:
+                break
+            after = runs["pageInfo"]["endCursor"]
+    assert body["data"]["project"]["runCount"] == 320
+    assert len(names) == 320 and len(set(names)) == 320
