@@ -164,6 +164,7 @@ class Server:
             if pids:
                 self.pids += [int(p) for p in pids.group(1).split(", ")]
             if self.port and (workers == 1 or len(self.pids) > 1):
+                time.sleep(1.0)  # the workers' own start (a store, uvicorn)
                 return
         raise RuntimeError("the server did not start in time")
 

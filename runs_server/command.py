@@ -7,6 +7,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only for annotations: importing them loads the server
@@ -101,6 +102,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-V", "--version", action="version", version=_version())
 
 
+# How long the banner's workers line waits for every worker to serve.
+WORKERS_START_S = 30.0
 # More server processes than this is a typo, not a plan (each holds its own
 # thread pools, connections and caches).
 MAX_WORKERS = 64
@@ -361,6 +364,7 @@ def _serve_workers(
     count: int,
 ) -> int:
     """Serve from ``count`` forked processes (runs_server.http.workers)."""
+    import multiprocessing
     from pathlib import Path
 
     from runs_server.history import HistoryExports
@@ -374,6 +378,10 @@ def _serve_workers(
     folder = tempfile.TemporaryDirectory(prefix="runs_server_exports-")
     exports = HistoryExports(Path(folder.name), url_ttl_s=config.export_url_ttl_s)
 
+    # Each worker's open connections, in memory the forked workers share;
+    # -1 until the worker serves.
+    loads = multiprocessing.get_context("fork").Array("i", [-1] * count, lock=False)
+
     def serve(index: int) -> None:
         try:
             store = Store(args.db)
@@ -384,11 +392,14 @@ def _serve_workers(
         if schema is not None:
             app.graphql.schema = schema
         try:
-            serve_forever(app, sock, args.log_level, shared=True)
+            serve_forever(app, sock, args.log_level, shared=(loads, index))
         finally:
             store.close()
 
     def started(pids: list[int]) -> None:
+        deadline = time.monotonic() + WORKERS_START_S
+        while min(loads) < 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # every worker has opened the store and serves
         shown = ", ".join(str(pid) for pid in pids)
         print(f"{count} worker processes (pids {shown}) share the port and the store")
         sys.stdout.flush()

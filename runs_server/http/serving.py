@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -41,6 +42,16 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+# How long a worker leaves a waiting connection to a worker with fewer open
+# connections before taking it itself (the other may be busy: its event loop
+# waits for the GIL, given back every 5 ms, and for a core). Each look in the
+# meantime pauses the loop DECLINE_PAUSE_S (no busy spin; the GIL is free).
+BALANCE_WAIT_S = 0.02
+DECLINE_PAUSE_S = 0.001
+# A decline older than this belongs to an earlier connection: start again.
+BALANCE_EPISODE_S = 0.1
+
+
 class SharedListener(socket.socket):
     """The listening socket the workers of ``serve --workers N`` share, as one
     worker sees it (a duplicate of its descriptor).
@@ -48,18 +59,46 @@ class SharedListener(socket.socket):
     asyncio accepts up to ``backlog`` connections each time the socket is
     ready, and also passes ``backlog`` to ``listen``. A worker serves this
     socket with a backlog of 1: it takes one connection per turn of its event
-    loop and the other workers, woken by the same readiness, take the next
-    ones, so connections arriving together spread over the workers and a
-    busy worker (its loop waiting for the GIL) leaves them to an idle one.
+    loop, and the other workers, woken by the same readiness, take the next.
     ``listen`` keeps the kernel's queue at its full length whatever it is asked.
+
+    Keep-alive clients stay on the worker that accepted them, so the workers
+    also balance what they hold: each publishes its open connections in
+    ``loads`` (shared memory, a slot each, -1 until it serves); a worker
+    holding more than another serving one leaves a waiting connection alone
+    for ``BALANCE_WAIT_S`` (asyncio sees "nothing to accept") so that the
+    other takes it, and takes it itself after that, so no connection waits
+    on a busy worker.
     """
 
+    loads: Any = None
+    slot = 0
+    _declined_at: float | None = None
+
     @classmethod
-    def of(cls, sock: socket.socket) -> SharedListener:
-        return cls(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+    def of(cls, sock: socket.socket, loads: Any, slot: int) -> SharedListener:
+        listener = cls(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+        listener.loads, listener.slot = loads, slot
+        return listener
 
     def listen(self, backlog: int = LISTEN_BACKLOG) -> None:
         super().listen(LISTEN_BACKLOG)
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        loads = self.loads
+        if loads is not None and loads[self.slot] > min(n for n in loads if n >= 0):
+            now = time.monotonic()
+            first = self._declined_at
+            if first is None or now - first > BALANCE_EPISODE_S:
+                first = self._declined_at = now
+            if now - first < BALANCE_WAIT_S:
+                time.sleep(DECLINE_PAUSE_S)
+                raise BlockingIOError("left to a worker holding fewer connections")
+        self._declined_at = None
+        taken = super().accept()
+        if loads is not None:  # counted now: the guard counts it a turn later
+            loads[self.slot] += 1
+        return taken
 
 
 def _uvicorn_server(
@@ -85,14 +124,17 @@ def serve_forever(
     app: RunsServerApp,
     sock: socket.socket,
     log_level: str = "warning",
-    shared: bool = False,
+    shared: tuple[Any, int] | None = None,
 ) -> None:
-    """Serve until interrupted (Ctrl-C); ``shared``: as one of several worker
-    processes accepting from ``sock`` (see ``SharedListener``)."""
-    if not shared:
+    """Serve until interrupted (Ctrl-C). ``shared``: ``(loads, slot)`` of one
+    of several worker processes accepting from ``sock`` (``SharedListener``)."""
+    if shared is None:
         _uvicorn_server(app, log_level).run(sockets=[sock])
         return
-    with SharedListener.of(sock) as listener:
+    loads, slot = shared
+    app.connections.loads, app.connections.slot = loads, slot
+    app.connections.publish()
+    with SharedListener.of(sock, loads, slot) as listener:
         _uvicorn_server(app, log_level, backlog=1).run(sockets=[listener])
 
 
