@@ -451,3 +451,46 @@ def test_keep_alive_connections_spread_over_the_workers(
         held = [_established(pid, port) for pid in workers]
     assert sum(held) == 6
     assert min(held) >= 2, held  # 3/3 when both are idle; never 5/1
+
+
+STUBBORN = """
+import signal, sys, time
+from runs_server.http.workers import Supervisor
+
+def serve(index):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a worker stuck in a request
+    print("serving", flush=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+
+def started(pids):
+    print("pids", *pids, flush=True)
+
+sys.exit(Supervisor(1, serve, stop_s=1.0).run(started))
+"""
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_at_the_deadline() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", STUBBORN],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        said = sorted([process.stdout.readline(), process.stdout.readline()])
+        assert said[1] == "serving\n"  # either may come first
+        (pid,) = (int(p) for p in said[0].split()[1:])
+        began = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert time.monotonic() - began < 10  # stop_s, then SIGKILL
+        assert _gone_within([pid], 5)
+        assert process.stderr is not None
+        assert f"worker pid {pid} did not stop in 1 s" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=20)
