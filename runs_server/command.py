@@ -364,6 +364,7 @@ def _serve_workers(
     count: int,
 ) -> int:
     """Serve from ``count`` forked processes (runs_server.http.workers)."""
+    import gc
     import multiprocessing
     from pathlib import Path
 
@@ -404,6 +405,7 @@ def _serve_workers(
         print(f"{count} worker processes (pids {shown}) share the port and the store")
         sys.stdout.flush()
 
+    gc.freeze()  # what the workers inherit stays shared (see serve_forever)
     try:
         return Supervisor(count, serve).run(started)
     finally:
