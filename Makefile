@@ -79,8 +79,10 @@ reliability: $(STAMP)
 # then mirroring against scan_history run by run, then the official SDK
 # logging into the server against logging offline, then columnar histories
 # against reading the same rows from Parquet, then 10^3 and 10^4 runs into a
-# dataset partitioned by run (flat memory), then AsyncApi against Api (each
-# exits non-zero on a missed target), then the web pages in headless Chromium
+# dataset partitioned by run (flat memory), then AsyncApi against Api, then
+# lean listings against SDK 0.31, then serve --workers 2 against 1 under 16
+# client processes (each exits non-zero on a missed target), then the web
+# pages in headless Chromium
 # (prints its figures against the issue's targets).
 bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/server_speed.py
@@ -91,4 +93,5 @@ bench: $(STAMP) sdk31-venv
 	$(BIN)/python benchmarks/dataset_memory.py
 	$(BIN)/python benchmarks/async_speed.py
 	$(BIN)/python benchmarks/listing_speed.py
+	$(BIN)/python benchmarks/concurrency_speed.py
 	$(BIN)/python benchmarks/web_speed.py

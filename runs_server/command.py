@@ -7,7 +7,13 @@ import os
 import sqlite3
 import sys
 import tempfile
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for annotations: importing them loads the server
+    import socket
+
+    from runs_server.http.config import ServerConfig
 
 # Only argparse at import time: ``runs-client`` builds its parser from this
 # module and must not pay for the server (ariadne, uvicorn) unless it serves.
@@ -82,9 +88,55 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "schema change, or test schema-check)",
     )
     parser.add_argument(
+        "--workers",
+        type=worker_count,
+        default=None,
+        metavar="N",
+        help="server processes sharing the port and the store; every limit holds "
+        f"per process (default: one per core, {cores()} here; 1: serve in "
+        "this process)",
+    )
+    parser.add_argument(
         "--log-level", default="warning", metavar="LEVEL", help="uvicorn log level"
     )
     parser.add_argument("-V", "--version", action="version", version=_version())
+
+
+# How long the banner's workers line waits for every worker to serve.
+WORKERS_START_S = 30.0
+# More server processes than this is a typo, not a plan (each holds its own
+# thread pools, connections and caches).
+MAX_WORKERS = 64
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_count(text: str) -> int:
+    """``--workers``: a whole number from 1 to MAX_WORKERS, or a clear refusal."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number; give how many server processes to "
+            "run, e.g. --workers 2"
+        ) from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"{count} is too few; give 1 or more server processes (--workers 1 "
+            "serves in this process)"
+        )
+    if count > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"{count} is too many; give at most {MAX_WORKERS} server processes "
+            f"(this machine has {cores()} cores)"
+        )
+    return count
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):
@@ -262,18 +314,26 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         store.close()
         return _error(prog, f"cannot bind {args.host}:{args.port}: {exc}")
     url = url_of(sock)
-    reuse_large_buffers()  # this process only: not a library's callers
-    app = RunsServerApp(
-        store,
-        ServerConfig(
-            require_auth=require_auth,
-            latency_ms=args.latency_ms,
-            faults=faults,
-            loopback_hosts=loopback,
-        ),
+    reuse_large_buffers()  # this process and its workers: not a library's callers
+    config = ServerConfig(
+        require_auth=require_auth,
+        latency_ms=args.latency_ms,
+        faults=faults,
+        loopback_hosts=loopback,
     )
+    workers = cores() if args.workers is None else args.workers
+    if workers > 1 and store.in_memory:
+        # Each process would open an empty database of its own.
+        if args.workers is not None:
+            notes.append("an in-memory store cannot be shared: serving in one process")
+        workers = 1
+    if workers > 1:
+        store.close()  # each worker opens its own: no connection crosses a fork
+    else:
+        app = RunsServerApp(store, config)
     if schema is not None:
-        app.graphql.schema = schema
+        if workers == 1:
+            app.graphql.schema = schema
         notes.append(f"serving the schema in {args.schema}")
     print(f"runs_server listening on {url} (GraphQL at {url}/graphql)")
     for note in notes:
@@ -283,6 +343,11 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
     for line in key_lines(url, require_auth, demo.api_key if demo else None):
         print(line)
     sys.stdout.flush()
+    if workers > 1:
+        try:
+            return _serve_workers(args, sock, config, schema, workers)
+        finally:
+            sock.close()
     try:
         serve_forever(app, sock, args.log_level)
     except KeyboardInterrupt:
@@ -291,6 +356,62 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
         sock.close()
         store.close()
     return 0
+
+
+def _serve_workers(
+    args: argparse.Namespace,
+    sock: socket.socket,
+    config: ServerConfig,
+    schema: Any,
+    count: int,
+) -> int:
+    """Serve from ``count`` forked processes (runs_server.http.workers)."""
+    import gc
+    import multiprocessing
+    from pathlib import Path
+
+    from runs_server.history import HistoryExports
+    from runs_server.http.app import RunsServerApp
+    from runs_server.http.serving import serve_forever
+    from runs_server.http.workers import Supervisor
+    from runs_server.store import Store, StoreError
+
+    # One export folder and signing secret for all: a parquetHistory link
+    # one worker signed is served by whichever worker the download reaches.
+    folder = tempfile.TemporaryDirectory(prefix="runs_server_exports-")
+    exports = HistoryExports(Path(folder.name), url_ttl_s=config.export_url_ttl_s)
+
+    # Each worker's open connections, in memory the forked workers share;
+    # -1 until the worker serves.
+    loads = multiprocessing.get_context("fork").Array("i", [-1] * count, lock=False)
+
+    def serve(index: int) -> None:
+        try:
+            store = Store(args.db)
+        except (StoreError, sqlite3.Error) as exc:
+            print(f"runs_server: worker {index + 1}: cannot open {args.db}: {exc}")
+            sys.exit(1)
+        app = RunsServerApp(store, config, exports)
+        if schema is not None:
+            app.graphql.schema = schema
+        try:
+            serve_forever(app, sock, args.log_level, shared=(loads, index))
+        finally:
+            store.close()
+
+    def started(pids: list[int]) -> None:
+        deadline = time.monotonic() + WORKERS_START_S
+        while min(loads) < 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # every worker has opened the store and serves
+        shown = ", ".join(str(pid) for pid in pids)
+        print(f"{count} worker processes (pids {shown}) share the port and the store")
+        sys.stdout.flush()
+
+    gc.freeze()  # what the workers inherit stays shared (see serve_forever)
+    try:
+        return Supervisor(count, serve).run(started)
+    finally:
+        folder.cleanup()
 
 
 def build_parser(prog: str = "python -m runs_server") -> argparse.ArgumentParser:

@@ -142,7 +142,8 @@ def write_history_parquet(conn: sqlite3.Connection, run_id: int, path: Path) -> 
         arrays.append(_column(values))
         names.append(key)
     table = pa.Table.from_arrays(arrays, names=names)
-    partial = path.with_name(path.name + ".partial")
+    # Named per process: the workers of one server share the export folder.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     pq.write_table(table, partial, row_group_size=ROW_GROUP_ROWS)
     os.replace(partial, path)  # readers never see a half-written file
     return len(steps)

@@ -54,7 +54,15 @@ TELEMETRY_PATHS = ("/sdk/otel/v1/metrics", "/sdk/otel/v1/logs")
 class RunsServerApp:
     """``RunsServerApp(store, ServerConfig(...))`` is an ASGI app for uvicorn."""
 
-    def __init__(self, store: Store, config: ServerConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: ServerConfig | None = None,
+        exports: HistoryExports | None = None,
+    ) -> None:
+        """``exports``: the history export cache to use (the workers of one
+        ``serve --workers N`` share one, so a link one signed another serves);
+        by default a private one, removed when the app shuts down."""
         self.store = store
         self.config = config or ServerConfig()
         self.faults = FaultInjector(self.config.faults)
@@ -67,7 +75,8 @@ class RunsServerApp:
         self.connections = ConnectionGuard(
             connection_cap(self.config.max_connections), self.config.head_timeout_s
         )
-        self.exports = HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
+        self._owns_exports = exports is None
+        self.exports = exports or HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
         self.files = FilesEndpoint(store, self.config, self.lanes.heavy, self.bodies)
         self.web = WebPages()
@@ -161,7 +170,8 @@ class RunsServerApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.lanes.shutdown()
-                self.exports.close()
+                if self._owns_exports:
+                    self.exports.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -65,6 +65,15 @@ class ConnectionGuard:
     refused: int = 0  # answered 503 at the cap
     evicted: int = 0  # waiting connections closed to admit a new one
     timed_out: int = 0  # heads that did not arrive in time
+    # ``serve --workers N``: the open-connection count of every worker, in
+    # memory they share, and this worker's slot (see serving.SharedListener).
+    loads: Any = None
+    slot: int = 0
+
+    def publish(self) -> None:
+        """Write this worker's open connections into its shared slot."""
+        if self.loads is not None:
+            self.loads[self.slot] = len(self.open)
 
     def admit(self, newcomer: GuardedH11Protocol) -> bool:
         """Make room for ``newcomer``; False when every slot is busy."""
@@ -76,6 +85,7 @@ class ConnectionGuard:
             self.evicted += 1
             victim.transport.close()
         self.open[newcomer] = None
+        self.publish()
         return True
 
 
@@ -109,6 +119,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.open.pop(self, None)
+        self.guard.publish()
         self._disarm()
         super().connection_lost(exc)
 

@@ -52,6 +52,7 @@ RUN_BY = {
     ("The typed API", "text"): "test_readme.test_the_python_snippet_...",
     ("Loading your own runs", "json"): "test_readme.test_the_loading_example_...",
     ("Fast histories", "python"): "test_the_histories_snippet_runs",
+    ("Fast histories", "python", 1): "test_the_dataset_snippet_runs",
     ("Offline: mirror a project, then serve the copy", "sh"): "test_the_mirror_lines",
     ("Async", "python"): "test_the_async_snippet_runs",
     ("The generated client", "python"): "test_the_generated_client_snippet_runs",
@@ -116,6 +117,42 @@ def test_the_histories_snippet_runs(live: Live) -> None:
         for i, token in enumerate(saved):  # each token resumes after its batch
             rest = runs.iter_histories(format="arrow", union_schema=True, after=token)
             assert [b.data for b in rest] == written[i + 1 :]
+
+
+def test_the_dataset_snippet_runs(
+    live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partitioned export writes one Parquet file per finished demo run
+    under ``hist/run_id=<id>/``, whose rows are the run's sampled history."""
+    import pyarrow.dataset as ds
+
+    code = _block("Fast histories", "python", 1)
+    with Api(base_url=live.url) as api:
+        finished = api.runs("demo/mnist", filters={"state": "finished"}, per_page=50)
+        monkeypatch.chdir(tmp_path)  # the snippet writes to hist/
+        scope: dict[str, Any] = {"api": _ApiOn(api, finished)}
+        exec(compile(code, "README.md", "exec"), scope)
+        assert scope["done"].runs == 183
+        expected = finished.histories(samples=1000, format="arrow")
+    folders = sorted(p.name for p in (tmp_path / "hist").iterdir())
+    ids = sorted(set(expected.column("run_id").to_pylist()))
+    assert folders == [f"run_id={i}" for i in ids] and len(ids) == 183
+    table = ds.dataset(
+        tmp_path / "hist", format="parquet", partitioning="hive"
+    ).to_table()
+    assert table.num_rows == expected.num_rows
+
+
+class _ApiOn:
+    """``api.runs("team/proj")`` of the snippet, answered by the demo's
+    finished runs (the snippet's placeholder project)."""
+
+    def __init__(self, api: Api, runs: Any) -> None:
+        self._api, self._runs = api, runs
+
+    def runs(self, path: str) -> Any:
+        assert path == "team/proj"
+        return self._runs
 
 
 def test_the_mirror_lines(live: Live, tmp_path: Path) -> None:

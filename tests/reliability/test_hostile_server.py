@@ -50,8 +50,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int,
     folder = tmp_path_factory.mktemp("hostile")
     file_store(folder).close()
     db = folder / "runs.db"
+    # One worker: the bounds and the RSS measured here are one process's.
+    command = [sys.executable, "-m", "runs_server", "--port", "0", "--db", str(db)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "runs_server", "--port", "0", "--db", str(db)],
+        [*command, "--workers", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
