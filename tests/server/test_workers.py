@@ -494,3 +494,21 @@ def test_a_worker_that_ignores_sigterm_is_killed_at_the_deadline() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=20)
+
+
+def test_optional_imports_are_made_before_the_fork() -> None:
+    """pyarrow imports pandas on its first array: the parent imports both
+    before forking, so no worker's first columnar page pays for them."""
+    code = (
+        "import sys\n"
+        "from runs_server.command import _preload_optional\n"
+        "assert 'pandas' not in sys.modules and 'pyarrow' not in sys.modules\n"
+        "_preload_optional()\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow.ipc', 'pyarrow.parquet')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['pandas',", "'pyarrow.ipc',", "'pyarrow.parquet']"]
