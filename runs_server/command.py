@@ -9,7 +9,6 @@ import os
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -351,7 +350,6 @@ def _serve(args: argparse.Namespace, prog: str) -> int:
             return _serve_workers(args, sock, config, schema, workers)
         finally:
             sock.close()
-    threading.Thread(target=_preload_optional, daemon=True).start()
     try:
         serve_forever(app, sock, args.log_level)
     except KeyboardInterrupt:
@@ -421,9 +419,10 @@ def _serve_workers(
 
 def _preload_optional() -> None:
     """Import pyarrow (columnar pages, Parquet exports) and pandas, which
-    pyarrow imports on its first array when installed: a server's first such
-    request otherwise pays both imports (0.5 s, seconds on a busy machine).
-    Run before the fork, the workers share them."""
+    pyarrow imports on its first array when installed, before the fork: each
+    worker's first such request otherwise pays both imports (0.5 s, seconds
+    on a busy machine). One process (``--workers 1``) imports them when first
+    asked, as before: its idle memory stays without them."""
     for name in ("pyarrow.ipc", "pyarrow.parquet", "pandas"):
         # Optional extras: without them those pages say so when asked.
         with contextlib.suppress(ImportError):
