@@ -172,6 +172,28 @@ def is_quick(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
     return True
 
 
+def over_cost(
+    fragment: FragmentLookup,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any],
+    limit: int = MAX_QUERY_COST,
+) -> GraphQLError | None:
+    """The error refusing ``operation`` when estimated over ``limit`` fields
+    (``extensions.code`` RESPONSE_TOO_LARGE: ask for less), else None.
+    ``fragment``: the document's fragment definition by name, or None."""
+    if estimate(fragment, operation, variables, limit).cost <= limit:
+        return None
+    name = operation.name.value if operation.name else "(anonymous)"
+    return GraphQLError(
+        f"operation {name} would resolve more than {limit:,} "
+        "fields (nested connections multiply their page sizes, "
+        "first defaulting to 50; every alias counts): ask for "
+        "less, e.g. a smaller first or fewer aliases",
+        operation,
+        extensions={"code": RESPONSE_TOO_LARGE},
+    )
+
+
 def cost_rule(
     variables: Mapping[str, Any] | None, limit: int = MAX_QUERY_COST
 ) -> type[ValidationRule]:
@@ -183,17 +205,8 @@ def cost_rule(
         def enter_operation_definition(
             self, node: OperationDefinitionNode, *_args: Any
         ) -> None:
-            if estimate(self.context.get_fragment, node, values, limit).cost > limit:
-                name = node.name.value if node.name else "(anonymous)"
-                self.context.report_error(
-                    GraphQLError(
-                        f"operation {name} would resolve more than {limit:,} "
-                        "fields (nested connections multiply their page sizes, "
-                        "first defaulting to 50; every alias counts): ask for "
-                        "less, e.g. a smaller first or fewer aliases",
-                        node,
-                        extensions={"code": RESPONSE_TOO_LARGE},
-                    )
-                )
+            error = over_cost(self.context.get_fragment, node, values, limit)
+            if error is not None:
+                self.context.report_error(error)
 
     return QueryCostRule

@@ -14,25 +14,25 @@ import orjson
 from graphql import (
     ExecutionContext,
     FieldNode,
+    GraphQLList,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    get_nullable_type,
-    is_list_type,
 )
 from graphql.pyutils import Path
 
 
 class PreEncodedExecutionContext(ExecutionContext):
-    def complete_value(
+    # Overriding the list step only (not ``complete_value``, which runs for
+    # every value of a response: ~1,200 for a 50-run listing page) keeps the
+    # per-value path graphql-core's own.
+    def complete_list_value(
         self,
-        return_type: GraphQLOutputType,
+        return_type: GraphQLList[GraphQLOutputType],
         field_nodes: list[FieldNode],
         info: GraphQLResolveInfo,
         path: Path,
         result: Any,
     ) -> Any:
-        if isinstance(result, orjson.Fragment) and is_list_type(
-            get_nullable_type(return_type)  # type: ignore[arg-type]
-        ):
+        if isinstance(result, orjson.Fragment):
             return result
-        return super().complete_value(return_type, field_nodes, info, path, result)
+        return super().complete_list_value(return_type, field_nodes, info, path, result)

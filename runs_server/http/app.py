@@ -78,6 +78,7 @@ class RunsServerApp:
         self._owns_exports = exports is None
         self.exports = exports or HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
+        self.lanes.documents = self.graphql.documents
         self.files = FilesEndpoint(store, self.config, self.lanes.heavy, self.bodies)
         self.web = WebPages()
         self.columnar = ColumnarEndpoint(store, self.config)

@@ -15,6 +15,7 @@ from graphql import GraphQLError
 
 from runs_server.graphql.context import RequestContext
 from runs_server.graphql.cost import cost_rule
+from runs_server.graphql.documents import DocumentCache, validator
 from runs_server.graphql.execution import PreEncodedExecutionContext
 from runs_server.graphql.limits import (
     MAX_QUERY_BYTES,
@@ -70,6 +71,7 @@ class GraphQLEndpoint:
         self.config = config
         self.exports = exports
         self.schema = executable_schema()
+        self.documents = DocumentCache()
         self.liveness = Liveness(store, config.crash_after_s)
 
     def respond(
@@ -138,14 +140,25 @@ class GraphQLEndpoint:
             data.pop("variables", None)
         # No lock here: parsing and validation touch no store, and the
         # resolvers take the request's connection on first use.
+        # A text seen before is neither parsed nor checked again (but for
+        # its cost, which depends on the variables): see graphql.documents.
+        entry = self.documents.entry(query)
+        checks: dict[str, Any] = (
+            {"validation_rules": [QueryShapeRule, cost_rule(data.get("variables"))]}
+            if entry is None
+            else {
+                "query_document": entry.document,
+                "query_validator": validator(entry, data.get("variables")),
+            }
+        )
         _ok, result = graphql_sync(
             self.schema,
             data,
             context_value=context,
-            validation_rules=[QueryShapeRule, cost_rule(data.get("variables"))],
             introspection=True,
             logger=graphql_logger,
             execution_context_class=PreEncodedExecutionContext,
+            **checks,
         )
         context.close()  # serialisation needs no connection
         if context.refusal is not None:

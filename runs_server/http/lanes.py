@@ -18,6 +18,7 @@ import orjson
 from graphql import GraphQLError, parse
 
 from runs_server.graphql.cost import is_quick
+from runs_server.graphql.documents import DocumentCache
 
 # Bodies no larger than this are classified (parsed once more, on the event
 # loop: a few microseconds for a small body); larger ones are heavy.
@@ -34,10 +35,13 @@ class Lanes:
             QUICK_LANE_THREADS, thread_name_prefix="runs_server_quick"
         )
         self._lock = threading.Lock()
+        # The documents the GraphQL endpoint parsed: a text seen before is
+        # classified without parsing it again on the event loop.
+        self.documents: DocumentCache | None = None
         self.heavy_running = 0  # heavy requests executing now, for tests
 
     def pick(self, body: bytes) -> ThreadPoolExecutor:
-        return self.quick if quick_body(body) else self.heavy
+        return self.quick if quick_body(body, self.documents) else self.heavy
 
     def counted(self, pool: ThreadPoolExecutor, work: Any) -> Any:
         """``work`` wrapped to keep ``heavy_running`` when run on ``pool``."""
@@ -60,7 +64,7 @@ class Lanes:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def quick_body(body: bytes) -> bool:
+def quick_body(body: bytes, documents: DocumentCache | None = None) -> bool:
     """Whether a GraphQL request body is quick (see the module's rule)."""
     if len(body) > QUICK_MAX_BODY_BYTES:
         return False
@@ -70,7 +74,9 @@ def quick_body(body: bytes) -> bool:
         if not isinstance(query, str):
             return False  # refused quickly anyway; no need to hurry it
         variables = data.get("variables")
-        document = parse(query, no_location=True, max_tokens=QUICK_MAX_BODY_BYTES)
+        document = None if documents is None else documents.peek(query)
+        if document is None:
+            document = parse(query, no_location=True, max_tokens=QUICK_MAX_BODY_BYTES)
     except (orjson.JSONDecodeError, GraphQLError):
         return False
     return is_quick(document, variables if isinstance(variables, dict) else {})
