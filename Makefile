@@ -81,9 +81,8 @@ reliability: $(STAMP)
 # against reading the same rows from Parquet, then 10^3 and 10^4 runs into a
 # dataset partitioned by run (flat memory), then AsyncApi against Api, then
 # lean listings against SDK 0.31, then serve --workers 2 against 1 under 16
-# client processes (each exits non-zero on a missed target), then the web
-# pages in headless Chromium
-# (prints its figures against the issue's targets).
+# client processes, then the web pages in headless Chromium (each exits
+# non-zero on a missed target).
 BENCHMARKS := server_speed histories_speed mirror_speed sdk_logging \
   columnar_speed dataset_memory async_speed listing_speed concurrency_speed \
   web_speed
