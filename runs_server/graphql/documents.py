@@ -9,17 +9,22 @@ whether it passed the checks that depend on the text alone (graphql-core's
 spec rules and ``QueryShapeRule``); only the cost estimate, which depends on
 the variables, runs for every request.
 
-Bounds: at most ``MAX_ENTRIES`` texts of at most ``MAX_CACHED_QUERY_CHARS``
-characters each (least recently used leave first); longer texts are parsed
-and validated per request as before. A text with any validation error is
-validated whole every time (the same errors, in the same order).
+Bounds: only texts that passed the checks are kept (a text with any
+validation error is parsed and validated whole every time: the same errors,
+in the same order, and nothing a stream of junk texts could fill memory
+with); at most ``MAX_ENTRIES`` texts of at most ``MAX_CACHED_QUERY_CHARS``
+characters each and ``MAX_CACHED_TOTAL_CHARS`` in all (least recently used
+leave first). A parsed text keeps graphql-core's nodes and tokens, 100-250
+bytes per character (the most for many short fields), so the cache holds at
+most about 64 MB per worker; our clients' texts are 1-3 KiB each. Longer
+texts are parsed and validated per request as before.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +44,7 @@ from runs_server.graphql.limits import QueryShapeRule
 
 MAX_ENTRIES = 256
 MAX_CACHED_QUERY_CHARS = 16 * 1024
+MAX_CACHED_TOTAL_CHARS = 256 * 1024
 
 
 @dataclass
@@ -47,6 +53,8 @@ class Entry:
     fragments: dict[str, FragmentDefinitionNode]
     operations: list[OperationDefinitionNode]
     valid_for: GraphQLSchema | None = None  # passed the static rules of it
+    # Puts a new entry into its cache once it passed them (then None).
+    keep: Callable[[], None] | None = None
 
 
 class DocumentCache:
@@ -56,10 +64,13 @@ class DocumentCache:
         self,
         max_entries: int = MAX_ENTRIES,
         max_query_chars: int = MAX_CACHED_QUERY_CHARS,
+        max_total_chars: int = MAX_CACHED_TOTAL_CHARS,
     ) -> None:
         self.max_entries = max_entries
         self.max_query_chars = max_query_chars
+        self.max_total_chars = max_total_chars
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._chars = 0  # of the texts kept
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -71,10 +82,15 @@ class DocumentCache:
             entry = self._entries.get(query)
         return None if entry is None else entry.document
 
+    @property
+    def chars(self) -> int:
+        """The characters of the texts kept."""
+        return self._chars
+
     def entry(self, query: Any) -> Entry | None:
-        """The entry of ``query``, parsed now if new; None for a text that is
-        not a string, too long to keep, or does not parse (the caller's
-        uncached path reports it)."""
+        """The entry of ``query``, parsed now if new (kept once ``validator``
+        passes it); None for a text that is not a string, too long to keep,
+        or does not parse (the caller's uncached path reports it)."""
         if not isinstance(query, str) or len(query) > self.max_query_chars:
             return None
         with self._lock:
@@ -95,12 +111,21 @@ class DocumentCache:
             },
             [d for d in document.definitions if isinstance(d, OperationDefinitionNode)],
         )
-        with self._lock:
-            self._entries[query] = entry
-            self._entries.move_to_end(query)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        entry.keep = lambda: self._keep(query, entry)
         return entry
+
+    def _keep(self, query: str, entry: Entry) -> None:
+        with self._lock:
+            old = self._entries.pop(query, None)
+            self._chars -= 0 if old is None else len(query)
+            self._entries[query] = entry
+            self._chars += len(query)
+            while (
+                len(self._entries) > self.max_entries
+                or self._chars > self.max_total_chars
+            ):
+                text, _ = self._entries.popitem(last=False)
+                self._chars -= len(text)
 
 
 def validator(entry: Entry, variables: Any) -> Any:
@@ -120,6 +145,9 @@ def validator(entry: Entry, variables: Any) -> Any:
                     [*specified_rules, QueryShapeRule, cost_rule(values)],
                 )
             entry.valid_for = schema
+            if entry.keep is not None:
+                entry.keep()
+                entry.keep = None
         return [
             error
             for operation in entry.operations

@@ -46,11 +46,17 @@ MAX_REQUEST_MEMORY_BYTES = 3 * MAX_RESPONSE_BYTES
 # Request bodies held (being read or executed) at once, all connections
 # together (runs_server.http.admission admits each before reading it).
 MAX_BODY_BYTES_HELD = 64 * 1024 * 1024
+# Parsed query texts kept for reuse (runs_server.graphql.documents: 256 KiB
+# of text at most, 100-250 bytes per character once parsed).
+DOCUMENT_CACHE_BYTES = 64 * 1024 * 1024
 # The server's peak above its idle size: every worker at its request budget
-# plus the bodies held (the quick lane's requests are at most a few hundred
-# fields). tests/reliability/test_hostile_server.py measures it.
+# plus the bodies held and the kept documents (the quick lane's requests are
+# at most a few hundred fields). tests/reliability/test_hostile_server.py
+# measures it.
 PEAK_MEMORY_BYTES = (
-    MAX_REQUESTS_IN_FLIGHT * MAX_REQUEST_MEMORY_BYTES + MAX_BODY_BYTES_HELD
+    MAX_REQUESTS_IN_FLIGHT * MAX_REQUEST_MEMORY_BYTES
+    + MAX_BODY_BYTES_HELD
+    + DOCUMENT_CACHE_BYTES
 )
 # Wall-clock seconds one request may execute, and may take to send its body.
 MAX_REQUEST_SECONDS = 120.0

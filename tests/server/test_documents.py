@@ -72,18 +72,47 @@ def test_a_cached_text_is_still_refused_for_costly_variables() -> None:
     assert errors[0].extensions == {"code": "RESPONSE_TOO_LARGE"}
 
 
+def _checked(cache: DocumentCache, text: str) -> list[str]:
+    """Look ``text`` up and run its checks, as a request does."""
+    entry = cache.entry(text)
+    assert entry is not None
+    schema = executable_schema()
+    return [e.message for e in validator(entry, {})(schema, entry.document)]
+
+
 def test_the_cache_is_bounded() -> None:
-    cache = DocumentCache(max_entries=2, max_query_chars=40)
+    cache = DocumentCache(max_entries=2, max_query_chars=40, max_total_chars=60)
     texts = ["{ viewer { id } }", "{ viewer { username } }", "{ viewer { email } }"]
     for text in texts:
-        assert cache.entry(text) is not None
+        assert _checked(cache, text) == []
     assert len(cache) == 2
     assert cache.peek(texts[0]) is None  # the least recently used left
     assert cache.peek(texts[2]) is not None
     assert cache.entry("{ viewer { " + "id " * 20 + "} }") is None  # too long
     assert cache.entry("{ viewer { ") is None  # does not parse
     assert cache.entry(None) is None
-    assert len(cache) == 2
+    assert len(cache) == 2 and cache.chars == len(texts[1]) + len(texts[2])
+
+
+def test_the_cache_keeps_at_most_its_characters() -> None:
+    cache = DocumentCache(max_entries=10, max_query_chars=40, max_total_chars=40)
+    texts = ["{ viewer { id } }", "{ viewer { username } }", "{ viewer { email } }"]
+    for text in texts:
+        assert _checked(cache, text) == []
+        assert cache.chars <= 40
+    assert [cache.peek(t) is not None for t in texts] == [False, False, True]
+
+
+def test_texts_that_fail_their_checks_are_not_kept() -> None:
+    """Junk texts (valid syntax, unknown fields) are parsed per request: a
+    stream of distinct ones never fills the cache."""
+    cache = DocumentCache()
+    for i in range(50):
+        errors = _checked(cache, f"{{ a{i} b c }}")
+        assert errors and "Cannot query field" in errors[0]
+    assert len(cache) == 0 and cache.chars == 0
+    assert _checked(cache, "{ viewer { id } }") == []
+    assert len(cache) == 1
 
 
 def test_the_server_answers_a_text_again_with_other_variables(gql: Gql) -> None:
