@@ -22,6 +22,7 @@ texts are parsed and validated per request as before.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -53,8 +54,9 @@ class Entry:
     fragments: dict[str, FragmentDefinitionNode]
     operations: list[OperationDefinitionNode]
     valid_for: GraphQLSchema | None = None  # passed the static rules of it
-    # Puts a new entry into its cache once it passed them (then None).
-    keep: Callable[[], None] | None = None
+    # Puts a new entry into its cache once it passed them (then None); given
+    # the entry, so no reference cycle is left for a text that never passes.
+    keep: Callable[[Entry], None] | None = None
 
 
 class DocumentCache:
@@ -111,7 +113,7 @@ class DocumentCache:
             },
             [d for d in document.definitions if isinstance(d, OperationDefinitionNode)],
         )
-        entry.keep = lambda: self._keep(query, entry)
+        entry.keep = functools.partial(self._keep, query)
         return entry
 
     def _keep(self, query: str, entry: Entry) -> None:
@@ -146,7 +148,7 @@ def validator(entry: Entry, variables: Any) -> Any:
                 )
             entry.valid_for = schema
             if entry.keep is not None:
-                entry.keep()
+                entry.keep(entry)
                 entry.keep = None
         return [
             error
