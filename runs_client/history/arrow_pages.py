@@ -17,7 +17,10 @@ JSON, raised as from /graphql (a refusal for size halves the page as usual).
 A stream's columns: numbers as float64/int64 (nulls where a run's row lacks
 the key), other keys as one JSON text per value (field metadata
 ``runs.kind=json``), decoded here as the JSON path decodes rows. The schema
-metadata ``runs`` names the page's runs, their row counts and the page info.
+metadata ``runs`` names the page's runs, their row counts and the page info,
+and, as the client asks (``stepGrid``), may give ``_step`` as each run's
+first step plus the offsets every run of the page keeps: a few numbers, not
+8 bytes a row on the wire.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from runs_gql.operations import (
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
 )
 
-from .._exceptions import NotFoundError, RunsClientError
+from .._exceptions import GraphQLError, NotFoundError, RunsClientError, ServerError
 from ..transport.async_retrying import AsyncRetryingClient
 from ..transport.flows import Flow, call, call_on, run
 from ..transport.retrying import RetryingClient
@@ -55,9 +58,11 @@ __all__ = [
     "form_flow",
     "has_form",
     "joined",
+    "names_flow",
     "page_flow",
     "reordered",
     "request",
+    "row_budget",
 ]
 
 FEATURE = "columnarHistory"
@@ -149,11 +154,12 @@ def _has_pyarrow() -> bool:
     return True
 
 
-def _decode(body: bytes) -> dict[str, Any] | None:
-    """An Arrow body as ``{"data": {"table": ...}}``; None for anything else
-    (JSON errors, which the usual parser reads). A cut stream raises, and
-    the caller retries it as a body that is no JSON."""
-    if not body.startswith(_ARROW_STREAM_START):
+def _decode(body: Any) -> dict[str, Any] | None:
+    """An Arrow body (bytes, or a pyarrow buffer: ``transport.pooled``) as
+    ``{"data": {"table": ...}}``; None for anything else (JSON errors, which
+    the usual parser reads). A cut stream raises, and the caller retries it
+    as a body that is no JSON."""
+    if bytes(memoryview(body)[:4]) != _ARROW_STREAM_START:
         return None
     import pyarrow as pa
 
@@ -164,10 +170,25 @@ def _decode(body: bytes) -> dict[str, Any] | None:
     return {"data": {"table": table}}
 
 
-# Rows per request by default: a numeric row is about 50 bytes of Arrow, so
-# a page is about 10 MB (the server refuses pages over its byte cap, and the
-# client then halves them).
+# Rows per request by default: a row of 5 numeric keys is about 40 bytes of
+# Arrow, so a page is about 8 MB (the server refuses pages over its byte cap,
+# and the client then halves them).
 ROW_BUDGET = 200_000
+# A page of fewer named keys takes more rows for about the same bytes (8 a
+# value; ``_step`` comes as a grid): fewer requests, each with its own fixed
+# cost. At most the server's default row cap per request.
+PAGE_BYTES = 8 * 1024 * 1024
+MAX_PAGE_ROWS = 1_000_000
+
+
+def row_budget(query: HistoryQuery) -> int:
+    """Rows per request for Arrow pages of ``query``: ``ROW_BUDGET``, or for
+    named keys as many rows as ``PAGE_BYTES`` holds of their values."""
+    if query.keys is None or query.stream == "system":
+        return ROW_BUDGET
+    keys = query.row_keys or query.keys
+    values = max(1, sum(1 for key in keys if key != "_step"))
+    return max(ROW_BUDGET, min(MAX_PAGE_ROWS, PAGE_BYTES // (8 * values)))
 
 
 def has_form(client: object, query: HistoryQuery) -> bool:
@@ -218,6 +239,7 @@ def page_flow(
     else:
         operation, text = "RunsSampledHistoryPage", RUNS_SAMPLED_HISTORY_PAGE_GQL
         variables["specs"] = query.specs
+    variables["stepGrid"] = True  # _step as run starts + offsets where it can
     response = yield call_on(
         columnar, "execute", text, operation_name=operation, variables=variables,
         decode=_decode,
@@ -229,6 +251,8 @@ def page_flow(
     order_by = query.order_by
     info = orjson.loads(table.schema.metadata[b"runs"])
     chunks = {name: _chunk(table, name) for name in table.column_names}
+    if "stepGrid" in info:
+        chunks["_step"] = _grid_steps(info, table.num_rows, columnar.url)
     page = Page([str(n) for n in info["runs"]], [int(c) for c in info["counts"]],
                 [], order_by, end_cursor=info.get("endCursor"),
                 has_next=bool(info.get("hasNextPage")), chunks=chunks)  # fmt: skip
@@ -238,6 +262,42 @@ def page_flow(
     if all(fresh):
         return page
     return reordered(page, list(compress(page.run_ids, fresh)))
+
+
+RUN_NAMES_OPERATION = "RunNames"
+# Sent as the request's text, not executed: the endpoint reads the variables.
+RUN_NAMES_QUERY = (
+    "query RunNames($entity: String, $project: String!, $filters: JSONString, "
+    "$order: String, $cursor: String) { project(name: $project, entityName: "
+    "$entity) { runs(filters: $filters, order: $order, after: $cursor) "
+    "{ edges { node { name } } } } }"
+)
+
+
+def names_flow(client: object, variables: dict[str, Any]) -> Flow[list[str] | None]:
+    """The names of the runs after ``variables["cursor"]`` (entity, project,
+    filters and order as a page's), in the collection's order, from the
+    columnar endpoint (``has_form`` said there is one). None when the server
+    does not name them all in one answer (an older server, more runs than its
+    cap, a project it does not show): the caller pages by cursor then."""
+    columnar = columnar_client(client)
+    assert columnar is not None
+    sent = {k: v for k, v in variables.items() if v is not UNSET}
+    try:
+        response = yield call_on(
+            columnar, "execute", RUN_NAMES_QUERY,
+            operation_name=RUN_NAMES_OPERATION, variables=sent,
+        )  # fmt: skip
+        data = columnar.get_data(response)
+    except GraphQLError:  # a server without the operation refuses it
+        return None
+    project = data.get("project")
+    if not isinstance(project, dict) or project.get("complete") is not True:
+        return None
+    names = project.get("runNames")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ServerError(f"{columnar.url} sent run names that are not a list of text")
+    return names
 
 
 def _chunk(table: Any, name: str) -> Chunk:
@@ -259,6 +319,28 @@ def _chunk(table: Any, name: str) -> Chunk:
     if name == "_step" and chunk.kind == "float":
         chunk = _integral_steps(chunk)
     return chunk
+
+
+def _grid_steps(info: dict[str, Any], rows: int, url: str) -> Chunk:
+    """``_step`` from a page's ``stepGrid``: the ``i``-th run with rows has
+    the steps ``starts[i] + offsets``."""
+    grid = info["stepGrid"]
+    starts = np.asarray(grid.get("starts", ()), dtype=np.int64)
+    offsets = np.asarray(grid.get("offsets", ()), dtype=np.int64)
+    counts = [int(c) for c in info["counts"] if c]
+    if (
+        starts.ndim != 1
+        or offsets.ndim != 1
+        or len(starts) != len(counts)
+        or any(c != len(offsets) for c in counts)
+        or len(starts) * len(offsets) != rows
+    ):
+        raise ServerError(
+            f"{url} sent a columnar page whose stepGrid ({len(starts)} runs x "
+            f"{len(offsets)} steps) does not match its {rows} rows"
+        )
+    steps: np.ndarray[Any, Any] = (starts[:, None] + offsets[None, :]).reshape(-1)
+    return Chunk("int", rows, steps, None)
 
 
 def _numbers(array: Any) -> Chunk:

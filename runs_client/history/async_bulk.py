@@ -31,6 +31,7 @@ async def apages(
         async for item in _per_run_pages(fetcher, start):
             yield item
         return
+    start = await arun(fetcher.client, fetcher._planned(start))
     tasks: set[asyncio.Task[Page]] = set()
     position = start
     try:

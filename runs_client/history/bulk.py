@@ -10,7 +10,9 @@ Where the pages come from (``Position``): first the runs the collection has
 already loaded, asked by name (``{"name": {"$in": [...]}}``) in chunks, up to
 ``MAX_IN_FLIGHT`` requests at a time; then the pages after the collection's
 cursor, one after another (each needs the previous page's end cursor), the
-next one in flight while the caller converts the last.
+next one in flight while the caller converts the last. For Arrow pages the
+server first names the runs after the cursor (one cheap request), so that
+all of them are asked by name, several at once.
 
 A server that refuses history fields on the runs connection gets one request
 per run instead (bounded concurrency), remembered for that client.
@@ -141,6 +143,7 @@ class BulkFetcher:
         if self.client in _PER_RUN_CLIENTS:
             yield from self._per_run_pages(start)
             return
+        start = run(self.client, self._planned(start))
         pool = ThreadPoolExecutor(self.max_in_flight, "runs-client-history")
         try:
             position = start
@@ -153,6 +156,29 @@ class BulkFetcher:
             yield from self._per_run_pages(position)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _planned(self, start: Position) -> Flow[Position]:
+        """``start`` with the runs after its cursor named, when pages are
+        Arrow pages and the server names them (``arrow_pages.names_flow``):
+        pages by name go several at once, where pages after a cursor go one
+        after another (each waits for the previous one's end cursor)."""
+        if (
+            not start.more
+            or self.max_in_flight < 2
+            or not (self.row_objects and arrow_pages.has_form(self.client, self.query))
+        ):
+            return start
+        variables: dict[str, Any] = {
+            "entity": self.entity,
+            "project": self.project,
+            "cursor": start.cursor if start.cursor is not None else UNSET,
+            "order": self.order if self.order is not None else UNSET,
+            "filters": self._filters_json if self._filters_json is not None else UNSET,
+        }
+        names = yield from arrow_pages.names_flow(self.client, variables)
+        if names is None:
+            return start
+        return Position((*start.names, *names), None, False)
 
     def _pipelined(
         self, pool: ThreadPoolExecutor, start: Position

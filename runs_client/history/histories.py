@@ -256,7 +256,7 @@ def _fetcher(
 ) -> BulkFetcher:
     columnar = format != "default" and arrow_pages.has_form(runs.client, query)
     if rows_per_request == ROW_BUDGET and columnar:
-        rows_per_request = arrow_pages.ROW_BUDGET  # the default, for Arrow pages
+        rows_per_request = arrow_pages.row_budget(query)  # the default, for Arrow
     elif rows_per_request == ROW_BUDGET and query.keys is None:
         rows_per_request = FULL_ROW_BUDGET  # the default, for full rows
     return BulkFetcher(

@@ -41,6 +41,7 @@ from .constants import (
     RETRYABLE_STATUS_CODES,
 )
 from .optional_fields import DROPPED_KEY, OptionalFields, fill_dropped
+from .pooled import pooled_join
 from .responses import (
     graphql_error,
     message_of,
@@ -70,9 +71,13 @@ BODY_KEY = "runs_client.body"
 REQUEST_KEY = "runs_client.request"
 # Set on a response whose body the caller's ``decode`` read (see execute).
 DECODED_KEY = "runs_client.decoded"
+# A large Arrow body, joined into pooled memory (``pooled.pooled_join``)
+# instead of ``content``: what ``decode`` reads.
+BUFFER_KEY = "runs_client.buffer"
 
 # A faster parser of a successful body for one operation; None: not its shape.
-Decoder = Callable[[bytes], "dict[str, Any] | None"]
+# It reads bytes, or the pyarrow buffer of a large Arrow body (BUFFER_KEY).
+Decoder = Callable[[Any], "dict[str, Any] | None"]
 
 # Dropped connections, resets and bodies cut short: worth another attempt.
 _RETRYABLE_TRANSPORT_ERRORS = (
@@ -217,7 +222,8 @@ class AttemptPolicy:
         if status in RETRYABLE_STATUS_CODES:
             raise Retry(*self._exhausted_error(response, info))
         if decode is not None and response.is_success:
-            decoded = decode(response.content)
+            buffer = response.extensions.get(BUFFER_KEY)
+            decoded = decode(response.content if buffer is None else buffer)
             if decoded is not None:
                 response.extensions[BODY_KEY] = decoded
                 response.extensions[REQUEST_KEY] = info
@@ -405,12 +411,21 @@ class BodyReader:
             for k, v in streamed.headers.raw
             if k.lower() not in (b"content-encoding", b"content-length")
         ]
+        extensions = {"http_version": streamed.extensions.get("http_version")}
+        buffer = None
+        if streamed.is_success:
+            kind = streamed.headers.get("content-type")
+            buffer = pooled_join(kind, self.chunks, self.size)
+        if buffer is not None:
+            extensions[BUFFER_KEY] = buffer
+        content = b"" if buffer is not None else b"".join(self.chunks)
+        self.chunks = []
         return httpx.Response(
             streamed.status_code,
             headers=headers,
-            content=b"".join(self.chunks),
+            content=content,
             request=request,
-            extensions={"http_version": streamed.extensions.get("http_version")},
+            extensions=extensions,
         )
 
 

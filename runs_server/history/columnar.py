@@ -13,7 +13,10 @@ metrics are a few hundred rows).
 
 The stream's schema metadata ``runs`` holds the page: the run names in page
 order, each run's row count (rows are grouped by run, in step order), and
-the page info (``endCursor``, ``hasNextPage``).
+the page info (``endCursor``, ``hasNextPage``). A client that asks for it
+(``stepGrid``) may get ``_step`` there instead of as a column, as
+``stepGrid: {"starts": [...], "offsets": [...]}``: the steps of the ``i``-th
+run with rows are ``starts[i] + offsets`` (``columnar_fast.StepGrid``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from runs_server.history.columnar_fast import fast_columns, sample_positions
+from runs_server.history.columnar_fast import StepGrid, fast_columns, sample_positions
 from runs_server.history.reads import Spec
 from runs_server.history.sampling import sample_indices
 from runs_server.store import column_chunks, jsonrows
@@ -53,6 +56,7 @@ class PageColumns:
 
     counts: list[int] = field(default_factory=list)
     segments: dict[str, list[_Segment]] = field(default_factory=dict)
+    step_grid: StepGrid | None = None  # then ``_step`` is no segment
 
     @property
     def total(self) -> int:
@@ -123,18 +127,20 @@ def read_columns(
     samples: int | None,
     spec: Spec | None = None,
     check: Callable[[], None] = lambda: None,
+    step_grid: bool = False,
 ) -> PageColumns:
     """``history`` (``spec`` None: every key, rows sampled by ``samples``) or
     ``sampledHistory`` of one ``spec`` (the AND rule: rows holding every key
-    of the spec) for the runs ``run_ids``, in that order."""
+    of the spec) for the runs ``run_ids``, in that order. ``step_grid``:
+    ``_step`` as a ``StepGrid`` where the page allows (``columnar_fast``)."""
     keys = None if spec is None else list(spec.keys)
     by_run = _chunks_by_run(conn, run_ids, keys)
     page = PageColumns()
     bounds = (None, None) if spec is None else (spec.min_step, spec.max_step)
     wanted = samples if spec is None else spec.samples
-    fast = fast_columns(by_run, run_ids, keys, wanted, bounds, check)
+    fast = fast_columns(by_run, run_ids, keys, wanted, bounds, check, step_grid)
     if fast is not None:  # the usual page: no work per run
-        page.counts, arrays = fast
+        page.counts, arrays, page.step_grid = fast
         whole = np.arange(page.total)
         for key, array in arrays.items():
             page.segments[key] = [_Segment(whole, array)]
@@ -306,12 +312,20 @@ def _arrow_column(pa: Any, total: int, segments: list[_Segment]) -> tuple[Any, b
 
 def arrow_stream(
     page: PageColumns, names: Sequence[str], end_cursor: str | None, has_next: bool
-) -> bytes:
+) -> memoryview:
     """The page as an Arrow IPC stream (see the module's docstring)."""
     import pyarrow as pa
 
-    info = {"runs": list(names), "counts": page.counts,
-            "endCursor": end_cursor, "hasNextPage": has_next}  # fmt: skip
+    info: dict[str, Any] = {
+        "runs": list(names),
+        "counts": page.counts,
+        "endCursor": end_cursor,
+        "hasNextPage": has_next,
+    }
+    if page.step_grid is not None:
+        grid = page.step_grid
+        info["stepGrid"] = {"starts": grid.starts.tolist(),
+                            "offsets": grid.offsets.tolist()}  # fmt: skip
     fields, arrays = [], []
     for key in sorted(page.segments):
         array, is_json = _arrow_column(pa, page.total, page.segments[key])
@@ -319,8 +333,19 @@ def arrow_stream(
         fields.append(pa.field(key, array.type, metadata=meta))
         arrays.append(array)
     schema = pa.schema(fields, metadata={b"runs": orjson.dumps(info)})
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, schema) as writer:
-        if page.total:
-            writer.write_batch(pa.record_batch(arrays, schema=schema))
-    return bytes(sink.getvalue())
+    batch = pa.record_batch(arrays, schema=schema) if page.total else None
+
+    def write(sink: Any) -> None:
+        with pa.ipc.new_stream(sink, schema) as writer:
+            if batch is not None:
+                writer.write_batch(batch)
+
+    # Measured first, then written once into a buffer of that size: no
+    # growing stream copied as it grows, and no copy of it into bytes (the
+    # reply sends the buffer itself; it comes from pyarrow's pool, reused
+    # page after page rather than mapped afresh).
+    size = pa.MockOutputStream()
+    write(size)
+    body = pa.allocate_buffer(size.size())
+    write(pa.FixedSizeBufferWriter(body))
+    return memoryview(body)

@@ -10,6 +10,11 @@ binary chunks are joined into one buffer, viewed once with
 one indexing: the values a sampled read drops are never converted, and no
 per-run array is built for them.
 
+With ``step_grid`` (asked by the client), a page whose runs all keep the
+same positions gives ``_step`` as a ``StepGrid`` instead of a column: each
+run's first step, and the kept positions they share. Run ``i``'s steps are
+``starts[i] + offsets``; the page carries a few numbers, not 8 bytes a row.
+
 ``fast_columns`` answers None when any run of the page is not the usual
 case (a sparse key, text or mixed values, several chunks, keys differing
 between runs in a ``history`` page); ``columnar.read_columns`` then reads
@@ -19,12 +24,13 @@ the page run by run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Chunks", "fast_columns", "sample_positions"]
+__all__ = ["Chunks", "StepGrid", "fast_columns", "sample_positions"]
 
 Chunks = dict[int, dict[str, list[tuple[Any, ...]]]]
 """Per run, per key, its chunks: ``(first_step, last_step, step_bin,
@@ -34,6 +40,15 @@ Array = np.ndarray[Any, Any]
 _DTYPES = {"f8": np.dtype("<f8"), "i8": np.dtype("<i8")}
 STEPS = "steps"  # the kind of a _step column of ints: its values are its steps
 CHECK_EVERY = 256  # runs between two deadline / hang-up checks
+
+
+@dataclass(frozen=True)
+class StepGrid:
+    """``_step`` of a page whose runs keep the same positions: the steps of
+    its ``i``-th run with rows are ``starts[i] + offsets``."""
+
+    starts: Array
+    offsets: Array
 
 
 @lru_cache(maxsize=256)
@@ -72,13 +87,15 @@ def fast_columns(
     samples: int | None,
     bounds: tuple[int | None, int | None] = (None, None),
     check: Callable[[], None] = lambda: None,
-) -> tuple[list[int], dict[str, Array]] | None:
+    step_grid: bool = False,
+) -> tuple[list[int], dict[str, Array], StepGrid | None] | None:
     """Each run's kept row count and each key's page column (rows grouped by
     run, in step order), or None when the page is not the usual case.
 
     ``keys`` None: ``history`` (every key a run logged; a run without
     ``_step`` has no rows); else ``sampledHistory`` of those keys (a run
     lacking one has no rows). ``bounds``: the spec's inclusive step bounds.
+    ``step_grid``: give ``_step`` as a ``StepGrid`` when the runs allow it.
     """
     min_step, max_step = bounds
     wanted = None if keys is None else set(keys)
@@ -127,8 +144,14 @@ def fast_columns(
             if kinds[key] != STEPS:
                 blobs.setdefault(key, []).append(chunks[key][0][4])
     if not positions or names is None:
-        return counts, {}
-    return counts, _columns(names, kinds, blobs, firsts, positions)
+        return counts, {}, None
+    grid = None
+    if step_grid and kinds.get("_step") == STEPS:
+        shared = positions[0]
+        if all(p is shared for p in positions):
+            grid = StepGrid(np.asarray(firsts, dtype=np.int64), shared)
+            names = [n for n in names if n != "_step"]
+    return counts, _columns(names, kinds, blobs, firsts, positions), grid
 
 
 def _columns(

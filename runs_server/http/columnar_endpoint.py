@@ -3,10 +3,16 @@
 The request is the bulk page query's own body (``{"operationName":
 "RunsHistoryPage" | "RunsSampledHistoryPage" | "RunsEventsPage",
 "variables": {...}}``; the query text is not executed): the same entity,
-project, filters, order, cursor, perPage, samples and specs (one spec). It is
+project, filters, order, cursor, perPage, samples and specs (one spec), and
+``stepGrid: true`` from a client that reads ``_step`` from the page's
+metadata when the page allows (``history.columnar``). It is
 answered under the same rules as POST /graphql: the same authentication and
 project visibility, page cap, row and byte caps, deadline and hang-up checks.
-A success is an Arrow stream (``history.columnar``); anything else is a
+``RunNames`` (the same entity, project, filters, order and cursor) answers
+JSON: the names of the runs after the cursor, so that a client can ask
+their pages by name, several at once (``data.project.runNames``, at most
+``MAX_PLAN_NAMES``, and ``complete``).
+A page is an Arrow stream (``history.columnar``); anything else is a
 GraphQL-shaped JSON body (``errors``, or ``data.project`` null for a project
 that is missing or not readable), so a client reads it as it reads /graphql.
 """
@@ -35,7 +41,18 @@ from runs_server.http.replies import Reply, error_reply, graphql_reply
 from runs_server.store import Store
 
 COLUMNAR_PATH = "/columnar/history"
-OPERATIONS = ("RunsHistoryPage", "RunsSampledHistoryPage", "RunsEventsPage")
+OPERATIONS = (
+    "RunsHistoryPage",
+    "RunsSampledHistoryPage",
+    "RunsEventsPage",
+    "RunNames",
+)
+# Names a ``RunNames`` answer holds at most (128 characters each: about
+# 2.6 MB); past it the answer says it is incomplete and the client pages by
+# cursor instead.
+MAX_PLAN_NAMES = 20_000
+# What a page reads of its runs (not their config or summary).
+PAGE_COLUMNS = "runs.id, runs.name, runs.history_line_count"
 REQUEST_FORM = (
     'a JSON object like {"operationName": "RunsHistoryPage", "variables": '
     '{"entity": "...", "project": "...", "perPage": 50, "samples": 500}}'
@@ -52,6 +69,13 @@ def _string(variables: dict[str, Any], name: str, required: bool = False) -> Any
         return None
     if not isinstance(value, str) or (required and not value):
         raise _BadRequest(f"variables.{name} must be a string, got {value!r:.80}")
+    return value
+
+
+def _flag(variables: dict[str, Any], name: str) -> bool:
+    value = variables.get(name, False)
+    if not isinstance(value, bool):
+        raise _BadRequest(f"variables.{name} must be true or false, got {value!r:.80}")
     return value
 
 
@@ -138,12 +162,15 @@ class ColumnarEndpoint:
                 f"{per_page}: lower per_page"
             )
         order = _string(variables, "order")
+        if operation == "RunNames":
+            return self._names(project.id, variables, order, context)
         sql = listing.page_runs(
             project.id,
             _string(variables, "filters"),
             order,
             _string(variables, "cursor"),
             per_page,
+            PAGE_COLUMNS,
         )
         rows = context.conn.execute(sql.sql, sql.params).fetchall()
         has_next = len(rows) > per_page
@@ -151,6 +178,7 @@ class ColumnarEndpoint:
         ids = [int(r["id"]) for r in rows]
         end = listing.cursor_for(order, rows[-1]) if rows else None
         conn, check = context.conn, context.check
+        grid = _flag(variables, "stepGrid")
         if operation == "RunsEventsPage":
             samples = history.check_samples(_int(variables, "samples"))
             page = read_events(conn, ids, samples=samples, check=check)
@@ -158,14 +186,44 @@ class ColumnarEndpoint:
         elif operation == "RunsHistoryPage":
             samples = history.check_samples(_int(variables, "samples"))
             context.spend_rows(_budget(rows, samples))
-            page = read_columns(conn, ids, samples=samples, check=check)
+            page = read_columns(conn, ids, samples=samples, check=check, step_grid=grid)
         else:
             spec = self._spec(variables)
             context.spend_rows(_budget(rows, spec.samples))
-            page = read_columns(conn, ids, samples=None, spec=spec, check=check)
+            page = read_columns(
+                conn, ids, samples=None, spec=spec, check=check, step_grid=grid
+            )
         body = arrow_stream(page, [str(r["name"]) for r in rows], end, has_next)
         context.spend_bytes(len(body))
         return Reply(200, body, [(b"content-type", ARROW_STREAM_TYPE.encode())])
+
+    @staticmethod
+    def _names(
+        project_id: int,
+        variables: dict[str, Any],
+        order: str | None,
+        context: RequestContext,
+    ) -> Reply:
+        """The names of the runs after ``cursor`` in the collection's order
+        (at most ``MAX_PLAN_NAMES``; ``complete`` says whether that is all):
+        a client that knows them asks their pages by name, several at once,
+        instead of one page after another's end cursor."""
+        sql = listing.page_runs(
+            project_id,
+            _string(variables, "filters"),
+            order,
+            _string(variables, "cursor"),
+            MAX_PLAN_NAMES,
+            "runs.name",
+        )
+        cursor = context.conn.execute(sql.sql, sql.params)
+        names = [str(row["name"]) for row in cursor]
+        context.check()
+        complete = len(names) <= MAX_PLAN_NAMES
+        names = names[:MAX_PLAN_NAMES]
+        return graphql_reply(
+            {"data": {"project": {"runNames": names, "complete": complete}}}
+        )
 
     @staticmethod
     def _spec(variables: dict[str, Any]) -> history.Spec:

@@ -26,7 +26,7 @@ class FileBody:
 @dataclass
 class Reply:
     status: int
-    body: bytes
+    body: bytes | memoryview  # a memoryview: a buffer sent as it is (Arrow pages)
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     # Set for HEAD and file replies: the length of the body (for HEAD, the
     # length it would have; the body itself is empty).

@@ -82,10 +82,13 @@ def page_runs(
     order: str | None,
     after: str | None,
     first: int,
+    columns: str = RUN_COLUMNS,
 ) -> SqlQuery:
     """One page of the project's runs matching ``filters`` in ``order``.
 
-    Selects ``RUN_COLUMNS`` plus the trailing ``_sort_keyN`` columns, starting
+    Selects ``columns`` (``RUN_COLUMNS``; a caller that needs fewer, such as
+    the columnar pages, names them: a run's config and summary can be large)
+    plus the trailing ``_sort_keyN`` columns, starting
     strictly after the ``after`` cursor (None or "" = from the start), with
     ``LIMIT first + 1``: an extra row means there is a next page. Raises
     FilterError, OrderError or CursorError (all ValueError) for bad input.
@@ -98,13 +101,13 @@ def page_runs(
         values, name = decode_cursor(after, sort)
         keyset = keyset_after(sort, values, name)
     where = _where(project_id, filters, keyset)
-    columns = "".join(
+    sort_columns = "".join(
         f", {c.expr.sql} AS {SORT_COLUMN_PREFIX}{i}"
         for i, c in enumerate(sort.components)
     )
     column_params = tuple(p for c in sort.components for p in c.expr.params)
     sql = (
-        f"SELECT {RUN_COLUMNS}{columns} FROM runs WHERE {where.sql} "
+        f"SELECT {columns}{sort_columns} FROM runs WHERE {where.sql} "
         f"ORDER BY {sort.order_by()} LIMIT ?"
     )
     return SqlQuery(sql, (*column_params, *where.params, first + 1))

@@ -39,6 +39,13 @@ from runs_server.store.sqlfunctions import install_functions
 # Idle reader connections kept open for the next request (a connect costs
 # ~0.1 ms plus the page cache it starts without).
 READER_POOL_SIZE = 16
+# Readers map up to this much of the store file (``PRAGMA mmap_size``): a
+# history page's blobs are then read in place instead of copied page by page
+# into SQLite's cache (a columnar page's SQL took a third of the time). The
+# mapped pages are the OS's file cache, shared by every connection and
+# worker; RSS counts those a connection touched. Idle readers are reused last
+# in, first out, so that few connections (and mappings) stay warm.
+READER_MMAP_BYTES = 2 * 1024 * 1024 * 1024
 # SQLite VM instructions between two calls of a reader's progress handler.
 PROGRESS_STEPS = 10_000
 # Seconds a writer waits for another process's write lock (a demo seed or a
@@ -74,7 +81,7 @@ class Database:
         self.read_only = read_only
         self.lock = threading.RLock()
         self._depth = 0  # how many transaction() blocks are open
-        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self.conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -169,6 +176,7 @@ class Database:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA query_only = ON")
         conn.execute("PRAGMA cache_size = -16384")  # 16 MiB per reader
+        conn.execute(f"PRAGMA mmap_size = {READER_MMAP_BYTES}")
         install_functions(conn)
         return conn
 
