@@ -150,6 +150,8 @@ class RunsServerApp:
         headers = [*reply.headers, (b"content-length", str(length).encode())]
         if fault is Fault.TRUNCATE:
             headers[-1] = (b"content-length", str(len(body)).encode())
+        if self.connections.shed_one(time.monotonic()):
+            headers.append((b"connection", b"close"))  # reconnect elsewhere
         await send(
             {"type": "http.response.start", "status": reply.status, "headers": headers}
         )

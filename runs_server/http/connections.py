@@ -14,6 +14,14 @@ idle ones. ``guarded_protocol`` adds what it lacks:
   traceback per attempt).
 
 Idle keep-alive connections are closed by uvicorn after ``timeout_keep_alive``.
+
+With ``serve --workers N``, a kept-alive connection stays on the worker that
+accepted it, and connections arriving together can land unevenly (3 and 1
+of 4): the requests of the busier worker then share its core and wait on
+each other. A worker holding ``SHED_MARGIN`` more connections than another
+closes one after its reply (``Connection: close``, at most one per
+``SHED_PAUSE_S``); the client connects again and the accept balancing of
+``serving.SharedListener`` hands the connection to the lighter worker.
 """
 
 from __future__ import annotations
@@ -34,6 +42,11 @@ MAX_HEAD_BYTES = 16 * 1024
 # Descriptors left for everything but client sockets (store, WAL, exports,
 # logs, the listening socket).
 RESERVED_DESCRIPTORS = 64
+# Connections more than the lightest serving worker's at which a worker
+# closes one after its reply, and the least time between two such closes
+# (the reconnection must land, and the counts settle, before the next).
+SHED_MARGIN = 2
+SHED_PAUSE_S = 0.25
 
 _BUSY = (
     b'{"errors":[{"message":"the server has too many connections open; '
@@ -69,6 +82,22 @@ class ConnectionGuard:
     # memory they share, and this worker's slot (see serving.SharedListener).
     loads: Any = None
     slot: int = 0
+    shed: int = 0  # connections closed after a reply to rebalance workers
+    _shed_at: float = float("-inf")
+
+    def shed_one(self, now: float) -> bool:
+        """Whether to close the connection of the reply about to go, so that
+        its client reconnects to a worker holding fewer (see the module)."""
+        loads = self.loads
+        if loads is None or now - self._shed_at < SHED_PAUSE_S:
+            return False
+        mine = loads[self.slot]
+        others = [n for i, n in enumerate(loads) if i != self.slot and n >= 0]
+        if not others or mine - min(others) < SHED_MARGIN:
+            return False
+        self._shed_at = now
+        self.shed += 1
+        return True
 
     def publish(self) -> None:
         """Write this worker's open connections into its shared slot."""
