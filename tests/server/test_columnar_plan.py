@@ -321,3 +321,24 @@ def test_columnar_pages_ask_page_columns(
     info = json.loads(table.schema.metadata[b"runs"])
     assert info["runs"] == want
     assert asked == ["runs.id, runs.name, runs.history_line_count"]
+
+
+def test_a_page_of_only_steps_keeps_its_step_column(live: Server) -> None:
+    """A grid there would leave the Arrow stream without columns, hence
+    without rows: the client then refused the page (a grid of 8 rows for a
+    table of 0)."""
+    live.store.projects.create("e2e", "onlystep")
+    for i, start in enumerate((0, 10)):
+        run = live.store.runs.add("e2e/onlystep", f"r{i}")
+        rows = [{"_step": start + j} for j in range(4)]
+        live.store.history.log(run, rows, update_summary=False)
+    for operation, extra in (("RunsHistoryPage", {}),
+                             ("RunsSampledHistoryPage",
+                              {"specs": ['{"keys": ["_step"]}']})):  # fmt: skip
+        body = {"operationName": operation,
+                "variables": {"entity": "e2e", "project": "onlystep",
+                              "order": "+name", "stepGrid": True, **extra}}  # fmt: skip
+        reply = httpx.post(live.url + "/columnar/history", json=body, timeout=30)
+        table = pyarrow.ipc.open_stream(reply.content).read_all()
+        assert "stepGrid" not in json.loads(table.schema.metadata[b"runs"])
+        assert table.column("_step").to_pylist() == [0, 1, 2, 3, 10, 11, 12, 13]
