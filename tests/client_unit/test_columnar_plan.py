@@ -10,6 +10,7 @@ model of the fake's runs.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -76,7 +77,9 @@ class Columnar:
                 message = "the request body must be ..., naming one of RunsHistoryPage"
                 return httpx.Response(400, json={"errors": [{"message": message}]})
             names = order[start:]
-            complete = self.names == "all"
+            if self.names == "garbage":
+                names = [1, 2]  # type: ignore[list-item]
+            complete = self.names != "incomplete"
             if not complete:
                 names = names[:2]
             project = {"runNames": names, "complete": complete}
@@ -179,6 +182,16 @@ def test_without_a_full_names_plan_pages_go_by_cursor(
     assert cursors[0] is None and len(cursors) > 1 and cursors[1] is not None
 
 
+def test_names_that_are_not_text_are_a_server_error(
+    mocked: respx.MockRouter,
+) -> None:
+    serve(mocked, Columnar("garbage"))
+    with pytest.raises(runs_client.IncompleteHistoriesError) as caught:
+        frame("sync", keys=["loss"])
+    assert isinstance(caught.value.__cause__, runs_client.ServerError)
+    assert "run names that are not a list of text" in str(caught.value)
+
+
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_good_step_grid_gives_the_step_column(
     mocked: respx.MockRouter, kind: str
@@ -279,6 +292,25 @@ def test_decode_reads_what_the_server_sent(mocked: respx.MockRouter, rows: int) 
     assert isinstance(got, pa.Buffer if len(body) >= MIB else bytes)
     assert bytes(memoryview(got)) == body
     assert response.content == (b"" if len(body) >= MIB else body)
+
+
+def test_a_gzipped_large_arrow_body_is_joined_decompressed(
+    mocked: respx.MockRouter,
+) -> None:
+    body = _arrow_body(200_000)
+    packed = gzip.compress(body, compresslevel=1)
+    headers = {"content-type": ARROW, "content-encoding": "gzip"}
+    mocked.post(BASE + "/x").mock(
+        return_value=httpx.Response(200, content=packed, headers=headers)
+    )
+    seen: list[Any] = []
+    with httpx.Client() as http:
+        client = RetryingClient(BASE + "/x", http, max_retries=0)
+        client.execute(
+            "q", operation_name="Q", decode=lambda b: seen.append(b) or {"data": {}}
+        )
+    (got,) = seen
+    assert isinstance(got, pa.Buffer) and got.to_pybytes() == body
 
 
 @pytest.mark.parametrize("status", [400, 500])
