@@ -146,7 +146,9 @@ def fast_columns(
     if not positions or names is None:
         return counts, {}, None
     grid = None
-    if step_grid and kinds.get("_step") == STEPS:
+    # Not when _step is the page's only column: a stream without columns
+    # holds no rows, and the grid would then describe rows that are not there.
+    if step_grid and kinds.get("_step") == STEPS and len(names) > 1:
         shared = positions[0]
         if all(p is shared for p in positions):
             grid = StepGrid(np.asarray(firsts, dtype=np.int64), shared)
