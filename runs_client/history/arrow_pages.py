@@ -41,7 +41,7 @@ from runs_gql.operations import (
     RUNS_SAMPLED_HISTORY_PAGE_GQL,
 )
 
-from .._exceptions import GraphQLError, NotFoundError, RunsClientError, ServerError
+from .._exceptions import NotFoundError, RunsClientError, ServerError
 from ..transport.async_retrying import AsyncRetryingClient
 from ..transport.flows import Flow, call, call_on, run
 from ..transport.retrying import RetryingClient
@@ -58,7 +58,6 @@ __all__ = [
     "form_flow",
     "has_form",
     "joined",
-    "names_flow",
     "page_flow",
     "reordered",
     "request",
@@ -262,42 +261,6 @@ def page_flow(
     if all(fresh):
         return page
     return reordered(page, list(compress(page.run_ids, fresh)))
-
-
-RUN_NAMES_OPERATION = "RunNames"
-# Sent as the request's text, not executed: the endpoint reads the variables.
-RUN_NAMES_QUERY = (
-    "query RunNames($entity: String, $project: String!, $filters: JSONString, "
-    "$order: String, $cursor: String) { project(name: $project, entityName: "
-    "$entity) { runs(filters: $filters, order: $order, after: $cursor) "
-    "{ edges { node { name } } } } }"
-)
-
-
-def names_flow(client: object, variables: dict[str, Any]) -> Flow[list[str] | None]:
-    """The names of the runs after ``variables["cursor"]`` (entity, project,
-    filters and order as a page's), in the collection's order, from the
-    columnar endpoint (``has_form`` said there is one). None when the server
-    does not name them all in one answer (an older server, more runs than its
-    cap, a project it does not show): the caller pages by cursor then."""
-    columnar = columnar_client(client)
-    assert columnar is not None
-    sent = {k: v for k, v in variables.items() if v is not UNSET}
-    try:
-        response = yield call_on(
-            columnar, "execute", RUN_NAMES_QUERY,
-            operation_name=RUN_NAMES_OPERATION, variables=sent,
-        )  # fmt: skip
-        data = columnar.get_data(response)
-    except GraphQLError:  # a server without the operation refuses it
-        return None
-    project = data.get("project")
-    if not isinstance(project, dict) or project.get("complete") is not True:
-        return None
-    names = project.get("runNames")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ServerError(f"{columnar.url} sent run names that are not a list of text")
-    return names
 
 
 def _chunk(table: Any, name: str) -> Chunk:

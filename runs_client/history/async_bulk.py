@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from .._exceptions import GraphQLError
 from ..transport.flows import arun
 from .bulk import _PER_RUN_CLIENTS, BulkFetcher
+from .names_plan import planned
 from .pages import Page, Position
 from .policy import refuses_bulk
 
@@ -31,7 +32,7 @@ async def apages(
         async for item in _per_run_pages(fetcher, start):
             yield item
         return
-    start = await arun(fetcher.client, fetcher._planned(start))
+    start = await arun(fetcher.client, planned(fetcher, start))
     tasks: set[asyncio.Task[Page]] = set()
     position = start
     try:

@@ -53,6 +53,7 @@ from ..transport.jsonio import dumps_compact
 from ..transport.page_guard import PageGuard
 from ..transport.retrying import RetryingClient
 from . import arrow_pages
+from .names_plan import planned
 from .pages import HistoryQuery, Page, Position, merge_on, reordered, run_objects
 from .per_run import one_run
 from .policy import (
@@ -143,7 +144,7 @@ class BulkFetcher:
         if self.client in _PER_RUN_CLIENTS:
             yield from self._per_run_pages(start)
             return
-        start = run(self.client, self._planned(start))
+        start = run(self.client, planned(self, start))
         pool = ThreadPoolExecutor(self.max_in_flight, "runs-client-history")
         try:
             position = start
@@ -156,29 +157,6 @@ class BulkFetcher:
             yield from self._per_run_pages(position)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-
-    def _planned(self, start: Position) -> Flow[Position]:
-        """``start`` with the runs after its cursor named, when pages are
-        Arrow pages and the server names them (``arrow_pages.names_flow``):
-        pages by name go several at once, where pages after a cursor go one
-        after another (each waits for the previous one's end cursor)."""
-        if (
-            not start.more
-            or self.max_in_flight < 2
-            or not (self.row_objects and arrow_pages.has_form(self.client, self.query))
-        ):
-            return start
-        variables: dict[str, Any] = {
-            "entity": self.entity,
-            "project": self.project,
-            "cursor": start.cursor if start.cursor is not None else UNSET,
-            "order": self.order if self.order is not None else UNSET,
-            "filters": self._filters_json if self._filters_json is not None else UNSET,
-        }
-        names = yield from arrow_pages.names_flow(self.client, variables)
-        if names is None:
-            return start
-        return Position((*start.names, *names), None, False)
 
     def _pipelined(
         self, pool: ThreadPoolExecutor, start: Position
