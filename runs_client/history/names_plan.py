@@ -32,6 +32,7 @@ class Fetcher(Protocol):
     row_objects: bool
     _filters_json: str | None
 
+
 __all__ = ["RUN_NAMES_OPERATION", "Fetcher", "names_flow", "planned"]
 
 RUN_NAMES_OPERATION = "RunNames"
