@@ -302,8 +302,7 @@ def _grid_steps(info: dict[str, Any], rows: int, url: str) -> Chunk:
             f"{url} sent a columnar page whose stepGrid ({len(starts)} runs x "
             f"{len(offsets)} steps) does not match its {rows} rows"
         )
-    steps: np.ndarray[Any, Any] = (starts[:, None] + offsets[None, :]).reshape(-1)
-    return Chunk("int", rows, steps, None)
+    return Chunk.grid(starts, offsets)  # built when the column is joined
 
 
 def _numbers(array: Any) -> Chunk:

@@ -45,9 +45,13 @@ async def apages(
         async for item in _per_run_pages(fetcher, position):
             yield item
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # A task ending meanwhile may launch the next page: cancel until none
+        # is left (at most one launch per page, so this ends).
+        while tasks:
+            pending = list(tasks)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _pipelined(
@@ -63,11 +67,27 @@ async def _pipelined(
     names = list(start.names)
     size = fetcher.page_size
     chunks = [names[i : i + size] for i in range(0, len(names), size)]
+    # As the thread scheduler: the next page is asked as soon as a request
+    # ends; at most ``bound`` at once, twice that asked and not yet taken.
     ahead: deque[asyncio.Task[Page]] = deque()
+    launched = running = 0
+
+    def fill(done: asyncio.Task[Page] | None = None) -> None:
+        nonlocal launched, running
+        if done is not None:  # a request ended (the caller may hold it)
+            running -= 1
+            if done.cancelled():
+                return  # the caller stopped
+        while launched < len(chunks) and running < bound and len(ahead) < 2 * bound:
+            flow = fetcher._by_names(chunks[launched])
+            task = spawn(asyncio.ensure_future(arun(client, flow)))
+            ahead.append(task)
+            launched += 1
+            running += 1
+            task.add_done_callback(fill)
+
     for i in range(len(chunks)):
-        while len(ahead) < bound and i + len(ahead) < len(chunks):
-            flow = fetcher._by_names(chunks[i + len(ahead)])
-            ahead.append(spawn(asyncio.ensure_future(arun(client, flow))))
+        fill()
         page = await ahead.popleft()
         rest = tuple(n for c in chunks[i + 1 :] for n in c)
         yield page, Position(rest, start.cursor, start.more)

@@ -53,6 +53,7 @@ from ..transport.jsonio import dumps_compact
 from ..transport.page_guard import PageGuard
 from ..transport.retrying import RetryingClient
 from . import arrow_pages
+from .name_pages import pages_by_name
 from .names_plan import planned
 from .pages import HistoryQuery, Page, Position, merge_on, reordered, run_objects
 from .per_run import one_run
@@ -164,14 +165,7 @@ class BulkFetcher:
         names = list(start.names)
         size = self.page_size
         chunks = [names[i : i + size] for i in range(0, len(names), size)]
-        ahead: deque[Future[Page]] = deque()
-        for i in range(len(chunks)):
-            while len(ahead) < self.max_in_flight and i + len(ahead) < len(chunks):
-                flow = self._by_names(chunks[i + len(ahead)])
-                ahead.append(pool.submit(run, self.client, flow))
-            page = ahead.popleft().result()
-            rest = tuple(n for c in chunks[i + 1 :] for n in c)
-            yield page, Position(rest, start.cursor, start.more)
+        yield from pages_by_name(self, pool, chunks, start)
         if not start.more:
             return
         # Each page's request launches the next one as soon as its body (and

@@ -24,7 +24,9 @@ __all__ = [
     "TRIM_AFTER_BYTES",
     "Chunk",
     "ColumnType",
+    "Grid",
     "Kind",
+    "Repeat",
     "Schema",
     "cast",
     "chunk_of",
@@ -126,18 +128,46 @@ def object_array(values: Iterable[Any], n: int) -> np.ndarray[Any, Any]:
 
 
 @dataclass(frozen=True)
+class Repeat:
+    """Text not yet built: ``values[i]`` repeated ``counts[i]`` times."""
+
+    values: Sequence[str]
+    counts: Sequence[int]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Integers not yet built: ``starts[i] + offsets`` for each ``i``."""
+
+    starts: np.ndarray[Any, Any]
+    offsets: np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
 class Chunk:
     """One page's values of one column, as typed arrays.
 
     ``data`` is int64/float64/bool for numeric and bool kinds (missing slots
     hold 0/NaN/False), an object array for ``str``/``object``, None for
     ``null``. ``valid`` marks present values; None means all are present.
+
+    ``lazy``: the values are not built yet (``data`` is None), a pattern a
+    page describes in a few numbers (a run id per run, a columnar page's
+    step grid); ``concat`` builds a column's patterns at once, into the one
+    array the frame takes, instead of each page's and then their join.
     """
 
     kind: Kind
     length: int
     data: np.ndarray[Any, Any] | None = None
     valid: np.ndarray[Any, Any] | None = None
+    lazy: Repeat | Grid | None = None
+
+    def built(self) -> Chunk:
+        """This chunk with its values built (itself when they are)."""
+        if self.lazy is None:
+            return self
+        return Chunk(self.kind, self.length, _build([self.lazy], self.length))
 
     @classmethod
     def of(cls, values: Sequence[Any], types: set[type] | None = None) -> Chunk:
@@ -178,17 +208,27 @@ class Chunk:
 
     @classmethod
     def repeat(cls, values: Sequence[str], counts: Sequence[int]) -> Chunk:
-        """A text column of ``values[i]`` repeated ``counts[i]`` times."""
-        data = np.repeat(np.array(values, dtype=object), counts)
-        return cls("str", len(data), data)
+        """A text column of ``values[i]`` repeated ``counts[i]`` times (built
+        when the column is joined)."""
+        return cls("str", int(sum(counts)), lazy=Repeat(values, counts))
+
+    @classmethod
+    def grid(cls, starts: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any]) -> Chunk:
+        """An int column of ``starts[i] + offsets`` for each ``i`` (built when
+        the column is joined)."""
+        return cls("int", len(starts) * len(offsets), lazy=Grid(starts, offsets))
 
     def take(self, order: np.ndarray[Any, Any]) -> Chunk:
         """The chunk's values in the order of the indices ``order``."""
+        if self.lazy is not None:
+            return self.built().take(order)
         data = None if self.data is None else self.data[order]
         valid = None if self.valid is None else self.valid[order]
         return Chunk(self.kind, self.length, data, valid)
 
     def present(self) -> np.ndarray[Any, Any]:
+        if self.lazy is not None:
+            return self.built().present()
         if self.valid is not None:
             return self.valid
         return np.full(self.length, self.kind != "null", dtype=bool)
@@ -197,6 +237,8 @@ class Chunk:
         """This chunk's values as ``kind`` (which must be able to hold them)."""
         if kind == self.kind:
             return self
+        if self.lazy is not None:
+            return self.built().as_kind(kind)
         n = self.length
         if self.kind == "null":
             valid = np.zeros(n, dtype=bool)
@@ -262,9 +304,32 @@ def _common_kind(kinds: set[Kind]) -> Kind:
     return "object"
 
 
+def _build(patterns: Sequence[Repeat | Grid], n: int) -> np.ndarray[Any, Any]:
+    """The values of ``patterns`` (all of one class), one after another."""
+    if all(isinstance(p, Repeat) for p in patterns):
+        values = [v for p in patterns if isinstance(p, Repeat) for v in p.values]
+        counts = [c for p in patterns if isinstance(p, Repeat) for c in p.counts]
+        built: np.ndarray[Any, Any] = np.repeat(np.array(values, dtype=object), counts)
+        return built
+    out = np.empty(n, dtype=np.int64)
+    at = 0
+    for p in patterns:
+        assert isinstance(p, Grid)
+        rows, width = len(p.starts), len(p.offsets)
+        view = out[at : at + rows * width].reshape(rows, width)
+        np.add(p.starts[:, None], p.offsets[None, :], out=view)
+        at += rows * width
+    return out
+
+
 def concat(chunks: list[Chunk]) -> Chunk:
     kind = _common_kind({c.kind for c in chunks})
     n = sum(c.length for c in chunks)
+    lazy = [c.lazy for c in chunks if c.lazy is not None]
+    if lazy and len(lazy) == len(chunks) and len({type(p) for p in lazy}) == 1:
+        return Chunk(kind, n, _build(lazy, n))  # the column built at once
+    if lazy:
+        chunks = [c.built() for c in chunks]
     if kind == "null":
         return Chunk("null", n)
     same = [c.as_kind(kind) for c in chunks]
@@ -289,6 +354,7 @@ def json_text(value: Any) -> str | None:
 
 def cast(chunk: Chunk, target: ColumnType) -> Chunk:
     """A chunk in a union schema's type: ints widened, the rest JSON text."""
+    chunk = chunk.built()
     if target in ("int", "float", "bool") and chunk.kind in ("null", target):
         return chunk.as_kind(target)
     if target == "float" and chunk.kind == "int":
