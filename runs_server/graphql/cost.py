@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -26,13 +27,16 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationRule,
     VariableNode,
 )
 
 from runs_server.graphql.limits import DEFAULT_FIRST, MAX_FIRST, RESPONSE_TOO_LARGE
+from runs_server.listing.ordering import OrderError, parse_order
 
 # Fields resolved per request, estimated: a page of 1,000 runs with 90 fields
 # each fits; nested pages of runs under runs do not.
@@ -51,6 +55,10 @@ CONNECTIONS = {
 # A quick request (served on its own lane, see runs_server.http.lanes): at
 # most this many fields, none of them reading history, filtering or ordering.
 QUICK_MAX_COST = 200
+# A request cheap enough to run on the event loop itself (see lanes): at most
+# this many fields, no history, no filter, runs in their indexed order only
+# (a 50-run listing page of a dozen fields is about 650).
+INLINE_MAX_COST = 1_000
 # Fields that read history or build files: what a quick request may not ask for.
 HEAVY_FIELDS = frozenset(
     {"history", "sampledHistory", "events", "parquetHistory", "historyKeys"}
@@ -75,6 +83,7 @@ class _Walk:
         self.cost = 0
         self.heavy = False  # reads history or builds files
         self.scans = False  # filters or orders runs (may scan a project)
+        self.sorts = False  # filters runs, or orders them off the index
 
     def page_size(self, node: FieldNode) -> int:
         name = node.name.value
@@ -123,9 +132,10 @@ class _Walk:
         name = node.name.value
         self.cost += times
         self.heavy = self.heavy or name in HEAVY_FIELDS
-        self.scans = self.scans or any(
-            a.name.value in ("filters", "order") for a in node.arguments or ()
-        )
+        for argument in node.arguments or ():
+            if argument.name.value in ("filters", "order"):
+                self.scans = True
+                self.sorts = self.sorts or not self._indexed(argument)
         if node.selection_set is None:
             return
         if name == "edges" and page is not None:
@@ -135,6 +145,27 @@ class _Walk:
             self.selections(node.selection_set, times, self.page_size(node), seen)
         else:
             self.selections(node.selection_set, times, None, seen)
+
+    def _indexed(self, argument: ArgumentNode) -> bool:
+        """Whether a ``filters`` or ``order`` argument keeps the runs in
+        their indexed order: no filter, the creation-time order."""
+        value: Any = argument.value
+        if isinstance(value, VariableNode):
+            value = self.variables.get(value.name.value)
+        elif isinstance(value, StringValueNode):
+            value = value.value
+        elif isinstance(value, NullValueNode):
+            value = None
+        else:
+            return False
+        if argument.name.value == "filters":
+            return value is None or value in ("", "{}")
+        if value is not None and not isinstance(value, str):
+            return False
+        try:
+            return parse_order(value).indexed
+        except OrderError:
+            return False  # refused when it runs, on a thread like the rest
 
 
 def _clamped(digits: str) -> int:
@@ -168,6 +199,23 @@ def is_quick(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
         if isinstance(definition, OperationDefinitionNode):
             walk = estimate(fragments.get, definition, variables, QUICK_MAX_COST)
             if walk.cost > QUICK_MAX_COST or walk.heavy or walk.scans:
+                return False
+    return True
+
+
+def is_inline(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
+    """Whether every operation of ``document`` is cheap enough to run on the
+    event loop: at most INLINE_MAX_COST fields, no history, runs unfiltered
+    in their indexed order (no scan of a project)."""
+    fragments = {
+        d.name.value: d
+        for d in document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            walk = estimate(fragments.get, definition, variables, INLINE_MAX_COST)
+            if walk.cost > INLINE_MAX_COST or walk.heavy or walk.sorts:
                 return False
     return True
 

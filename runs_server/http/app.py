@@ -79,6 +79,7 @@ class RunsServerApp:
         self.exports = exports or HistoryExports(url_ttl_s=self.config.export_url_ttl_s)
         self.graphql = GraphQLEndpoint(store, self.config, self.exports)
         self.lanes.documents = self.graphql.documents
+        self.lanes.inline = not store.in_memory
         self.files = FilesEndpoint(store, self.config, self.lanes.heavy, self.bodies)
         self.web = WebPages()
         self.columnar = ColumnarEndpoint(store, self.config)
@@ -271,15 +272,23 @@ class RunsServerApp:
         watcher = asyncio.create_task(watch_disconnect(receive, gone))
         try:
             if columnar:  # history pages: always the heavy lane
-                lane = self.lanes.heavy
+                heavy = self.lanes.heavy
                 return await asyncio.get_running_loop().run_in_executor(
-                    lane,
-                    self.lanes.counted(lane, self.columnar.respond),
+                    heavy,
+                    self.lanes.counted(heavy, self.columnar.respond),
                     body,
                     headers.get("authorization"),
                     gone,
                 )
             lane = self.lanes.pick(body)
+            if lane is None:  # cheap: here, on the event loop (see lanes)
+                self.lanes.inline_served += 1
+                return self.graphql.respond(
+                    body,
+                    headers.get("authorization"),
+                    gone,
+                    base_url_of(scope, headers),
+                )
             return await asyncio.get_running_loop().run_in_executor(
                 lane,
                 self.lanes.counted(lane, self.graphql.respond),

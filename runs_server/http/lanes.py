@@ -1,4 +1,5 @@
-"""Two lanes of worker threads: quick requests never wait behind heavy ones.
+"""Two lanes of worker threads: quick requests never wait behind heavy ones;
+and the cheapest requests run on the event loop itself.
 
 Requests execute on worker threads (at most ``max_in_flight`` at once hold a
 connection and build an answer). Heavy requests can fill every worker for
@@ -6,6 +7,14 @@ seconds; a quick request (a small body whose query the cost estimate finds
 cheap: at most QUICK_MAX_COST fields, reading no history, filtering and
 ordering nothing) runs on a lane of its own instead, so ``viewer`` or a
 project lookup is answered promptly while the heavy ones run.
+
+The cheapest requests run on the event loop itself, one after another: a
+text already parsed and validated (``DocumentCache``) asking at most
+INLINE_MAX_COST fields, no history, runs unfiltered in their indexed order
+(a page of a listing: a few ms). Handing each to a thread and back cost two
+wake-ups that wait for a core when clients share it: with 4 clients on 2
+cores, a 50-run listing page's p99 fell from about 24 ms to 16 ms.
+Not over a store in memory, whose readers wait for the writers' lock.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLError, parse
 
-from runs_server.graphql.cost import is_quick
+from runs_server.graphql.cost import is_inline, is_quick
 from runs_server.graphql.documents import DocumentCache
 
 # Bodies no larger than this are classified (parsed once more, on the event
@@ -39,8 +48,16 @@ class Lanes:
         # classified without parsing it again on the event loop.
         self.documents: DocumentCache | None = None
         self.heavy_running = 0  # heavy requests executing now, for tests
+        # Whether cheap requests may run on the event loop: not over a store
+        # in memory, whose readers share the writers' lock (a wait for it
+        # must not stall the loop).
+        self.inline = False
+        self.inline_served = 0  # requests run on the event loop, for tests
 
-    def pick(self, body: bytes) -> ThreadPoolExecutor:
+    def pick(self, body: bytes) -> ThreadPoolExecutor | None:
+        """The lane of a GraphQL body; None: run it on the event loop."""
+        if self.inline and inline_body(body, self.documents):
+            return None
         return self.quick if quick_body(body, self.documents) else self.heavy
 
     def counted(self, pool: ThreadPoolExecutor, work: Any) -> Any:
@@ -62,6 +79,25 @@ class Lanes:
     def shutdown(self) -> None:
         for pool in (self.heavy, self.quick):
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def inline_body(body: bytes, documents: DocumentCache | None) -> bool:
+    """Whether a GraphQL body is cheap enough for the event loop: its text
+    was parsed and validated before (kept in ``documents``), and it asks at
+    most ``INLINE_MAX_COST`` fields, no history, no filter, runs in their
+    indexed order (``cost.is_inline``)."""
+    if documents is None or len(body) > QUICK_MAX_BODY_BYTES:
+        return False
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    query = data.get("query") if isinstance(data, dict) else None
+    document = documents.peek(query) if isinstance(query, str) else None
+    if document is None:
+        return False
+    variables = data.get("variables")
+    return is_inline(document, variables if isinstance(variables, dict) else {})
 
 
 def quick_body(body: bytes, documents: DocumentCache | None = None) -> bool:
