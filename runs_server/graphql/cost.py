@@ -187,37 +187,39 @@ def estimate(
     return walk
 
 
-def is_quick(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
-    """Whether every operation of ``document`` is cheap: at most
-    QUICK_MAX_COST fields, no history, no filter or order."""
+def _walks(
+    document: DocumentNode, variables: Mapping[str, Any], limit: int
+) -> list[_Walk]:
+    """The walk of each operation of ``document``, counted up to ``limit``."""
     fragments = {
         d.name.value: d
         for d in document.definitions
         if isinstance(d, FragmentDefinitionNode)
     }
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            walk = estimate(fragments.get, definition, variables, QUICK_MAX_COST)
-            if walk.cost > QUICK_MAX_COST or walk.heavy or walk.scans:
-                return False
-    return True
+    return [
+        estimate(fragments.get, d, variables, limit)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    ]
+
+
+def is_quick(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
+    """Whether every operation of ``document`` is cheap: at most
+    QUICK_MAX_COST fields, no history, no filter or order."""
+    return not any(
+        w.cost > QUICK_MAX_COST or w.heavy or w.scans
+        for w in _walks(document, variables, QUICK_MAX_COST)
+    )
 
 
 def is_inline(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
     """Whether every operation of ``document`` is cheap enough to run on the
     event loop: at most INLINE_MAX_COST fields, no history, runs unfiltered
     in their indexed order (no scan of a project)."""
-    fragments = {
-        d.name.value: d
-        for d in document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            walk = estimate(fragments.get, definition, variables, INLINE_MAX_COST)
-            if walk.cost > INLINE_MAX_COST or walk.heavy or walk.sorts:
-                return False
-    return True
+    return not any(
+        w.cost > INLINE_MAX_COST or w.heavy or w.sorts
+        for w in _walks(document, variables, INLINE_MAX_COST)
+    )
 
 
 def over_cost(
