@@ -29,6 +29,7 @@ from graphql import (
     IntValueNode,
     NullValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     StringValueNode,
     ValidationRule,
@@ -213,9 +214,15 @@ def is_quick(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
 
 
 def is_inline(document: DocumentNode, variables: Mapping[str, Any]) -> bool:
-    """Whether every operation of ``document`` is cheap enough to run on the
-    event loop: at most INLINE_MAX_COST fields, no history, runs unfiltered
-    in their indexed order (no scan of a project)."""
+    """Whether ``document`` is cheap enough to run on the event loop: only
+    queries (a mutation may wait for another process's write lock), at most
+    INLINE_MAX_COST fields, no history, runs unfiltered in their indexed
+    order (no scan of a project)."""
+    if any(
+        isinstance(d, OperationDefinitionNode) and d.operation != OperationType.QUERY
+        for d in document.definitions
+    ):
+        return False
     return not any(
         w.cost > INLINE_MAX_COST or w.heavy or w.sorts
         for w in _walks(document, variables, INLINE_MAX_COST)

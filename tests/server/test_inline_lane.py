@@ -64,6 +64,13 @@ def test_history_and_literal_arguments() -> None:
     assert not is_inline(parse(runs("first: 5, order: 3")), {})  # not a text
 
 
+def test_mutations_never_run_inline() -> None:
+    # A write may wait for another process's write lock: never on the loop.
+    mutation = 'mutation { upsertBucket(input: {name: "r"}) { bucket { id } } }'
+    assert not is_inline(parse(mutation), {})
+    assert is_inline(parse("query { viewer { username } }"), {})
+
+
 def test_only_texts_validated_before_go_inline() -> None:
     documents = DocumentCache()
     text = "{ viewer { username } }"
