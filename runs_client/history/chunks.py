@@ -304,14 +304,16 @@ def _common_kind(kinds: set[Kind]) -> Kind:
     return "object"
 
 
-def _build(patterns: Sequence[Repeat | Grid], n: int) -> np.ndarray[Any, Any]:
+def _build(
+    patterns: Sequence[Repeat | Grid], n: int, pooled: bool = False
+) -> np.ndarray[Any, Any]:
     """The values of ``patterns`` (all of one class), one after another."""
     if all(isinstance(p, Repeat) for p in patterns):
         values = [v for p in patterns if isinstance(p, Repeat) for v in p.values]
         counts = [c for p in patterns if isinstance(p, Repeat) for c in p.counts]
         built: np.ndarray[Any, Any] = np.repeat(np.array(values, dtype=object), counts)
         return built
-    out = np.empty(n, dtype=np.int64)
+    out = _empty(n, np.dtype(np.int64), pooled)
     at = 0
     for p in patterns:
         assert isinstance(p, Grid)
@@ -322,12 +324,14 @@ def _build(patterns: Sequence[Repeat | Grid], n: int) -> np.ndarray[Any, Any]:
     return out
 
 
-def concat(chunks: list[Chunk]) -> Chunk:
+def concat(chunks: list[Chunk], pooled: bool = False) -> Chunk:
+    """The chunks as one (``pooled``: large numeric arrays from pyarrow's
+    pool, see ``_empty``)."""
     kind = _common_kind({c.kind for c in chunks})
     n = sum(c.length for c in chunks)
     lazy = [c.lazy for c in chunks if c.lazy is not None]
     if lazy and len(lazy) == len(chunks) and len({type(p) for p in lazy}) == 1:
-        return Chunk(kind, n, _build(lazy, n))  # the column built at once
+        return Chunk(kind, n, _build(lazy, n, pooled))  # built at once
     if lazy:
         chunks = [c.built() for c in chunks]
     if kind == "null":
@@ -337,13 +341,41 @@ def concat(chunks: list[Chunk]) -> Chunk:
         one = same[0]
         if one.data is not None and not one.data.flags.writeable:
             # A view of a columnar page's body: the frame gets its own copy.
-            return Chunk(one.kind, n, one.data.copy(), one.valid)
+            copy = _empty(n, one.data.dtype, pooled)
+            copy[...] = one.data
+            return Chunk(one.kind, n, copy, one.valid)
         return one
-    data = np.concatenate([c.data for c in same if c.data is not None])
+    parts = [c.data for c in same if c.data is not None]
+    out = _empty(n, parts[0].dtype, pooled) if parts else None
+    data = np.concatenate(parts, out=out) if parts else None
     valid = None
     if any(c.valid is not None for c in same):
         valid = np.concatenate([c.present() for c in same])
     return Chunk(kind, n, data, valid)
+
+
+# Columns at least this large take their memory from pyarrow's pool when
+# pyarrow is installed: the C allocator maps such blocks afresh and the OS
+# faults them in page by page for every frame (a frame of 40 MB: tens of ms),
+# where the pool hands out what earlier frames gave back.
+POOLED_COLUMN_BYTES = 1024 * 1024
+
+
+def _empty(n: int, dtype: np.dtype[Any], pooled: bool) -> np.ndarray[Any, Any]:
+    """An uninitialised array of ``n`` values; with ``pooled``, large numeric
+    ones from pyarrow's pool (for pandas frames, which take the arrays as
+    they are; polars and arrow frames copy them into their own allocators,
+    where a pool keeping the memory would only add to the peak)."""
+    size = n * dtype.itemsize
+    if not pooled or dtype.kind not in "biuf" or size < POOLED_COLUMN_BYTES:
+        return np.empty(n, dtype=dtype)
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return np.empty(n, dtype=dtype)
+    # A mutable buffer: the frame's column is writable, and keeps it alive.
+    array: np.ndarray[Any, Any] = np.frombuffer(pa.allocate_buffer(size), dtype)
+    return array
 
 
 def json_text(value: Any) -> str | None:

@@ -191,7 +191,7 @@ class Columns:
         return dict(self._joined(schema, release=False))
 
     def _joined(
-        self, schema: Schema | None, *, release: bool
+        self, schema: Schema | None, *, release: bool, pooled: bool = False
     ) -> Iterator[tuple[str, Chunk]]:
         """``columns`` one at a time; with ``release`` each column's chunks are
         dropped once joined, so building a frame holds about one copy."""
@@ -211,7 +211,7 @@ class Columns:
                 chunks = [cast(c, schema[name]) for c in chunks]
             if release:
                 self._chunks.pop(name, None)
-            joined = concat(chunks)
+            joined = concat(chunks, pooled)
             del chunks
             yield name, joined
             released += nbytes(joined)
@@ -230,7 +230,7 @@ class Columns:
         length = self._length
         data: dict[str, Any] = {}
         json_columns: list[str] = []
-        for name, chunk in self._joined(schema, release=release):
+        for name, chunk in self._joined(schema, release=release, pooled=True):
             data[name] = _pandas_column(chunk)
             if chunk.kind == "object" or (schema and schema.get(name) == "json"):
                 json_columns.append(name)
