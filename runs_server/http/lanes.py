@@ -55,10 +55,14 @@ class Lanes:
         self.inline_served = 0  # requests run on the event loop, for tests
 
     def pick(self, body: bytes) -> ThreadPoolExecutor | None:
-        """The lane of a GraphQL body; None: run it on the event loop."""
-        if self.inline and inline_body(body, self.documents):
+        """The lane of a GraphQL body (decoded once for both rules); None:
+        run it on the event loop."""
+        request = _Request.of(body, self.documents)
+        if request is None:
+            return self.heavy
+        if self.inline and self.documents is not None and request.inline():
             return None
-        return self.quick if quick_body(body, self.documents) else self.heavy
+        return self.quick if request.quick() else self.heavy
 
     def counted(self, pool: ThreadPoolExecutor, work: Any) -> Any:
         """``work`` wrapped to keep ``heavy_running`` when run on ``pool``."""
@@ -81,38 +85,62 @@ class Lanes:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+class _Request:
+    """A small GraphQL body, decoded once: its text, its variables and the
+    document kept for that text (None when it was never validated)."""
+
+    def __init__(
+        self, query: str, variables: Any, documents: DocumentCache | None
+    ) -> None:
+        self.query = query
+        self.variables: dict[str, Any] = (
+            variables if isinstance(variables, dict) else {}
+        )
+        self.kept = None if documents is None else documents.peek(query)
+
+    @classmethod
+    def of(cls, body: bytes, documents: DocumentCache | None) -> _Request | None:
+        """The body's request; None when it is too large to classify on the
+        event loop or is no JSON object with a text query."""
+        if len(body) > QUICK_MAX_BODY_BYTES:
+            return None
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        query = data.get("query") if isinstance(data, dict) else None
+        if not isinstance(query, str):
+            return None  # refused quickly anyway; no need to hurry it
+        return cls(query, data.get("variables"), documents)
+
+    def inline(self) -> bool:
+        """Cheap enough for the event loop: its text was parsed and validated
+        before (kept), and it asks at most ``INLINE_MAX_COST`` fields, no
+        history, no filter, runs in their indexed order (``cost.is_inline``)."""
+        return self.kept is not None and is_inline(self.kept, self.variables)
+
+    def quick(self) -> bool:
+        """Quick (see the module's rule); a text never seen is parsed here."""
+        document = self.kept
+        if document is None:
+            try:
+                document = parse(
+                    self.query, no_location=True, max_tokens=QUICK_MAX_BODY_BYTES
+                )
+            except GraphQLError:
+                return False
+        return is_quick(document, self.variables)
+
+
 def inline_body(body: bytes, documents: DocumentCache | None) -> bool:
-    """Whether a GraphQL body is cheap enough for the event loop: its text
-    was parsed and validated before (kept in ``documents``), and it asks at
-    most ``INLINE_MAX_COST`` fields, no history, no filter, runs in their
-    indexed order (``cost.is_inline``)."""
-    if documents is None or len(body) > QUICK_MAX_BODY_BYTES:
+    """Whether a GraphQL body may run on the event loop (``_Request.inline``)."""
+    if documents is None:
         return False
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    query = data.get("query") if isinstance(data, dict) else None
-    document = documents.peek(query) if isinstance(query, str) else None
-    if document is None:
-        return False
-    variables = data.get("variables")
-    return is_inline(document, variables if isinstance(variables, dict) else {})
+    request = _Request.of(body, documents)
+    return request is not None and request.inline()
 
 
 def quick_body(body: bytes, documents: DocumentCache | None = None) -> bool:
     """Whether a GraphQL request body is quick (see the module's rule)."""
-    if len(body) > QUICK_MAX_BODY_BYTES:
-        return False
-    try:
-        data = orjson.loads(body)
-        query = data.get("query") if isinstance(data, dict) else None
-        if not isinstance(query, str):
-            return False  # refused quickly anyway; no need to hurry it
-        variables = data.get("variables")
-        document = None if documents is None else documents.peek(query)
-        if document is None:
-            document = parse(query, no_location=True, max_tokens=QUICK_MAX_BODY_BYTES)
-    except (orjson.JSONDecodeError, GraphQLError):
-        return False
-    return is_quick(document, variables if isinstance(variables, dict) else {})
+    request = _Request.of(body, documents)
+    return request is not None and request.quick()
