@@ -70,20 +70,22 @@ async def _pipelined(
     # As the thread scheduler: the next page is asked as soon as a request
     # ends; at most ``bound`` at once, twice that asked and not yet taken.
     ahead: deque[asyncio.Task[Page]] = deque()
-    launched = running = 0
+    # Running requests are the launched tasks not yet done: a task taken by
+    # the caller before its done callback ran counts no more.
+    live: set[asyncio.Task[Page]] = set()
+    launched = 0
 
     def fill(done: asyncio.Task[Page] | None = None) -> None:
-        nonlocal launched, running
-        if done is not None:  # a request ended (the caller may hold it)
-            running -= 1
-            if done.cancelled():
-                return  # the caller stopped
-        while launched < len(chunks) and running < bound and len(ahead) < 2 * bound:
+        nonlocal launched
+        if done is not None and done.cancelled():
+            return  # the caller stopped
+        live.difference_update([t for t in live if t.done()])
+        while launched < len(chunks) and len(live) < bound and len(ahead) < 2 * bound:
             flow = fetcher._by_names(chunks[launched])
             task = spawn(asyncio.ensure_future(arun(client, flow)))
             ahead.append(task)
+            live.add(task)
             launched += 1
-            running += 1
             task.add_done_callback(fill)
 
     for i in range(len(chunks)):

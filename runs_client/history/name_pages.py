@@ -40,27 +40,32 @@ def pages_by_name(
     position after it (``start``'s cursor continues after the names)."""
     ahead: deque[Future[Page]] = deque()
     guard = threading.RLock()  # a done callback may run in the caller
-    count = {"launched": 0, "running": 0}
+    # Requests running are the launched futures not yet done. A future is
+    # done (its result visible to the caller) before its callbacks run, so a
+    # count kept by callbacks could still hold a page the caller has taken,
+    # and then no page would be asked for the caller to wait on.
+    live: set[Future[Page]] = set()
+    launched = 0
 
     def fill(done: Future[Page] | None = None) -> None:
+        nonlocal launched
+        if done is not None and done.cancelled():
+            return  # shutting down
         with guard:
-            if done is not None:  # a request ended (the caller may hold it)
-                count["running"] -= 1
-                if done.cancelled():
-                    return  # shutting down
+            live.difference_update([f for f in live if f.done()])
             while (
-                count["launched"] < len(chunks)
-                and count["running"] < fetcher.max_in_flight
+                launched < len(chunks)
+                and len(live) < fetcher.max_in_flight
                 and len(ahead) < 2 * fetcher.max_in_flight
             ):
-                flow = fetcher._by_names(chunks[count["launched"]])
+                flow = fetcher._by_names(chunks[launched])
                 try:
                     future = pool.submit(run, fetcher.client, flow)
                 except RuntimeError:  # the pool is shutting down: stop
                     return
                 ahead.append(future)
-                count["launched"] += 1
-                count["running"] += 1
+                live.add(future)
+                launched += 1
                 future.add_done_callback(fill)
 
     for i in range(len(chunks)):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, cast
 
 from runs_client.history.name_pages import pages_by_name
 from runs_client.history.pages import Page, Position
@@ -88,3 +88,44 @@ def test_the_next_page_is_asked_when_a_request_ends_not_when_one_is_taken() -> N
         assert [p.run_ids[0] for p, _ in rest] == names[1:]
         assert [pos.names for _, pos in rest][-2:] == [("r7",), ()]
         assert client.most_running <= 2
+
+
+class LateCallbacks:
+    """A pool whose futures are done when submitted but whose done callbacks
+    run only when the test says: the window in which a worker thread has set
+    a result the caller can take while the future's callbacks have not run."""
+
+    def __init__(self) -> None:
+        self.pending: list[Any] = []
+        self.submitted = 0
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        self.submitted += 1
+        assert self.submitted <= 100, "unbounded submits"
+        pending = self.pending
+
+        class Late(Future[Any]):
+            def add_done_callback(self, fn: Any) -> None:
+                pending.append((fn, self))
+
+        future = Late()
+        future.set_result(fn(*args))
+        return future
+
+
+class Instant:
+    def fetch(self, names: list[str]) -> Page:
+        return Page(list(names), [1] * len(names), [])
+
+
+def test_a_page_taken_before_its_callback_ran_no_longer_counts_as_running() -> None:
+    names = [f"r{i}" for i in range(5)]
+    pool = LateCallbacks()
+    fetcher = Fetcher(Instant(), 1)  # type: ignore[arg-type]
+    pages = pages_by_name(fetcher, cast(Any, pool), [[n] for n in names], Position(()))
+    got = [page.run_ids[0] for page, _ in pages]  # no callback has run
+    assert got == names
+    assert pool.submitted == 5
+    for callback, future in pool.pending:  # late callbacks ask nothing more
+        callback(future)
+    assert pool.submitted == 5
