@@ -11,6 +11,8 @@ shorter rounds). Targets (issue 20, "the server uses every core"):
 * latency: with 4 concurrent clients on ``--workers`` = the cores, the p99 of
   a 50-run listing page at most 3x the p50 of the same page asked by one
   client alone (alone and together alternate; latencies pooled over rounds);
+  beside it, the same measure of ``floor_server.py``, an ideal server given
+  the same page and the CPU runs_server spends on it: the machine's floor;
 * memory: the server's RSS (parent and workers together) after serving the
   same pages of a 200-run project and of a 2,000-run project (the same store
   file, a fresh server each): at most 1.25x.
@@ -301,24 +303,82 @@ def throughput(
     }
 
 
+@contextmanager
+def floor_serving(page: bytes, cpu_ms: float, workers: int) -> Iterator[int]:
+    """``floor_server.py`` answering ``page`` after ``cpu_ms``; its port."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as file:
+        file.write(page)
+        file.flush()
+        command = [sys.executable, str(ROOT / "benchmarks" / "floor_server.py")]
+        command += ["--page", file.name, "--cpu-ms", f"{cpu_ms:.3f}"]
+        command += ["--workers", str(workers)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout is not None
+            found = re.search(r"listening on port (\d+)", process.stdout.readline())
+            if found is None:
+                raise RuntimeError("the floor server did not start")
+            time.sleep(0.5)  # its workers' selector loops
+            yield int(found.group(1))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def first_page(port: int) -> bytes:
+    """The first listing page of the big project, as the server sends it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        variables = {"entity": ENTITY, "project": BIG, "first": PAGE, "after": None}
+        body = orjson.dumps({"query": LISTING, "variables": variables})
+        conn.request("POST", "/graphql", body, {"content-type": "application/json"})
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def cpu_per_page(pool: Any, server: Server, seconds: float) -> float:
+    """CPU seconds all the server's processes spend per listing page, asked by
+    one client alone (user and system time: parsing, SQL, JSON, sockets)."""
+    cpu = server.cpu_s()
+    answered = len(run_clients(pool, server.port, 1, "listing", seconds)[1])
+    return (server.cpu_s() - cpu) / max(answered, 1)
+
+
+Quantiles = tuple[float, float, float, float]
+
+
 def latency(
     pool: Any, db: Path, workers: int, rounds: int, seconds: float
-) -> tuple[float, float, float, float]:
-    """p50 and p99 alone, p50 and p99 with FEW_CLIENTS clients (seconds)."""
-    alone: list[float] = []
-    together: list[float] = []
+) -> tuple[Quantiles, Quantiles, float]:
+    """p50 and p99 alone, p50 and p99 with FEW_CLIENTS clients (seconds): of
+    runs_server, and of the floor server given the same page and the CPU
+    runs_server spends on it (rounds alternate); and that CPU (seconds)."""
+    measured: dict[str, tuple[list[float], list[float]]] = {
+        "server": ([], []),
+        "floor": ([], []),
+    }
     with serving(db, workers) as server:
-        for _ in range(rounds):
-            alone += run_clients(pool, server.port, 1, "listing", seconds)[1]
-            together += run_clients(pool, server.port, FEW_CLIENTS, "listing", seconds)[
-                1
-            ]
-    return (
-        quantile(alone, 0.5),
-        quantile(alone, 0.99),
-        quantile(together, 0.5),
-        quantile(together, 0.99),
-    )
+        cpu = cpu_per_page(pool, server, seconds)
+        with floor_serving(first_page(server.port), cpu * 1000, workers) as floor:
+            for _ in range(rounds):
+                for name, port in (("server", server.port), ("floor", floor)):
+                    alone, together = measured[name]
+                    alone += run_clients(pool, port, 1, "listing", seconds)[1]
+                    together += run_clients(
+                        pool, port, FEW_CLIENTS, "listing", seconds
+                    )[1]
+
+    def quantiles(name: str) -> Quantiles:
+        alone, together = measured[name]
+        return (
+            quantile(alone, 0.5),
+            quantile(alone, 0.99),
+            quantile(together, 0.5),
+            quantile(together, 0.99),
+        )
+
+    return quantiles("server"), quantiles("floor"), cpu
 
 
 def rss(db: Path, workers: int, repeats: int) -> dict[str, int]:
@@ -357,9 +417,14 @@ def main() -> int:
     pool = multiprocessing.get_context("fork").Pool(CLIENTS)
     try:
         if args.latency_only:
-            p50, p99_alone, p50_few, p99 = latency(pool, db, cores, rounds, seconds)
-            print(f"p99 {p99 * 1000:.0f} ms / p50 alone {p50 * 1000:.0f} ms")
-            return 0 if p99 / p50 <= P99_TARGET else 1
+            ours, floor, _ = latency(pool, db, cores, rounds, seconds)
+            for name, (p50, _, p50_few, p99) in (("server", ours), ("floor", floor)):
+                print(
+                    f"{name}: p99 {p99 * 1000:.1f} ms / p50 alone "
+                    f"{p50 * 1000:.1f} ms = {p99 / p50:.2f}x (p50 with "
+                    f"{FEW_CLIENTS}: {p50_few * 1000:.1f} ms)"
+                )
+            return 0 if ours[3] / ours[0] <= P99_TARGET else 1
         print(
             f"throughput, {CLIENTS} clients ({throughput_rounds} rounds of "
             f"{seconds:g} s):"
@@ -367,7 +432,8 @@ def main() -> int:
         rates = throughput(pool, db, throughput_rounds, seconds)
         load = os.getloadavg()[0]
         print(f"latency of a {PAGE}-run listing page, 1 then {FEW_CLIENTS} clients:")
-        p50, p99_alone, p50_few, p99 = latency(pool, db, cores, rounds, seconds)
+        ours, floor, cpu = latency(pool, db, cores, rounds, seconds)
+        p50, p99_alone, p50_few, p99 = ours
     finally:
         pool.close()
         pool.join()
@@ -395,6 +461,12 @@ def main() -> int:
         f"**{spread:.2f}x** (p50 with {FEW_CLIENTS}: {p50_few * 1000:.0f} ms; "
         f"p99 alone: {p99_alone * 1000:.0f} ms) | "
         f"<= {P99_TARGET}x |",
+        f"| the same page from `floor_server.py` (the same bytes after the "
+        f"same {cpu * 1000:.1f} ms of CPU a page; {cores} balanced workers, "
+        f"no framework): p99 with {FEW_CLIENTS} clients / p50 alone | "
+        f"{floor[3] * 1000:.0f} ms / {floor[0] * 1000:.0f} ms = "
+        f"**{floor[3] / floor[0]:.2f}x** (p50 with {FEW_CLIENTS}: "
+        f"{floor[2] * 1000:.0f} ms) | (the machine's floor) |",
         f"| server RSS (all its processes, `--workers {cores}`) after the same "
         f"pages: {BIG_RUNS:,}-run / {SMALL_RUNS}-run project | "
         f"{sizes[BIG] // 1024} MiB / {sizes[SMALL] // 1024} MiB = "
