@@ -10,7 +10,7 @@ server of N processes sharing cores with its clients can have at best:
 - exact work: X ms of this thread's CPU time (time preempted is not counted
   as work done), so every request costs the same;
 - balanced keep-alive connections: a worker holding more connections than
-  another leaves a new one to it (for at most ``BALANCE_WAIT_S``);
+  another leaves a new one to it (for at most ``--balance-wait-ms``);
 - first come, first served on each worker, as runs_server's inline lane.
 
 What it measures is the scheduling alone: N workers and the clients sharing
@@ -75,7 +75,12 @@ class Connection:
 
 
 def worker(
-    listener: socket.socket, loads: Any, slot: int, reply: bytes, cpu_s: float
+    listener: socket.socket,
+    loads: Any,
+    slot: int,
+    reply: bytes,
+    cpu_s: float,
+    balance_wait_s: float = BALANCE_WAIT_S,
 ) -> None:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if sys.platform == "linux":  # die with the parent, even under kill -9
@@ -91,7 +96,7 @@ def worker(
                 if others and loads[slot] > min(others):
                     now = time.monotonic()
                     declined_at = declined_at if declined_at is not None else now
-                    if now - declined_at < BALANCE_WAIT_S:
+                    if now - declined_at < balance_wait_s:
                         time.sleep(0.001)
                         continue
                 try:
@@ -125,6 +130,12 @@ def main() -> int:
     parser.add_argument("--page", type=Path, required=True)
     parser.add_argument("--cpu-ms", type=float, required=True)
     parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument(
+        "--balance-wait-ms",
+        type=float,
+        default=BALANCE_WAIT_S * 1000,
+        help="how long a worker leaves a connection to a lighter one",
+    )
     args = parser.parse_args()
     body = args.page.read_bytes()
     head = (
@@ -139,7 +150,14 @@ def main() -> int:
     for slot in range(args.workers):
         pid = os.fork()
         if pid == 0:
-            worker(listener, loads, slot, head + body, args.cpu_ms / 1000)
+            worker(
+                listener,
+                loads,
+                slot,
+                head + body,
+                args.cpu_ms / 1000,
+                args.balance_wait_ms / 1000,
+            )
             os._exit(0)
         children.append(pid)
 
