@@ -457,16 +457,16 @@ def main() -> int:
         f"| {rates[2][1]:.2f} / {rates[1][1]:.2f} cores; {per_cpu[2]:.0f} / "
         f"{per_cpu[1]:.0f} | (context) |",
         f"| {PAGE}-run listing page: p99 with {FEW_CLIENTS} clients / p50 alone "
-        f"(`--workers {cores}`) | {p99 * 1000:.0f} ms / {p50 * 1000:.0f} ms = "
-        f"**{spread:.2f}x** (p50 with {FEW_CLIENTS}: {p50_few * 1000:.0f} ms; "
-        f"p99 alone: {p99_alone * 1000:.0f} ms) | "
+        f"(`--workers {cores}`) | {p99 * 1000:.1f} ms / {p50 * 1000:.1f} ms = "
+        f"**{spread:.2f}x** (p50 with {FEW_CLIENTS}: {p50_few * 1000:.1f} ms; "
+        f"p99 alone: {p99_alone * 1000:.1f} ms) | "
         f"<= {P99_TARGET}x |",
         f"| the same page from `floor_server.py` (the same bytes after the "
         f"same {cpu * 1000:.1f} ms of CPU a page; {cores} balanced workers, "
         f"no framework): p99 with {FEW_CLIENTS} clients / p50 alone | "
-        f"{floor[3] * 1000:.0f} ms / {floor[0] * 1000:.0f} ms = "
+        f"{floor[3] * 1000:.1f} ms / {floor[0] * 1000:.1f} ms = "
         f"**{floor[3] / floor[0]:.2f}x** (p50 with {FEW_CLIENTS}: "
-        f"{floor[2] * 1000:.0f} ms) | (the machine's floor) |",
+        f"{floor[2] * 1000:.1f} ms) | (the machine's floor) |",
         f"| server RSS (all its processes, `--workers {cores}`) after the same "
         f"pages: {BIG_RUNS:,}-run / {SMALL_RUNS}-run project | "
         f"{sizes[BIG] // 1024} MiB / {sizes[SMALL] // 1024} MiB = "
