@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from .._exceptions import GraphQLError
 from ..transport.flows import arun
 from .bulk import _PER_RUN_CLIENTS, BulkFetcher
-from .names_plan import planned
+from .names_plan import names_guard, planned
 from .pages import Page, Position
 from .policy import refuses_bulk
 
@@ -32,12 +32,17 @@ async def apages(
         async for item in _per_run_pages(fetcher, start):
             yield item
         return
-    start = await arun(fetcher.client, planned(fetcher, start))
     tasks: set[asyncio.Task[Page]] = set()
+    guard = names_guard(fetcher)
     position = start
     try:
-        async for page, position in _pipelined(fetcher, start, tasks):
-            yield page, position
+        while True:  # a plan past the server's cap ends at a cursor
+            plan = await arun(fetcher.client, planned(fetcher, position, guard))
+            partial = plan.more and len(plan.names) > len(position.names)
+            async for page, position in _pipelined(fetcher, plan, tasks, not partial):
+                yield page, position
+            if not partial:
+                return
     except GraphQLError as exc:
         if not refuses_bulk(exc):
             raise
@@ -55,7 +60,10 @@ async def apages(
 
 
 async def _pipelined(
-    fetcher: BulkFetcher, start: Position, tasks: set[asyncio.Task[Page]]
+    fetcher: BulkFetcher,
+    start: Position,
+    tasks: set[asyncio.Task[Page]],
+    by_cursor: bool = True,
 ) -> AsyncIterator[tuple[Page, Position]]:
     client, bound = fetcher.client, fetcher.max_in_flight
 
@@ -93,7 +101,7 @@ async def _pipelined(
         page = await ahead.popleft()
         rest = tuple(n for c in chunks[i + 1 :] for n in c)
         yield page, Position(rest, start.cursor, start.more)
-    if not start.more:
+    if not start.more or not by_cursor:
         return
     queued: deque[asyncio.Task[Page]] = deque()
     due: list[str | None] = []  # a next cursor held back by the bound

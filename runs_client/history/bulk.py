@@ -54,7 +54,7 @@ from ..transport.page_guard import PageGuard
 from ..transport.retrying import RetryingClient
 from . import arrow_pages
 from .name_pages import pages_by_name
-from .names_plan import planned
+from .names_plan import names_guard, planned
 from .pages import HistoryQuery, Page, Position, merge_on, reordered, run_objects
 from .per_run import one_run
 from .policy import (
@@ -145,12 +145,17 @@ class BulkFetcher:
         if self.client in _PER_RUN_CLIENTS:
             yield from self._per_run_pages(start)
             return
-        start = run(self.client, planned(self, start))
         pool = ThreadPoolExecutor(self.max_in_flight, "runs-client-history")
+        guard = names_guard(self)
+        position = start
         try:
-            position = start
-            for page, position in self._pipelined(pool, start):
-                yield page, position
+            while True:  # a plan past the server's cap ends at a cursor
+                plan = run(self.client, planned(self, position, guard))
+                partial = plan.more and len(plan.names) > len(position.names)
+                for page, position in self._pipelined(pool, plan, not partial):
+                    yield page, position
+                if not partial:
+                    return
         except GraphQLError as exc:
             if not refuses_bulk(exc):
                 raise
@@ -160,13 +165,15 @@ class BulkFetcher:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _pipelined(
-        self, pool: ThreadPoolExecutor, start: Position
+        self, pool: ThreadPoolExecutor, start: Position, by_cursor: bool = True
     ) -> Iterator[tuple[Page, Position]]:
+        """``start``'s named runs, then (``by_cursor``) the pages after its
+        cursor."""
         names = list(start.names)
         size = self.page_size
         chunks = [names[i : i + size] for i in range(0, len(names), size)]
         yield from pages_by_name(self, pool, chunks, start)
-        if not start.more:
+        if not start.more or not by_cursor:
             return
         # Each page's request launches the next one as soon as its body (and
         # so its end cursor) arrives, before the page is converted; at most

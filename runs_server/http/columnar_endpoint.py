@@ -11,7 +11,8 @@ project visibility, page cap, row and byte caps, deadline and hang-up checks.
 ``RunNames`` (the same entity, project, filters, order and cursor) answers
 JSON: the names of the runs after the cursor, so that a client can ask
 their pages by name, several at once (``data.project.runNames``, at most
-``MAX_PLAN_NAMES``, and ``complete``).
+``MAX_PLAN_NAMES``; ``complete``; and when it is false, ``endCursor``, the
+cursor after the last name, where the client asks for the next names).
 A page is an Arrow stream (``history.columnar``); anything else is a
 GraphQL-shaped JSON body (``errors``, or ``data.project`` null for a project
 that is missing or not readable), so a client reads it as it reads /graphql.
@@ -48,8 +49,8 @@ OPERATIONS = (
     "RunNames",
 )
 # Names a ``RunNames`` answer holds at most (128 characters each: about
-# 2.6 MB); past it the answer says it is incomplete and the client pages by
-# cursor instead.
+# 2.6 MB); past it the answer says it is incomplete and where the next names
+# start (``endCursor``).
 MAX_PLAN_NAMES = 20_000
 # What a page reads of its runs (not their config or summary).
 PAGE_COLUMNS = "runs.id, runs.name, runs.history_line_count"
@@ -205,9 +206,10 @@ class ColumnarEndpoint:
         context: RequestContext,
     ) -> Reply:
         """The names of the runs after ``cursor`` in the collection's order
-        (at most ``MAX_PLAN_NAMES``; ``complete`` says whether that is all):
-        a client that knows them asks their pages by name, several at once,
-        instead of one page after another's end cursor."""
+        (at most ``MAX_PLAN_NAMES``; ``complete`` says whether that is all,
+        and ``endCursor`` where the rest start when it is not): a client that
+        knows them asks their pages by name, several at once, instead of one
+        page after another's end cursor."""
         sql = listing.page_runs(
             project_id,
             _string(variables, "filters"),
@@ -216,14 +218,17 @@ class ColumnarEndpoint:
             MAX_PLAN_NAMES,
             "runs.name",
         )
-        cursor = context.conn.execute(sql.sql, sql.params)
-        names = [str(row["name"]) for row in cursor]
+        rows = context.conn.execute(sql.sql, sql.params).fetchall()
         context.check()
-        complete = len(names) <= MAX_PLAN_NAMES
-        names = names[:MAX_PLAN_NAMES]
-        return graphql_reply(
-            {"data": {"project": {"runNames": names, "complete": complete}}}
-        )
+        complete = len(rows) <= MAX_PLAN_NAMES
+        rows = rows[:MAX_PLAN_NAMES]
+        answer: dict[str, Any] = {
+            "runNames": [str(row["name"]) for row in rows],
+            "complete": complete,
+        }
+        if not complete:
+            answer["endCursor"] = listing.cursor_for(order, rows[-1])
+        return graphql_reply({"data": {"project": answer}})
 
     @staticmethod
     def _spec(variables: dict[str, Any]) -> history.Spec:

@@ -40,8 +40,9 @@ MAX_REQUESTS = 60
 
 class Columnar:
     """The fake server: ``names`` how it answers RunNames ("all", "refuse",
-    "incomplete"), ``grid`` whether pages send _step as a grid ("good",
-    "bad" or None)."""
+    "incomplete" with no cursor, "chained": 2 names and the cursor after them,
+    "stuck": the first 2 names and their cursor every time), ``grid``
+    whether pages send _step as a grid ("good", "bad" or None)."""
 
     def __init__(
         self, names: str = "all", grid: str | None = None, runs: Runs = RUNS
@@ -82,7 +83,13 @@ class Columnar:
             complete = self.names != "incomplete"
             if not complete:
                 names = names[:2]
-            project = {"runNames": names, "complete": complete}
+            project: dict[str, Any] = {"runNames": names, "complete": complete}
+            if self.names in ("chained", "stuck"):  # 2 names an answer, a cursor
+                stop = 2 if self.names == "stuck" else start + 2
+                project = {"runNames": order[stop - 2 : stop],
+                           "complete": stop >= len(order)}  # fmt: skip
+                if stop < len(order):
+                    project["endCursor"] = f"c{stop}"
             return httpx.Response(200, json={"data": {"project": project}})
         filters = json.loads(variables.get("filters") or "{}")
         if "name" in filters:
@@ -180,6 +187,34 @@ def test_without_a_full_names_plan_pages_go_by_cursor(
                for b in pages)  # fmt: skip
     cursors = [b["variables"].get("cursor") for b in pages]
     assert cursors[0] is None and len(cursors) > 1 and cursors[1] is not None
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_names_past_the_cap_chain_through_their_end_cursors(
+    mocked: respx.MockRouter, kind: str
+) -> None:
+    fake = serve(mocked, Columnar("chained"))
+    same(frame(kind, keys=["loss"], rows_per_request=8), model())
+    plans = [b["variables"].get("cursor") for b in fake.sent
+             if b["operationName"] == "RunNames"]  # fmt: skip
+    assert plans == [None, "c2", "c4", "c6", "c8"]
+    pages = [b for b in fake.sent if b["operationName"].startswith("Runs")]
+    assert all("cursor" not in b["variables"] for b in pages)  # all by name
+    asked = [n for b in pages
+             for n in json.loads(b["variables"]["filters"])["name"]["$in"]]  # fmt: skip
+    assert asked == list(RUNS)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_names_plan_that_does_not_advance_is_a_server_error(
+    mocked: respx.MockRouter, kind: str
+) -> None:
+    fake = serve(mocked, Columnar("stuck"))
+    with pytest.raises(runs_client.IncompleteHistoriesError) as caught:
+        frame(kind, keys=["loss"], rows_per_request=8)
+    assert isinstance(caught.value.__cause__, runs_client.ServerError)
+    assert "did not advance" in str(caught.value)
+    assert fake.calls["RunNames"] == 2  # the second answer repeats the first
 
 
 def test_names_that_are_not_text_are_a_server_error(

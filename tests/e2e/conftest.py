@@ -245,19 +245,22 @@ def server() -> Iterator[Server]:
 
 @dataclass
 class Requests:
-    """Operation names of the requests an ``Api`` sent, in order."""
+    """Operation names (and variables) of the requests an ``Api`` sent, in order."""
 
     operations: list[str] = field(default_factory=list)
+    variables: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> None:
         body = json.loads(request.content)
         self.operations.append(str(body.get("operationName")))
+        self.variables.append(dict(body.get("variables") or {}))
 
     def count(self, operation: str) -> int:
         return self.operations.count(operation)
 
     def clear(self) -> None:
         self.operations.clear()
+        self.variables.clear()
 
 
 def record_requests(api: Any) -> Requests:

@@ -1,7 +1,8 @@
 """Frames read through the names plan (``RunNames``, then Arrow pages by
 name) equal the frames of the JSON path, for Api and AsyncApi: with filters
 and orders, after runs the collection already loaded, and when the server
-names only some runs (its cap) so that the client pages by cursor.
+names only some runs at a time (its cap), each answer going on from the
+cursor of the one before.
 
 The JSON path (a client told the server offers no columnar pages) is the
 oracle; the hand runs have different lengths, so pages hold both grids and
@@ -101,16 +102,28 @@ def test_runs_loaded_first_then_named(columnar: Any, plain: runs_client.Api) -> 
     assert requests.count("RunNames") == 1
 
 
-def test_names_past_the_cap_page_by_cursor(
-    columnar: Any, plain: runs_client.Api, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("case", [CASES[1], CASES[3]], ids=["filtered", "even"])
+def test_names_past_the_cap_chain_through_end_cursors(
+    columnar: Any,
+    plain: runs_client.Api,
+    monkeypatch: pytest.MonkeyPatch,
+    case: dict[str, Any],
 ) -> None:
+    """Past the server's cap the names come 2 an answer, each answer from
+    the cursor of the one before; every page still goes by name."""
     monkeypatch.setattr(columnar_endpoint, "MAX_PLAN_NAMES", 2)
-    case = CASES[1]
     requests = record_requests(columnar)
     got = _histories(columnar, case)
     pd.testing.assert_frame_equal(got, _histories(plain, case))
-    assert requests.count("RunNames") == 1
-    assert got["run_id"].nunique() > 2
+    assert got["run_id"].nunique() > 4
+    listed = len(plain.runs(case["path"], filters=case.get("filters")))
+    assert requests.count("RunNames") == (listed + 1) // 2
+    plans = [v for o, v in zip(requests.operations, requests.variables, strict=True)
+             if o == "RunNames"]  # fmt: skip
+    assert "cursor" not in plans[0] and all("cursor" in v for v in plans[1:])
+    pages = [v for o, v in zip(requests.operations, requests.variables, strict=True)
+             if o.startswith("Runs")]  # fmt: skip
+    assert pages and all("cursor" not in v for v in pages)  # all by name
 
 
 def test_only_step_frames_equal_json_frames(

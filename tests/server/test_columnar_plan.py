@@ -131,11 +131,33 @@ def test_run_names_past_the_cap_are_incomplete(
     assert len(everything) == len(SPECS)
     monkeypatch.setattr(columnar_endpoint, "MAX_PLAN_NAMES", 5)
     capped = run_names(live.url, order="+name").json()["data"]["project"]
-    assert capped == {"runNames": everything[:5], "complete": False}
+    assert capped["runNames"] == everything[:5]
+    assert capped["complete"] is False
+    # Its end cursor is where the next names start, as a listing's cursor.
+    after = _graphql(live.url, order="+name", first=5)
+    assert capped["endCursor"] == after["pageInfo"]["endCursor"]
     # Exactly at the cap: all of them, complete.
     monkeypatch.setattr(columnar_endpoint, "MAX_PLAN_NAMES", len(SPECS))
     whole = run_names(live.url, order="+name").json()["data"]["project"]
     assert whole == {"runNames": everything, "complete": True}
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_run_names_past_the_cap_chain_through_their_end_cursors(
+    live: Server, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    everything = listed(live.url, order=order)
+    monkeypatch.setattr(columnar_endpoint, "MAX_PLAN_NAMES", 4)
+    chained: list[str] = []
+    variables: dict[str, Any] = {"order": order}
+    for _ in range(len(everything)):  # bounded: at least one name a request
+        part = run_names(live.url, **variables).json()["data"]["project"]
+        chained += part["runNames"]
+        if part["complete"]:
+            assert "endCursor" not in part
+            break
+        variables["cursor"] = part["endCursor"]
+    assert chained == everything
 
 
 def test_run_names_refusals(live: Server) -> None:
