@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from .._exceptions import GraphQLError
 from ..transport.flows import arun
 from .bulk import _PER_RUN_CLIENTS, BulkFetcher
+from .name_pages import AheadWindow
 from .names_plan import names_guard, planned
 from .pages import Page, Position
 from .policy import refuses_bulk
@@ -77,28 +78,15 @@ async def _pipelined(
     chunks = [names[i : i + size] for i in range(0, len(names), size)]
     # As the thread scheduler: the next page is asked as soon as a request
     # ends; at most ``bound`` at once, twice that asked and not yet taken.
-    ahead: deque[asyncio.Task[Page]] = deque()
-    # Running requests are the launched tasks not yet done: a task taken by
-    # the caller before its done callback ran counts no more.
-    live: set[asyncio.Task[Page]] = set()
-    launched = 0
-
-    def fill(done: asyncio.Task[Page] | None = None) -> None:
-        nonlocal launched
-        if done is not None and done.cancelled():
-            return  # the caller stopped
-        live.difference_update([t for t in live if t.done()])
-        while launched < len(chunks) and len(live) < bound and len(ahead) < 2 * bound:
-            flow = fetcher._by_names(chunks[launched])
-            task = spawn(asyncio.ensure_future(arun(client, flow)))
-            ahead.append(task)
-            live.add(task)
-            launched += 1
-            task.add_done_callback(fill)
-
+    window = AheadWindow(
+        len(chunks),
+        bound,
+        lambda i: spawn(
+            asyncio.ensure_future(arun(client, fetcher._by_names(chunks[i])))
+        ),
+    )
     for i in range(len(chunks)):
-        fill()
-        page = await ahead.popleft()
+        page = await window.next()
         rest = tuple(n for c in chunks[i + 1 :] for n in c)
         yield page, Position(rest, start.cursor, start.more)
     if not start.more or not by_cursor:
